@@ -1,0 +1,58 @@
+//! Backend selection: `cpu` (burn's flex), `ndarray` (deprecated CPU backend, for comparison),
+//! `wgpu` (GPU; needs the `wgpu` feature), `auto` (wgpu when an adapter exists, else cpu).
+
+use burn::tensor::Device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    Auto,
+    Cpu,
+    Ndarray,
+    Wgpu,
+}
+
+pub struct Backend {
+    pub device: Device,
+    pub name: String,
+}
+
+#[allow(deprecated)]
+pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
+    match choice {
+        BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: "cpu (flex)".into() }),
+        BackendChoice::Ndarray => Ok(Backend { device: Device::ndarray(), name: "cpu (ndarray)".into() }),
+        BackendChoice::Wgpu => wgpu(),
+        BackendChoice::Auto => match wgpu() {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                eprintln!("note: using the CPU ({e})");
+                Ok(Backend { device: Device::flex(), name: "cpu (flex)".into() })
+            }
+        },
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> anyhow::Result<Backend> {
+    use burn::tensor::Tensor;
+    // Probe the adapter: wgpu panics when none exists, so catch that and report it.
+    let probe = std::panic::catch_unwind(|| {
+        let device = Device::wgpu_options().init();
+        let t = Tensor::<1>::from_floats([1.0, 2.0], &device);
+        let v: Vec<f32> = (t.clone() + t).into_data().to_vec().unwrap_or_default();
+        (device, v)
+    });
+    match probe {
+        Ok((device, v)) if v == vec![2.0, 4.0] => {
+            let name = format!("wgpu ({:?})", device);
+            Ok(Backend { device, name })
+        }
+        Ok(_) => anyhow::bail!("the wgpu adapter computed a wrong result"),
+        Err(_) => anyhow::bail!("no wgpu adapter found (no GPU, or no Vulkan/Metal/DX12 driver)"),
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> anyhow::Result<Backend> {
+    anyhow::bail!("this da3d was built without GPU support; rebuild with `--features wgpu`")
+}

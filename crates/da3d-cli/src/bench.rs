@@ -1,0 +1,136 @@
+//! `da3d bench`: seconds per epoch of each phase, steps per second and peak memory.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use da3d::data::{self, ReadOptions};
+use da3d::synthetic::{SyntheticSpec, synthetic_csv};
+use da3d::train::{Phase, Trainer};
+
+use crate::backend::{BackendChoice, select};
+use crate::commands::{build_config, load_table, read_options};
+use crate::{DataArgs, TrainArgs};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// CSV to train on (default: synthetic rows).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// Synthetic rows (without --data).
+    #[arg(long, default_value_t = 10_000)]
+    pub rows: usize,
+    /// Synthetic numeric columns (without --data).
+    #[arg(long, default_value_t = 6)]
+    pub cols: usize,
+    /// Backends to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,ndarray")]
+    pub backends: Vec<BackendChoice>,
+    /// Epochs measured per phase (after one warm-up epoch).
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let (x, source) = match &args.data {
+        Some(path) => {
+            let opts = read_options(&args.data_args)?;
+            let table = load_table(path, &opts)?;
+            let x = if table.labels.is_some() {
+                data::prepare(&table, opts.label.clone(), 0.0, 0).with_context(|| format!("{}", path.display()))?.train
+            } else {
+                data::prepare_all_rows(&table, None)?.1
+            };
+            (x, path.display().to_string())
+        }
+        None => {
+            let csv = synthetic_csv(&SyntheticSpec { rows: args.rows, numeric: args.cols, categorical: false, anomaly_rate: 0.0, seed: 0 });
+            let table = data::read_table_bytes(csv.as_bytes(), &ReadOptions::default())?;
+            (data::prepare_all_rows(&table, None)?.1, format!("synthetic {}x{}", args.rows, args.cols))
+        }
+    };
+    let mut results = Vec::new();
+    for &b in &args.backends {
+        let backend = select(b)?;
+        let train_args = TrainArgs {
+            preset: args.preset.clone(),
+            config: None,
+            epochs_aae: Some(args.epochs + 1),
+            epochs_pretrain: Some(args.epochs + 1),
+            epochs: Some(args.epochs + 1),
+            batch_size: args.batch_size,
+            backend: b,
+            quiet: true,
+            log_format: crate::progress::LogFormat::Text,
+        };
+        let cfg = build_config(&train_args, &args.preset, x.cols, args.data_args.dataset.as_deref(), 0)?;
+        let batch = cfg.schedule.batch_size;
+        let mut trainer = Trainer::new(cfg, x.clone(), &backend.device)?;
+        let mut per_phase: Vec<(Phase, f64)> = Vec::new();
+        loop {
+            let phase = trainer.phase();
+            if phase == Phase::Done {
+                break;
+            }
+            let t = Instant::now();
+            let r = trainer.step_epoch()?;
+            let secs = t.elapsed().as_secs_f64();
+            if let Some(r) = r {
+                if r.epoch > 1 {
+                    per_phase.push((r.phase, secs));
+                }
+            }
+        }
+        let batches = trainer.batches_per_epoch();
+        for phase in [Phase::Aae, Phase::Pretrain, Phase::Da3d] {
+            let v: Vec<f64> = per_phase.iter().filter(|(p, _)| *p == phase).map(|(_, s)| *s).collect();
+            if v.is_empty() {
+                continue;
+            }
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            results.push(serde_json::json!({
+                "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,
+                "steps_per_second": batches as f64 / mean, "batch_size": batch, "rows": x.rows, "inputs": x.cols,
+            }));
+        }
+    }
+    let peak = peak_rss_mib();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak}))?);
+        return Ok(());
+    }
+    println!("data: {source} ({} training rows, {} inputs)", x.rows, x.cols);
+    println!("| backend | phase | s/epoch | steps/s | batch |");
+    println!("|---|---|---|---|---|");
+    for r in &results {
+        println!(
+            "| {} | {} | {:.3} | {:.1} | {} |",
+            r["backend"].as_str().unwrap_or(""),
+            r["phase"].as_str().unwrap_or(""),
+            r["seconds_per_epoch"].as_f64().unwrap_or(f64::NAN),
+            r["steps_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["batch_size"]
+        );
+    }
+    if let Some(p) = peak {
+        println!("peak memory (whole process): {p:.0} MiB");
+    }
+    Ok(())
+}

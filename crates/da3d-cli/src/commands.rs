@@ -1,0 +1,339 @@
+//! `train`, `score` and `info`: parse, call the model crate, print.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use da3d::bundle::Model;
+use da3d::config::{Method, Preset, TrainingConfig};
+use da3d::data::{self, ReadOptions, RecordReader, Table, TransformStats};
+use da3d::train::{Trainer, run_blocking};
+use da3d::{ScoreKind, datasets, metrics};
+
+use crate::backend::{BackendChoice, select};
+use crate::progress::{Reporter, fmt_secs};
+use crate::{DataArgs, TrainArgs};
+
+/// A usage error (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// Read options from the command line (and the named data set's rules).
+pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
+    let mut opts = match &args.dataset {
+        Some(name) => datasets::dataset(name)
+            .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))?
+            .read,
+        None => ReadOptions::default(),
+    };
+    opts.label = Some(args.label.clone());
+    opts.ignore.extend(args.ignore.iter().cloned());
+    opts.categorical.extend(args.categorical.iter().cloned());
+    if args.split_column.is_some() {
+        opts.split_column = args.split_column.clone();
+    }
+    Ok(opts)
+}
+
+pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let table = data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))?;
+    let r = &table.report;
+    if r.rows_dropped_missing > 0 {
+        eprintln!(
+            "note: {}: {} of {} rows dropped for missing numeric values (first at line {})",
+            path.display(),
+            r.rows_dropped_missing,
+            r.rows_read,
+            r.first_dropped_line.unwrap_or(0)
+        );
+    }
+    Ok(table)
+}
+
+/// The training config: preset for this width, then the JSON file, then the flags.
+pub fn build_config(args: &TrainArgs, preset: &str, d_input: usize, dataset: Option<&str>, seed: u64) -> Result<TrainingConfig> {
+    let preset: Preset = preset.parse().map_err(|e: da3d::Error| usage(e.to_string()))?;
+    let mut cfg = TrainingConfig::preset(preset, d_input, dataset);
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        cfg = cfg.with_overrides(&json).with_context(|| format!("{}", path.display()))?;
+    }
+    cfg.seed = seed;
+    if let Some(n) = args.epochs_aae {
+        cfg.schedule.aae_epochs = n;
+    }
+    if let Some(n) = args.epochs_pretrain {
+        cfg.schedule.pretrain_epochs = n;
+    }
+    if let Some(n) = args.epochs {
+        cfg.schedule.da3d_epochs = n;
+    }
+    if let Some(n) = args.batch_size {
+        cfg.schedule.batch_size = n;
+    }
+    cfg.validate().map_err(|e| usage(e.to_string()))?;
+    Ok(cfg)
+}
+
+/// Reject an unknown preset before any data is read.
+pub fn check_preset(name: &str) -> Result<Preset> {
+    name.parse().map_err(|e: da3d::Error| usage(e.to_string()))
+}
+
+pub fn parse_method(name: &str) -> Result<Method> {
+    match name {
+        "da3d" => Ok(Method::Da3d),
+        "a3-noise" => Ok(Method::A3Noise),
+        "simple-generator" => Ok(Method::SimpleGenerator),
+        other => Err(usage(format!("unknown method '{other}' (da3d, a3-noise, simple-generator)"))),
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file and a rename: never a half-written file.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all().ok();
+        Ok(())
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    path: &Path,
+    output: &Path,
+    data_args: &DataArgs,
+    args: &TrainArgs,
+    method: &str,
+    seed: u64,
+    contamination: f64,
+    threshold_rate: f64,
+) -> Result<()> {
+    let method = parse_method(method)?;
+    check_preset(&args.preset)?;
+    if !(0.0..0.5).contains(&contamination) {
+        return Err(usage(format!("--contamination {contamination} is outside [0, 0.5)")));
+    }
+    if !(0.0..=0.5).contains(&threshold_rate) {
+        return Err(usage(format!("--threshold-rate {threshold_rate} is outside [0, 0.5]")));
+    }
+    let opts = read_options(data_args)?;
+    let table = load_table(path, &opts)?;
+    let labelled = table.labels.is_some();
+    let (pre, train_x, test) = if labelled {
+        let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
+        eprintln!(
+            "data: {} rows, {} anomalies, {} inputs; training on {} rows ({} contamination), test {} rows ({} anomalies)",
+            p.summary.rows, p.summary.anomalies, p.summary.input_width, p.summary.train_rows,
+            p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
+        );
+        (p.preprocessor, p.train, Some(p.test))
+    } else {
+        let (pre, x) = data::prepare_all_rows(&table, None).with_context(|| format!("{}", path.display()))?;
+        eprintln!("data: {} rows, {} inputs, no label column: every row trains the model", x.rows, x.cols);
+        (pre, x, None)
+    };
+    for c in pre.constant_columns() {
+        eprintln!("note: column '{c}' is constant in the training rows");
+    }
+    let mut cfg = build_config(args, &args.preset, train_x.cols, data_args.dataset.as_deref(), seed)?;
+    cfg.method = method;
+    let backend = select(args.backend)?;
+    eprintln!("backend: {}", backend.name);
+    let started = std::time::Instant::now();
+    let mut trainer = Trainer::new(cfg, train_x.clone(), &backend.device)?;
+    let mut reporter = Reporter::new(args.quiet, args.log_format, "train");
+    run_blocking(&mut trainer, &mut reporter).context("training failed; no model was written")?;
+    let detector = trainer.detector();
+    let train_scores = detector.score(&train_x, ScoreKind::Alarm)?;
+    let mut model = Model::assemble(&trainer, pre, &train_scores, threshold_rate, &backend.name, train_x.rows)?;
+    let codes = detector.codes(&train_x)?;
+    model.header.code_stats = Some(da3d::detector::CodeStats::of(&codes));
+    if let Some(test) = &test {
+        let scores = detector.score(&test.x, ScoreKind::Alarm)?;
+        if test.n_anomalies() > 0 && test.n_anomalies() < test.labels.len() {
+            let auc = metrics::roc_auc(&scores, &test.labels)?;
+            let ap = metrics::average_precision(&scores, &test.labels)?;
+            eprintln!("test: ROC AUC {auc:.4}, average precision {ap:.4} ({} rows)", test.labels.len());
+            model.header.metrics = Some(serde_json::json!({"test_roc_auc": auc, "test_average_precision": ap, "test_rows": test.labels.len()}));
+        }
+    }
+    let bytes = model.to_bytes()?;
+    write_atomic(output, |w| Ok(w.write_all(&bytes)?))?;
+    eprintln!(
+        "wrote {} ({} bytes) in {}; threshold {:.4} flags {:.1} % of training rows",
+        output.display(),
+        bytes.len(),
+        fmt_secs(started.elapsed().as_secs_f64()),
+        model.header.threshold,
+        threshold_rate * 100.0
+    );
+    Ok(())
+}
+
+pub fn load_model(path: &Path, device: &burn::tensor::Device) -> Result<Model> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Model::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
+}
+
+pub fn score(model_path: &Path, data_path: &Path, output: Option<&Path>, skip_bad: bool, backend: BackendChoice, batch_rows: usize) -> Result<()> {
+    if batch_rows == 0 {
+        return Err(usage("--batch-rows must be at least 1"));
+    }
+    let backend = select(backend)?;
+    let model = load_model(model_path, &backend.device)?;
+    let detector = model.detector();
+    let file = File::open(data_path).with_context(|| format!("cannot open {}", data_path.display()))?;
+    let ctx = || format!("{}", data_path.display());
+    let mut reader = RecordReader::new(BufReader::new(file), b',').with_context(ctx)?;
+    let label = model.header.preprocessor.label.clone().unwrap_or_else(|| "label".into());
+    let encoder = model
+        .header
+        .preprocessor
+        .row_encoder(reader.headers(), Some(&label))
+        .with_context(ctx)?;
+    let threshold = model.header.threshold;
+    let mut stats = TransformStats::default();
+    let mut bad: Vec<(u64, String)> = Vec::new();
+    let (mut rows, mut flagged) = (0usize, 0usize);
+    let mut labels_seen: Vec<u8> = Vec::new();
+    let mut scores_seen: Vec<f32> = Vec::new();
+
+    let mut run = |w: &mut dyn Write| -> Result<()> {
+        writeln!(w, "line,score,anomaly")?;
+        let mut values = Vec::with_capacity(batch_rows * encoder.width());
+        let mut lines = Vec::with_capacity(batch_rows);
+        let mut flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, w: &mut dyn Write| -> Result<()> {
+            if lines.is_empty() {
+                return Ok(());
+            }
+            let x = data::Matrix::new(lines.len(), encoder.width(), std::mem::take(values));
+            let scores = detector.score(&x, ScoreKind::Alarm)?;
+            for (line, s) in lines.iter().zip(&scores) {
+                let a = (*s > threshold) as u8;
+                flagged += a as usize;
+                writeln!(w, "{line},{s},{a}")?;
+            }
+            scores_seen.extend_from_slice(&scores);
+            rows += lines.len();
+            lines.clear();
+            Ok(())
+        };
+        while let Some((line, fields)) = reader.next_record().with_context(ctx)? {
+            match encoder.encode(&fields, line, &mut values, &mut stats) {
+                Ok(l) => {
+                    lines.push(line);
+                    if let Some(l) = l {
+                        labels_seen.push(l);
+                    }
+                }
+                Err(e) if skip_bad => bad.push((line, e.to_string())),
+                Err(e) => return Err(anyhow::Error::new(e).context(ctx())),
+            }
+            if lines.len() == batch_rows {
+                flush(&mut values, &mut lines, w)?;
+            }
+        }
+        flush(&mut values, &mut lines, w)?;
+        Ok(())
+    };
+    match output {
+        Some(path) => write_atomic(path, |w| run(w))?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = BufWriter::new(stdout.lock());
+            run(&mut lock)?;
+            lock.flush()?;
+        }
+    }
+    if rows == 0 && bad.is_empty() {
+        bail!("{}: the file has a header but no data rows", data_path.display());
+    }
+    eprintln!("scored {rows} rows, {flagged} above the threshold {threshold:.4}");
+    if stats.unseen_categories > 0 {
+        eprintln!("note: {} cells held a category not seen in training (encoded as zeros)", stats.unseen_categories);
+    }
+    if stats.out_of_range > 0 {
+        eprintln!("note: {} numeric cells fell outside the training range (kept, not clipped)", stats.out_of_range);
+    }
+    if !bad.is_empty() {
+        eprintln!("skipped {} bad rows; first: {}", bad.len(), bad.iter().take(5).map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; "));
+    }
+    if labels_seen.len() == scores_seen.len() && !labels_seen.is_empty() {
+        if let (Ok(auc), Ok(ap)) = (metrics::roc_auc(&scores_seen, &labels_seen), metrics::average_precision(&scores_seen, &labels_seen)) {
+            eprintln!("labels found: ROC AUC {auc:.4}, average precision {ap:.4}");
+        }
+    }
+    Ok(())
+}
+
+pub fn info(path: &Path, json: bool) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let h = Model::read_header(&bytes).with_context(|| format!("{}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+        return Ok(());
+    }
+    let c = &h.config;
+    println!("model:        {}", path.display());
+    println!("da3d version: {}", h.crate_version);
+    println!("preset:       {:?}", c.preset);
+    println!("method:       {}", c.method.name());
+    println!("seed:         {}", c.seed);
+    println!("backend:      {}", h.backend);
+    println!("trained on:   {} rows", h.training_rows);
+    println!(
+        "epochs:       aae {}, pretrain {}, da3d {}; batch {}",
+        c.schedule.aae_epochs, c.schedule.pretrain_epochs, c.schedule.da3d_epochs, c.schedule.batch_size
+    );
+    println!("encoder:      {:?} (code {})", c.architecture.encoder, c.code_size());
+    println!("alarm:        {:?}", c.architecture.alarm);
+    println!("generator:    {:?}", c.architecture.generator);
+    println!("critic:       {:?} ({:?} output), Lipschitz {:?}", c.architecture.critic, c.architecture.critic_output, c.losses.lipschitz);
+    println!("threshold:    {:.6} ({:.2} % of training rows above)", h.threshold, h.threshold_rate * 100.0);
+    println!("inputs:       {} from {} columns", h.preprocessor.width(), h.preprocessor.columns.len());
+    for col in &h.preprocessor.columns {
+        match col {
+            data::FeatureColumn::Numeric { name, min, max } => println!("  {name}: numeric, training range [{min}, {max}]"),
+            data::FeatureColumn::Categorical { name, categories } => {
+                println!("  {name}: categorical, {} categories", categories.len())
+            }
+        }
+    }
+    if let Some(m) = &h.metrics {
+        println!("metrics:      {m}");
+    }
+    if let Some(s) = &h.code_stats {
+        println!("codes:        mean {:?}, std {:?}", s.mean, s.std);
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! `da3d eval`: the paper's protocol over seeds, contamination levels and methods.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use da3d::config::Method;
+use da3d::data::{self, Prepared};
+use da3d::detector::CodeStats;
+use da3d::metrics::{average_precision, mean_std, roc_auc};
+use da3d::train::{Phase, Trainer};
+use da3d::{Detector, ScoreKind};
+use serde::Serialize;
+
+use crate::backend::select;
+use crate::commands::{build_config, load_table, read_options, usage, write_atomic};
+use crate::progress::Reporter;
+use crate::{DataArgs, TrainArgs};
+
+#[derive(Serialize, Clone)]
+struct Checkpoint {
+    da3d_epoch: usize,
+    test_roc_auc: f64,
+    critic_normal: Option<f32>,
+    critic_generated: Option<f32>,
+    critic_noise: Option<f32>,
+}
+
+#[derive(Serialize, Clone)]
+struct Run {
+    method: String,
+    seed: u64,
+    contamination: f64,
+    test_roc_auc: f64,
+    test_average_precision: f64,
+    validation_roc_auc: Option<f64>,
+    checkpoints: Vec<Checkpoint>,
+    code_stats: CodeStats,
+    seconds: f64,
+}
+
+const METHODS: [&str; 5] = ["da3d", "da3d-reference", "a3-noise", "simple-generator", "aae-recon"];
+
+fn scores(det: &Detector, p: &Prepared, kind: ScoreKind) -> Result<(f64, f64, Option<f64>)> {
+    let s = det.score(&p.test.x, kind)?;
+    let auc = roc_auc(&s, &p.test.labels)?;
+    let ap = average_precision(&s, &p.test.labels)?;
+    let v = det.score(&p.validation.x, kind)?;
+    let vauc = roc_auc(&v, &p.validation.labels).ok();
+    Ok((auc, ap, vauc))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    path: &Path,
+    data_args: &DataArgs,
+    args: &TrainArgs,
+    seeds: &[u64],
+    contaminations: &[f64],
+    methods: &[String],
+    checkpoints: &[usize],
+    json: bool,
+    out: Option<&Path>,
+) -> Result<()> {
+    for m in methods {
+        if !METHODS.contains(&m.as_str()) {
+            return Err(usage(format!("unknown method '{m}' (known: {})", METHODS.join(", "))));
+        }
+    }
+    for &c in contaminations {
+        if !(0.0..0.5).contains(&c) {
+            return Err(usage(format!("contamination {c} is outside [0, 0.5)")));
+        }
+    }
+    crate::commands::check_preset(&args.preset)?;
+    let opts = read_options(data_args)?;
+    let table = load_table(path, &opts)?;
+    let backend = select(args.backend)?;
+    eprintln!("backend: {}", backend.name);
+    let dataset = data_args.dataset.as_deref();
+    let started = Instant::now();
+    let mut runs: Vec<Run> = Vec::new();
+
+    for &contamination in contaminations {
+        for &seed in seeds {
+            let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
+            eprintln!(
+                "seed {seed}, contamination {contamination}: train {} rows ({} contamination), test {} rows ({} anomalies)",
+                p.summary.train_rows, p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
+            );
+            for preset in ["paper", "reference"] {
+                let group: Vec<&String> = methods
+                    .iter()
+                    .filter(|m| if preset == "reference" { m.as_str() == "da3d-reference" } else { m.as_str() != "da3d-reference" })
+                    .collect();
+                if group.is_empty() {
+                    continue;
+                }
+                let cfg = build_config(args, preset, p.train.cols, dataset, seed)?;
+                // One AAE per preset and seed, shared by the methods of that preset.
+                let t0 = Instant::now();
+                let mut aae_trainer = Trainer::new(cfg.clone(), p.train.clone(), &backend.device)?;
+                let mut rep = Reporter::new(args.quiet, args.log_format, format!("{preset}/aae s{seed} c{contamination}"));
+                while aae_trainer.phase() == Phase::Aae {
+                    let r = aae_trainer.step_epoch()?.expect("AAE epochs remain");
+                    da3d::train::Observer::on_epoch(&mut rep, &r, &aae_trainer.progress());
+                }
+                let aae_seconds = t0.elapsed().as_secs_f64();
+                let aae = aae_trainer.aae();
+                let aae_detector = aae_trainer.detector();
+                let code_stats = CodeStats::of(&aae_detector.codes(&p.train)?);
+                eprintln!("  codes: mean {:?} std {:?}", code_stats.mean, code_stats.std);
+                for method in group {
+                    let t1 = Instant::now();
+                    if method == "aae-recon" {
+                        let (auc, ap, vauc) = scores(&aae_detector, &p, ScoreKind::Reconstruction)?;
+                        eprintln!("  {method}: test AUC {auc:.4}");
+                        runs.push(Run {
+                            method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
+                            validation_roc_auc: vauc, checkpoints: vec![], code_stats: code_stats.clone(), seconds: aae_seconds,
+                        });
+                        continue;
+                    }
+                    let mut c = cfg.clone();
+                    c.method = match method.as_str() {
+                        "a3-noise" => Method::A3Noise,
+                        "simple-generator" => Method::SimpleGenerator,
+                        _ => Method::Da3d,
+                    };
+                    let mut t = Trainer::from_trained_aae(c, p.train.clone(), &backend.device, aae.clone())?;
+                    let mut rep = Reporter::new(args.quiet, args.log_format, format!("{method} s{seed} c{contamination}"));
+                    let mut cps = Vec::new();
+                    while let Some(r) = t.step_epoch()? {
+                        da3d::train::Observer::on_epoch(&mut rep, &r, &t.progress());
+                        if r.phase == Phase::Da3d && checkpoints.contains(&r.epoch) {
+                            let (auc, _, _) = scores(&t.detector(), &p, ScoreKind::Alarm)?;
+                            cps.push(Checkpoint {
+                                da3d_epoch: r.epoch,
+                                test_roc_auc: auc,
+                                critic_normal: r.get("critic_normal"),
+                                critic_generated: r.get("critic_generated"),
+                                critic_noise: r.get("critic_noise"),
+                            });
+                        }
+                    }
+                    let (auc, ap, vauc) = scores(&t.detector(), &p, ScoreKind::Alarm)?;
+                    let secs = t1.elapsed().as_secs_f64() + aae_seconds;
+                    eprintln!("  {method}: test AUC {auc:.4}, AP {ap:.4} ({secs:.0} s)");
+                    runs.push(Run {
+                        method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
+                        validation_roc_auc: vauc, checkpoints: cps, code_stats: code_stats.clone(), seconds: secs,
+                    });
+                }
+            }
+        }
+    }
+
+    let report = serde_json::json!({
+        "data": path.display().to_string(),
+        "dataset": dataset,
+        "backend": backend.name,
+        "seeds": seeds,
+        "epochs": {"aae": args.epochs_aae, "pretrain": args.epochs_pretrain, "da3d": args.epochs},
+        "wall_seconds": started.elapsed().as_secs_f64(),
+        "runs": runs,
+    });
+    if let Some(out) = out {
+        let text = serde_json::to_string_pretty(&report)?;
+        write_atomic(out, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("| contamination | method | ROC AUC | average precision | runs |");
+    println!("|---|---|---|---|---|");
+    for &c in contaminations {
+        for m in methods {
+            let sel: Vec<&Run> = runs.iter().filter(|r| &r.method == m && r.contamination == c).collect();
+            if sel.is_empty() {
+                continue;
+            }
+            let (a, sa) = mean_std(&sel.iter().map(|r| r.test_roc_auc).collect::<Vec<_>>());
+            let (p, sp) = mean_std(&sel.iter().map(|r| r.test_average_precision).collect::<Vec<_>>());
+            println!("| {c} | {m} | {a:.3} ± {sa:.3} | {p:.3} ± {sp:.3} | {} |", sel.len());
+        }
+    }
+    let cp_epochs: Vec<usize> = {
+        let mut v: Vec<usize> = runs.iter().flat_map(|r| r.checkpoints.iter().map(|c| c.da3d_epoch)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    if !cp_epochs.is_empty() {
+        println!();
+        println!("Test ROC AUC after N DA³D epochs (mean over seeds), and the critic's mean outputs (normal / generated / noise codes):");
+        println!();
+        println!("| contamination | method | {} |", cp_epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(" | "));
+        println!("|---|---|{}", "---|".repeat(cp_epochs.len()));
+        for &c in contaminations {
+            for m in methods {
+                let sel: Vec<&Run> = runs.iter().filter(|r| &r.method == m && r.contamination == c).collect();
+                if sel.is_empty() || sel[0].checkpoints.is_empty() {
+                    continue;
+                }
+                let cells: Vec<String> = cp_epochs
+                    .iter()
+                    .map(|e| {
+                        let cps: Vec<&Checkpoint> = sel.iter().filter_map(|r| r.checkpoints.iter().find(|c| c.da3d_epoch == *e)).collect();
+                        let (a, _) = mean_std(&cps.iter().map(|c| c.test_roc_auc).collect::<Vec<_>>());
+                        let crit = |f: fn(&Checkpoint) -> Option<f32>| {
+                            let v: Vec<f64> = cps.iter().filter_map(|c| f(c).map(|x| x as f64)).collect();
+                            if v.is_empty() { None } else { Some(mean_std(&v).0) }
+                        };
+                        match (crit(|c| c.critic_normal), crit(|c| c.critic_generated), crit(|c| c.critic_noise)) {
+                            (Some(n), Some(g), Some(z)) => format!("{a:.3} ({n:.2} / {g:.2} / {z:.2})"),
+                            _ => format!("{a:.3}"),
+                        }
+                    })
+                    .collect();
+                println!("| {c} | {m} | {} |", cells.join(" | "));
+            }
+        }
+    }
+    eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `da3d`: train, score, evaluate and benchmark DA³D anomaly detectors from the terminal.
+//!
+//! Exit codes: 0 success; 1 data, model or training error; 2 usage error.
+//! Data goes to stdout; progress and diagnostics to stderr.
+
+mod backend;
+mod bench;
+mod commands;
+mod eval;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use backend::BackendChoice;
+use progress::LogFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "da3d",
+    version,
+    about = "DA³D: double-adversarial activation anomaly detection for tabular data",
+    long_about = "DA³D: double-adversarial activation anomaly detection for tabular data.\n\n\
+An adversarial autoencoder learns the normal rows, a generator learns artificial anomalies in its code \
+space, and an alarm network reading the autoencoder's activations learns to tell them apart.\n\n\
+Exit codes: 0 success, 1 data/model/training error, 2 usage error.",
+    after_help = "Example:\n  da3d train ../shared/datasets/mammography.csv --dataset mammography -o mammo.da3d\n  da3d score mammo.da3d ../shared/datasets/mammography.csv -o scores.csv"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How to read a CSV.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Label column (0 = normal, 1 = anomaly).
+    #[arg(long, default_value = "label")]
+    pub label: String,
+    /// Ignore columns whose name starts with PREFIX (repeatable).
+    #[arg(long = "ignore", value_name = "PREFIX")]
+    pub ignore: Vec<String>,
+    /// Treat column COL as categorical even if numeric (repeatable; `*` for all).
+    #[arg(long = "categorical", value_name = "COL")]
+    pub categorical: Vec<String>,
+    /// Column whose values (train/validation/test) fix the split.
+    #[arg(long, value_name = "COL")]
+    pub split_column: Option<String>,
+    /// Named data set: its reading rules and the paper's architecture
+    /// (mammography, nslkdd, census, doh, url).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+}
+
+/// Training settings shared by `train`, `eval` and `bench`.
+#[derive(Args, Clone, Debug)]
+pub struct TrainArgs {
+    /// Preset: `paper` (the preprint) or `reference` (the authors' published code).
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    /// JSON file overriding any config field (nested like `da3d info` shows it).
+    #[arg(long, value_name = "CFG.json")]
+    pub config: Option<PathBuf>,
+    /// AAE epochs.
+    #[arg(long, value_name = "N")]
+    pub epochs_aae: Option<usize>,
+    /// Detector pretraining epochs (alarm only).
+    #[arg(long, value_name = "N")]
+    pub epochs_pretrain: Option<usize>,
+    /// DA³D epochs.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendChoice,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Progress as text or one JSON object per epoch (stderr).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model on a CSV and write the bundle.
+    #[command(after_help = "Example:\n  da3d train data.csv -o model.da3d --seed 1\n  da3d train ../shared/datasets/mammography.csv --dataset mammography -o mammo.da3d --epochs-aae 100 --epochs 100\n\nWith a label column the paper's protocol is used: seeded 80/5/15 split, training on normal rows \
+(plus --contamination), and the test AUC is reported. Without one, every row trains the model.")]
+    Train {
+        /// Input CSV (plain or .gz).
+        data: PathBuf,
+        /// Output model bundle.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        data_args: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+        /// Method: da3d, a3-noise or simple-generator.
+        #[arg(long, default_value = "da3d")]
+        method: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fraction of labelled anomalies added to the training rows (paper protocol), in [0, 0.5).
+        #[arg(long, default_value_t = 0.0)]
+        contamination: f64,
+        /// Fraction of training rows above the anomaly threshold.
+        #[arg(long, default_value_t = 0.01)]
+        threshold_rate: f64,
+    },
+    /// Score a CSV with a trained model; streams the file in batches.
+    #[command(after_help = "Example:\n  da3d score model.da3d new.csv -o scores.csv\n\nOutput columns: line (of the input), score (0..1), anomaly (1 above the model's threshold).")]
+    Score {
+        model: PathBuf,
+        data: PathBuf,
+        /// Output CSV (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Report rows that fail to parse and go on, instead of stopping.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendChoice,
+        /// Rows per batch.
+        #[arg(long, default_value_t = 8192)]
+        batch_rows: usize,
+    },
+    /// The paper's protocol: seeds × contamination × methods, ROC AUC and AP (mean ± std).
+    #[command(after_help = "Example:\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
+Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simple-generator, aae-recon \
+(the AAE's reconstruction error). Methods of one preset share the AAE of each seed.")]
+    Eval {
+        data: PathBuf,
+        #[command(flatten)]
+        data_args: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+        seeds: Vec<u64>,
+        #[arg(long, value_delimiter = ',', default_value = "0,0.01")]
+        contamination: Vec<f64>,
+        #[arg(long, value_delimiter = ',', default_value = "da3d,da3d-reference,a3-noise,simple-generator,aae-recon")]
+        methods: Vec<String>,
+        /// DA³D epochs at which to record the test AUC.
+        #[arg(long, value_delimiter = ',', default_value = "50,100,200,500")]
+        checkpoints: Vec<usize>,
+        /// Print JSON with every run instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also write the JSON to this file.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Show a model bundle: config, preset, seed, versions, columns, threshold.
+    #[command(after_help = "Example:\n  da3d info model.da3d\n  da3d info model.da3d --json")]
+    Info {
+        model: PathBuf,
+        /// Print the whole header as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seconds per epoch of each phase, steps per second and peak memory, per backend.
+    #[command(after_help = "Example:\n  da3d bench --data ../shared/datasets/mammography.csv --dataset mammography --backends cpu,ndarray\n  da3d bench --rows 100000 --cols 50")]
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
+            commands::train(&data, &output, &data_args, &train, &method, seed, contamination, threshold_rate)
+        }
+        Command::Score { model, data, output, skip_bad_rows, backend, batch_rows } => {
+            commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows)
+        }
+        Command::Eval { data, data_args, train, seeds, contamination, methods, checkpoints, json, out } => {
+            eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
+        }
+        Command::Info { model, json } => commands::info(&model, json),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<commands::UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! Configuration: the two presets of SPEC.md (`paper`, `reference`), every field overridable
+//! from JSON, and the network configs derived from it for a given input width.
+
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{AaeConfig, Activation, AlarmConfig, CriticConfig, GeneratorConfig, NetworksConfig, OutputActivation, WeightNorm};
+
+/// Which training scheme runs after the AAE (SPEC: baselines and ablations are switches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The full method: alarm, generator and critic.
+    Da3d,
+    /// A³ with noise only: the alarm sees normal rows and trivial anomalies.
+    A3Noise,
+    /// Ablation: anomalies `dec(n)`, `n ~ N(0, σ²)` from a fixed pool, in place of the generator.
+    SimpleGenerator,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Da3d => "da3d",
+            Method::A3Noise => "a3-noise",
+            Method::SimpleGenerator => "simple-generator",
+        }
+    }
+}
+
+/// What the alarm network reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmInput {
+    /// The decoder's hidden activations (SPEC default).
+    Decoder,
+    /// Encoder and decoder hidden activations. Generated codes have no encoder pass of their own:
+    /// their encoder activations are those of `enc(dec(h~))`.
+    All,
+}
+
+/// The Lipschitz device applied to both critics (latent discriminator and DA³D critic).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Lipschitz {
+    None,
+    /// Clamp every critic weight to `[-c, c]` after each step (WGAN).
+    WeightClip(f32),
+    /// Clip each parameter's gradient to this L2 norm before the step.
+    GradNormClip(f32),
+    /// Divide each critic weight matrix by max(1, its Frobenius norm) in every forward pass:
+    /// each layer's spectral norm is then at most 1 (no second derivatives needed).
+    FrobeniusBound,
+    /// Divide each critic weight matrix by its spectral norm (power iteration) in every forward
+    /// pass: spectral normalisation (Miyato et al. 2018).
+    SpectralNorm,
+}
+
+/// Named presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// The preprint (appendix A, §4).
+    Paper,
+    /// The authors' published IJCNN 2022 code.
+    Reference,
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "paper" => Ok(Preset::Paper),
+            "reference" => Ok(Preset::Reference),
+            other => Err(Error::config("preset", format!("unknown preset '{other}' (paper, reference)"))),
+        }
+    }
+}
+
+/// Layer sizes and layer behaviour of all networks, independent of the input width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    /// Encoder widths; the last one is the code size. The decoder mirrors them.
+    pub encoder: Vec<usize>,
+    pub alarm: Vec<usize>,
+    pub generator: Vec<usize>,
+    pub generator_noise: usize,
+    pub critic: Vec<usize>,
+    pub critic_output: OutputActivation,
+    pub latent_discriminator: Vec<usize>,
+    pub latent_discriminator_output: OutputActivation,
+    pub activation: Activation,
+    pub dropout: f64,
+    pub alarm_input: AlarmInput,
+}
+
+/// Epochs and batch size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub aae_epochs: usize,
+    /// Alarm-only epochs (normal + trivial anomalies) before DA³D; on top of `da3d_epochs`.
+    pub pretrain_epochs: usize,
+    pub da3d_epochs: usize,
+    pub batch_size: usize,
+}
+
+/// Adam settings, shared by every network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Optimizer {
+    pub learning_rate: f64,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+/// Loss weights and noise distributions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Losses {
+    /// Critic weights for generated, normal and noise codes.
+    pub critic_weights: [f32; 3],
+    /// σ of the critic's noise `n_disc ~ N(0, σ² I)`.
+    pub critic_noise_std: f32,
+    /// Trivial anomalies `n_anom ~ N(mean, std²)` in input space.
+    pub trivial_anomaly_mean: f32,
+    pub trivial_anomaly_std: f32,
+    pub lipschitz: Lipschitz,
+    /// Simple-generator ablation: σ of the code-space noise and size of the fixed pool.
+    pub simple_generator_std: f32,
+    pub simple_generator_pool: usize,
+}
+
+/// Everything a training run needs besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub preset: Preset,
+    /// Data-set name used for the architecture tables (`mammography`, `nslkdd`, `census`,
+    /// `doh`, `url`), or `None` for the rule by input width.
+    pub dataset: Option<String>,
+    pub seed: u64,
+    pub method: Method,
+    pub architecture: Architecture,
+    pub schedule: Schedule,
+    pub optimizer: Optimizer,
+    pub losses: Losses,
+}
+
+/// Known data-set architectures (SPEC table, paper Table 3).
+fn known(dataset: &str) -> Option<&'static str> {
+    match dataset.to_ascii_lowercase().as_str() {
+        "mammography" | "mammo" => Some("mammography"),
+        "nslkdd" | "nsl-kdd" | "kdd" => Some("nslkdd"),
+        "census" => Some("census"),
+        "doh" => Some("doh"),
+        "url" => Some("url"),
+        _ => None,
+    }
+}
+
+/// Encoder widths from the input width: geometric from about 2·d down to a code of max(2, d/10),
+/// six layers (paper Table 3 has six for every data set).
+pub fn encoder_rule(d: usize) -> Vec<usize> {
+    let start = (2 * d).max(4) as f64;
+    let code = (d / 10).max(2) as f64;
+    let n = 6;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / (n - 1) as f64;
+            (start * (code / start).powf(t)).round().max(code) as usize
+        })
+        .collect()
+}
+
+fn alarm_rule(d: usize) -> Vec<usize> {
+    if d < 50 { vec![100, 50, 25, 10] } else { vec![1000, 500, 200, 75] }
+}
+
+fn generator_rule(code: usize) -> Vec<usize> {
+    vec![code + 15, code + 10, code + 5]
+}
+
+impl TrainingConfig {
+    /// The preset's configuration for an input of width `d_input`.
+    pub fn preset(preset: Preset, d_input: usize, dataset: Option<&str>) -> Self {
+        let ds = dataset.and_then(known);
+        let paper_encoder = match ds {
+            Some("mammography") => vec![12, 10, 8, 6, 3, 2],
+            Some("nslkdd") => vec![200, 150, 100, 75, 50, 25],
+            Some("census") => vec![750, 500, 300, 200, 100, 50],
+            Some("doh") => vec![50, 40, 30, 20, 10, 5],
+            Some("url") => vec![100, 80, 60, 40, 20, 10],
+            _ => encoder_rule(d_input),
+        };
+        let paper_alarm = match ds {
+            Some("mammography") | Some("doh") | Some("url") => vec![100, 50, 25, 10],
+            Some("nslkdd") | Some("census") => vec![1000, 500, 200, 75],
+            _ => alarm_rule(d_input),
+        };
+        let paper_generator = match ds {
+            Some("mammography") => vec![15, 10, 5],
+            Some("nslkdd") => vec![40, 35, 30],
+            Some("census") => vec![80, 70, 60],
+            Some("doh") => vec![20, 15, 10],
+            Some("url") => vec![25, 20, 15],
+            _ => generator_rule(*paper_encoder.last().unwrap()),
+        };
+        let reference_encoder = match ds {
+            Some("mammography") => vec![12, 10, 8, 6, 3, 2],
+            Some("nslkdd") => vec![150, 100, 70, 40, 25, 10],
+            Some("census") => vec![600, 300, 150, 75, 30, 15],
+            Some("doh") => vec![50, 40, 30, 20, 10, 2],
+            Some("url") => vec![100, 80, 60, 40, 20, 10],
+            _ => encoder_rule(d_input),
+        };
+        let reference_alarm = match ds {
+            Some("mammography") => vec![100, 50, 25, 10],
+            Some(_) => vec![1000, 500, 200, 75],
+            None => alarm_rule(d_input),
+        };
+        let reference_batch = match ds {
+            Some("mammography") | Some("doh") => 128,
+            Some("nslkdd") | Some("census") => 512,
+            Some("url") => 64,
+            _ => 128,
+        };
+        match preset {
+            Preset::Paper => TrainingConfig {
+                preset,
+                dataset: ds.map(str::to_string),
+                seed: 0,
+                method: Method::Da3d,
+                architecture: Architecture {
+                    encoder: paper_encoder,
+                    alarm: paper_alarm,
+                    generator: paper_generator,
+                    generator_noise: 8,
+                    critic: vec![50, 40, 30, 20, 10],
+                    critic_output: OutputActivation::Linear,
+                    latent_discriminator: vec![50, 40, 30, 20, 10],
+                    latent_discriminator_output: OutputActivation::Linear,
+                    activation: Activation::Selu,
+                    dropout: 0.2,
+                    alarm_input: AlarmInput::Decoder,
+                },
+                schedule: Schedule { aae_epochs: 500, pretrain_epochs: 50, da3d_epochs: 500, batch_size: 256 },
+                optimizer: Optimizer { learning_rate: 1e-4, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+                losses: Losses {
+                    critic_weights: [1.0, 1.0, 2.0],
+                    critic_noise_std: 1.5,
+                    trivial_anomaly_mean: 0.5,
+                    trivial_anomaly_std: 1.0,
+                    lipschitz: Lipschitz::SpectralNorm,
+                    simple_generator_std: 1.5,
+                    simple_generator_pool: 100,
+                },
+            },
+            Preset::Reference => TrainingConfig {
+                preset,
+                dataset: ds.map(str::to_string),
+                seed: 0,
+                method: Method::Da3d,
+                architecture: Architecture {
+                    encoder: reference_encoder,
+                    alarm: reference_alarm,
+                    generator: vec![50, 40, 30, 20],
+                    generator_noise: 8,
+                    critic: vec![40, 20, 10, 5],
+                    critic_output: OutputActivation::Sigmoid,
+                    latent_discriminator: vec![40, 20, 10, 5],
+                    latent_discriminator_output: OutputActivation::Sigmoid,
+                    activation: Activation::LeakyRelu,
+                    dropout: 0.1,
+                    alarm_input: AlarmInput::Decoder,
+                },
+                schedule: Schedule { aae_epochs: 500, pretrain_epochs: 0, da3d_epochs: 500, batch_size: reference_batch },
+                optimizer: Optimizer { learning_rate: 1e-4, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+                losses: Losses {
+                    critic_weights: [2.0, 2.0, 1.0],
+                    critic_noise_std: 2.0,
+                    trivial_anomaly_mean: 0.5,
+                    trivial_anomaly_std: 1.0,
+                    lipschitz: Lipschitz::GradNormClip(0.01),
+                    simple_generator_std: 1.5,
+                    simple_generator_pool: 100,
+                },
+            },
+        }
+    }
+
+    /// Apply a JSON object of overrides (nested like the config itself). Unknown fields are errors.
+    pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<Self> {
+        let mut base = serde_json::to_value(self).map_err(|e| Error::config("(config)", e.to_string()))?;
+        merge(&mut base, overrides, "")?;
+        let cfg: TrainingConfig =
+            serde_json::from_value(base).map_err(|e| Error::config("(config)", e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check every value; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let a = &self.architecture;
+        let nonempty = |name: &str, v: &[usize]| -> Result<()> {
+            if v.is_empty() {
+                return Err(Error::config(name, "the layer list is empty"));
+            }
+            if v.contains(&0) {
+                return Err(Error::config(name, "a layer has width 0"));
+            }
+            Ok(())
+        };
+        nonempty("architecture.encoder", &a.encoder)?;
+        nonempty("architecture.alarm", &a.alarm)?;
+        nonempty("architecture.generator", &a.generator)?;
+        nonempty("architecture.critic", &a.critic)?;
+        nonempty("architecture.latent_discriminator", &a.latent_discriminator)?;
+        if a.encoder.len() < 2 {
+            return Err(Error::config("architecture.encoder", "needs at least one hidden layer and the code layer"));
+        }
+        if a.generator_noise == 0 {
+            return Err(Error::config("architecture.generator_noise", "must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&a.dropout) {
+            return Err(Error::config("architecture.dropout", format!("{} is outside [0, 1)", a.dropout)));
+        }
+        let s = &self.schedule;
+        if s.batch_size == 0 {
+            return Err(Error::config("schedule.batch_size", "must be at least 1"));
+        }
+        if s.aae_epochs == 0 {
+            return Err(Error::config("schedule.aae_epochs", "must be at least 1: the alarm reads a trained AAE"));
+        }
+        if s.pretrain_epochs + s.da3d_epochs == 0 {
+            return Err(Error::config("schedule.da3d_epochs", "pretrain_epochs + da3d_epochs must be at least 1"));
+        }
+        let o = &self.optimizer;
+        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
+            return Err(Error::config("optimizer.learning_rate", format!("{} must be positive", o.learning_rate)));
+        }
+        if !(0.0..1.0).contains(&o.beta_1) || !(0.0..1.0).contains(&o.beta_2) {
+            return Err(Error::config("optimizer.beta_1/beta_2", "must be in [0, 1)"));
+        }
+        if !(o.epsilon > 0.0) {
+            return Err(Error::config("optimizer.epsilon", "must be positive"));
+        }
+        let l = &self.losses;
+        if l.critic_weights.iter().any(|w| !w.is_finite()) {
+            return Err(Error::config("losses.critic_weights", "must be finite"));
+        }
+        for (name, v) in [
+            ("losses.critic_noise_std", l.critic_noise_std),
+            ("losses.trivial_anomaly_std", l.trivial_anomaly_std),
+            ("losses.simple_generator_std", l.simple_generator_std),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::config(name, format!("{v} must be positive")));
+            }
+        }
+        match l.lipschitz {
+            Lipschitz::WeightClip(c) | Lipschitz::GradNormClip(c) if !(c.is_finite() && c > 0.0) => {
+                return Err(Error::config("losses.lipschitz", format!("{c} must be positive")));
+            }
+            _ => {}
+        }
+        if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
+            return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Code size (last encoder width).
+    pub fn code_size(&self) -> usize {
+        *self.architecture.encoder.last().expect("validated: encoder is not empty")
+    }
+
+    /// The network configs for an input of width `d_input`.
+    pub fn networks(&self, d_input: usize) -> NetworksConfig {
+        let a = &self.architecture;
+        let code = self.code_size();
+        let encoder_hidden = a.encoder[..a.encoder.len() - 1].to_vec();
+        let decoder_width: usize = encoder_hidden.iter().sum();
+        let alarm_in = match a.alarm_input {
+            AlarmInput::Decoder => decoder_width,
+            AlarmInput::All => 2 * decoder_width,
+        };
+        let bound = match self.losses.lipschitz {
+            Lipschitz::FrobeniusBound => WeightNorm::FrobeniusBound,
+            Lipschitz::SpectralNorm => WeightNorm::Spectral,
+            _ => WeightNorm::None,
+        };
+        NetworksConfig::new(
+            AaeConfig::new(d_input, encoder_hidden, code, a.activation, a.dropout),
+            CriticConfig::new(code, a.latent_discriminator.clone(), a.activation, a.dropout, a.latent_discriminator_output)
+                .with_weight_norm(bound),
+            AlarmConfig::new(alarm_in, a.alarm.clone(), a.activation, a.dropout),
+            GeneratorConfig::new(a.generator_noise, a.generator.clone(), code, a.activation, a.dropout),
+            CriticConfig::new(code, a.critic.clone(), a.activation, a.dropout, a.critic_output).with_weight_norm(bound),
+        )
+    }
+}
+
+fn merge(base: &mut serde_json::Value, over: &serde_json::Value, path: &str) -> Result<()> {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match b.get_mut(k) {
+                    // Tagged enums (`{"kind": ..}`) are replaced whole; plain structs merge.
+                    Some(slot) if slot.is_object() && v.is_object() && slot.get("kind").is_none() => {
+                        merge(slot, v, &p)?
+                    }
+                    Some(slot) => *slot = v.clone(),
+                    None => return Err(Error::config(&p, "unknown field")),
+                }
+            }
+            Ok(())
+        }
+        (_, _) => Err(Error::config(if path.is_empty() { "(config)" } else { path }, "expected a JSON object")),
+    }
+}
+
+// `Config` is implemented for the network configs; keep the import used in docs.
+#[allow(dead_code)]
+fn _assert_config<C: Config>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_pin_spec_values() {
+        let p = TrainingConfig::preset(Preset::Paper, 6, Some("mammography"));
+        assert_eq!(p.architecture.encoder, vec![12, 10, 8, 6, 3, 2]);
+        assert_eq!(p.architecture.alarm, vec![100, 50, 25, 10]);
+        assert_eq!(p.architecture.generator, vec![15, 10, 5]);
+        assert_eq!(p.schedule.batch_size, 256);
+        assert_eq!(p.losses.critic_weights, [1.0, 1.0, 2.0]);
+        let r = TrainingConfig::preset(Preset::Reference, 122, Some("nslkdd"));
+        assert_eq!(r.architecture.encoder, vec![150, 100, 70, 40, 25, 10]);
+        assert_eq!(r.schedule.batch_size, 512);
+        assert_eq!(r.architecture.critic_output, OutputActivation::Sigmoid);
+        assert_eq!(r.schedule.pretrain_epochs, 0);
+        p.validate().unwrap();
+        r.validate().unwrap();
+    }
+
+    #[test]
+    fn derived_network_widths() {
+        let p = TrainingConfig::preset(Preset::Paper, 6, Some("mammography"));
+        let n = p.networks(6);
+        assert_eq!(n.alarm.d_input, 12 + 10 + 8 + 6 + 3);
+        assert_eq!(n.generator.d_code, 2);
+        assert_eq!(n.aae.encoder_hidden, vec![12, 10, 8, 6, 3]);
+    }
+
+    #[test]
+    fn rule_for_unknown_width() {
+        let e = encoder_rule(100);
+        assert_eq!(e.len(), 6);
+        assert_eq!(e[0], 200);
+        assert_eq!(*e.last().unwrap(), 10);
+        assert!(e.windows(2).all(|w| w[0] >= w[1]));
+    }
+
+    #[test]
+    fn overrides_and_validation() {
+        let p = TrainingConfig::preset(Preset::Paper, 6, None);
+        let o = p
+            .with_overrides(&serde_json::json!({"schedule": {"da3d_epochs": 7}, "losses": {"lipschitz": {"kind": "weight-clip", "value": 0.05}}}))
+            .unwrap();
+        assert_eq!(o.schedule.da3d_epochs, 7);
+        assert_eq!(o.schedule.aae_epochs, 500);
+        assert_eq!(o.losses.lipschitz, Lipschitz::WeightClip(0.05));
+        let e = p.with_overrides(&serde_json::json!({"schedule": {"epochs": 1}})).unwrap_err();
+        assert!(e.to_string().contains("schedule.epochs"), "{e}");
+        let e = p.with_overrides(&serde_json::json!({"architecture": {"alarm": []}})).unwrap_err();
+        assert!(e.to_string().contains("architecture.alarm"), "{e}");
+        let e = p.with_overrides(&serde_json::json!({"schedule": {"batch_size": -3}})).unwrap_err();
+        assert!(e.to_string().contains("invalid config"), "{e}");
+        let json = serde_json::to_string(&p).unwrap();
+        let back: TrainingConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+}

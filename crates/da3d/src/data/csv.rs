@@ -1,0 +1,599 @@
+//! CSV parsing from bytes or any `Read`: header row, quoted fields, BOM, CRLF, gzip.
+//! Produces a columnar [`Table`] with column kinds inferred (numeric vs categorical).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How to read a CSV file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReadOptions {
+    /// Label column name (0 = normal, 1 = anomaly). `None`: the file has no labels.
+    pub label: Option<String>,
+    /// When true, a missing label column is an error; when false the file is read unlabelled.
+    pub require_label: bool,
+    /// Columns to ignore: a column is ignored when its name starts with one of these.
+    pub ignore: Vec<String>,
+    /// Columns to treat as categorical even when every value is a number (`*`: every column).
+    pub categorical: Vec<String>,
+    /// Optional column whose values (`train`, `validation`, `test`) fix the split.
+    pub split_column: Option<String>,
+    /// Field delimiter.
+    pub delimiter: u8,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            label: Some("label".into()),
+            require_label: false,
+            ignore: Vec::new(),
+            categorical: Vec::new(),
+            split_column: None,
+            delimiter: b',',
+        }
+    }
+}
+
+/// The split a row belongs to, when the file says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitTag {
+    Train,
+    Validation,
+    Test,
+}
+
+/// Values read as missing in numeric columns (as pandas does); a row with one is dropped.
+pub(crate) fn is_missing(cell: &str) -> bool {
+    matches!(cell.trim(), "" | "NaN" | "nan" | "NAN" | "NA" | "N/A" | "n/a" | "null" | "NULL" | "None" | "#N/A")
+}
+
+/// Parse a numeric cell. `Ok(None)`: not a number. `Err`: a number outside the f32 range.
+pub(crate) fn parse_number(cell: &str) -> std::result::Result<Option<f64>, String> {
+    let t = cell.trim();
+    let first = t.as_bytes().first().copied().unwrap_or(b'x');
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' || first == b'i' || first == b'I') {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_nan() => Ok(None),
+        Ok(v) if !v.is_finite() => Err(format!("value '{t}' is infinite")),
+        Ok(v) if v.abs() > f32::MAX as f64 => Err(format!("value '{t}' is outside the f32 range")),
+        Ok(v) => Ok(Some(v)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Kind of a feature column after inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Numeric,
+    Categorical,
+}
+
+/// One feature column, columnar. `numbers[i]` is the value of row i (NaN when missing or text);
+/// for categorical columns `codes[i]` indexes `dictionary`.
+#[derive(Debug, Clone)]
+pub struct RawColumn {
+    pub name: String,
+    pub kind: ColumnKind,
+    pub numbers: Vec<f64>,
+    pub codes: Vec<u32>,
+    pub dictionary: Vec<String>,
+}
+
+impl RawColumn {
+    /// The text of row `i` of a categorical column.
+    pub fn category(&self, i: usize) -> &str {
+        &self.dictionary[self.codes[i] as usize]
+    }
+}
+
+/// What the reader noticed, for the user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReadReport {
+    pub rows_read: usize,
+    pub rows_dropped_missing: usize,
+    /// Line of the first row dropped for a missing numeric value.
+    pub first_dropped_line: Option<u64>,
+    pub ignored_columns: Vec<String>,
+}
+
+/// A parsed CSV file: feature columns, optional labels and split tags, line numbers.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub columns: Vec<RawColumn>,
+    pub labels: Option<Vec<u8>>,
+    pub split: Option<Vec<SplitTag>>,
+    /// Physical line (1-based, header = 1) where each kept row starts.
+    pub lines: Vec<u64>,
+    pub report: ReadReport,
+}
+
+impl Table {
+    pub fn n_rows(&self) -> usize {
+        self.lines.len()
+    }
+}
+
+/// Wrap a reader so that gzip input is decompressed transparently.
+pub fn maybe_gunzip<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>> {
+    let mut buf = BufReader::with_capacity(1 << 16, reader);
+    let head = buf.fill_buf().map_err(|e| Error::Data(format!("cannot read input: {e}")))?;
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(buf))))
+    } else {
+        Ok(Box::new(buf))
+    }
+}
+
+/// A CSV reader over any input that yields header and records with line numbers, and maps
+/// syntax, encoding and ragged-row problems to errors naming the line.
+pub struct RecordReader<'a> {
+    inner: csv::Reader<Box<dyn Read + 'a>>,
+    headers: Vec<String>,
+    record: csv::ByteRecord,
+}
+
+impl<'a> RecordReader<'a> {
+    pub fn new<R: Read + 'a>(reader: R, delimiter: u8) -> Result<Self> {
+        let input = maybe_gunzip(reader)?;
+        let mut inner = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .delimiter(delimiter)
+            // '\n' ends a record and '\r' before it is trimmed as white space, so that line
+            // numbers stay right for CRLF files (csv's CRLF mode counts them one short).
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(input);
+        let header = inner.byte_headers().map_err(|e| csv_error(e, 1))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(Error::Data("the file is empty: no header row".into()));
+        }
+        let mut headers = Vec::with_capacity(header.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, field) in header.iter().enumerate() {
+            let mut name = std::str::from_utf8(field)
+                .map_err(|_| Error::csv(1, None, format!("header field {} is not valid UTF-8", i + 1)))?
+                .trim()
+                .to_string();
+            if i == 0 {
+                name = name.trim_start_matches('\u{feff}').to_string();
+            }
+            if name.is_empty() {
+                return Err(Error::csv(1, None, format!("header field {} is empty: every column needs a name", i + 1)));
+            }
+            if let Some(prev) = seen.insert(name.clone(), i) {
+                return Err(Error::csv(
+                    1,
+                    Some(&name),
+                    format!("duplicate column name (fields {} and {})", prev + 1, i + 1),
+                ));
+            }
+            headers.push(name);
+        }
+        Ok(RecordReader { inner, headers, record: csv::ByteRecord::new() })
+    }
+
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// The next record as UTF-8 fields, with its line. `None` at the end of input.
+    /// Blank lines are skipped.
+    pub fn next_record(&mut self) -> Result<Option<(u64, Vec<&str>)>> {
+        loop {
+            let more = self.inner.read_byte_record(&mut self.record).map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                csv_error(e, line)
+            })?;
+            if !more {
+                return Ok(None);
+            }
+            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
+                continue; // a blank line
+            }
+            if self.record.len() != self.headers.len() {
+                return Err(Error::csv(
+                    line,
+                    None,
+                    format!("expected {} fields (as in the header), found {}", self.headers.len(), self.record.len()),
+                ));
+            }
+            let mut fields = Vec::with_capacity(self.record.len());
+            for (i, f) in self.record.iter().enumerate() {
+                match std::str::from_utf8(f) {
+                    Ok(s) => fields.push(s),
+                    Err(e) => {
+                        return Err(Error::csv(
+                            line,
+                            Some(&self.headers[i]),
+                            format!("not valid UTF-8 (invalid byte at offset {} of the field)", e.valid_up_to()),
+                        ))
+                    }
+                }
+            }
+            return Ok(Some((line, fields)));
+        }
+    }
+}
+
+fn csv_error(e: csv::Error, line: u64) -> Error {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => Error::csv(line, None, "not valid UTF-8"),
+        csv::ErrorKind::Io(io) => Error::Data(format!("cannot read input: {io}")),
+        _ => Error::csv(line, None, format!("malformed CSV: {e}")),
+    }
+}
+
+pub(crate) fn parse_label(cell: &str) -> Option<u8> {
+    match cell.trim() {
+        "0" | "0.0" => Some(0),
+        "1" | "1.0" => Some(1),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_split(cell: &str) -> Option<SplitTag> {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "train" | "training" => Some(SplitTag::Train),
+        "validation" | "valid" | "val" => Some(SplitTag::Validation),
+        "test" => Some(SplitTag::Test),
+        _ => None,
+    }
+}
+
+struct ColumnBuilder {
+    name: String,
+    forced_categorical: bool,
+    numbers: Vec<f64>,
+    codes: Vec<u32>,
+    dictionary: Vec<String>,
+    index: HashMap<String, u32>,
+    text_cells: usize,
+    first_text: Option<(u64, String)>,
+}
+
+const NUMERIC_CELL: u32 = u32::MAX;
+
+impl ColumnBuilder {
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&c) = self.index.get(text) {
+            return c;
+        }
+        let c = self.dictionary.len() as u32;
+        self.dictionary.push(text.to_string());
+        self.index.insert(text.to_string(), c);
+        c
+    }
+
+    fn finish(mut self, keep: &[bool]) -> RawColumn {
+        let categorical = self.forced_categorical || self.text_cells > 0;
+        let mut numbers = Vec::with_capacity(keep.len());
+        let mut codes = Vec::new();
+        if categorical {
+            codes.reserve(keep.len());
+        }
+        for i in 0..self.numbers.len() {
+            if !keep[i] {
+                continue;
+            }
+            if categorical {
+                let c = if self.codes[i] == NUMERIC_CELL {
+                    let v = self.numbers[i];
+                    if v.is_nan() { self.intern("(missing)") } else { self.intern(&format_number(v)) }
+                } else {
+                    self.codes[i]
+                };
+                codes.push(c);
+                numbers.push(f64::NAN);
+            } else {
+                numbers.push(self.numbers[i]);
+            }
+        }
+        RawColumn {
+            name: self.name,
+            kind: if categorical { ColumnKind::Categorical } else { ColumnKind::Numeric },
+            numbers,
+            codes,
+            dictionary: self.dictionary,
+        }
+    }
+}
+
+pub(crate) fn format_number(v: f64) -> String {
+    format!("{v}")
+}
+
+fn matches_any(name: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| !p.is_empty() && name.starts_with(p.as_str()))
+}
+
+/// Read a whole CSV (plain or gzip) into a [`Table`].
+pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
+    let mut rr = RecordReader::new(reader, options.delimiter)?;
+    let headers = rr.headers().to_vec();
+
+    let label_idx = match &options.label {
+        Some(name) => match headers.iter().position(|h| h == name) {
+            Some(i) => Some(i),
+            None if options.require_label => {
+                return Err(Error::Data(format!(
+                    "label column '{name}' not found; the columns are: {}",
+                    headers.join(", ")
+                )))
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let split_idx = match &options.split_column {
+        Some(name) => Some(headers.iter().position(|h| h == name).ok_or_else(|| {
+            Error::Data(format!("split column '{name}' not found; the columns are: {}", headers.join(", ")))
+        })?),
+        None => None,
+    };
+    let all_categorical = options.categorical.iter().any(|c| c == "*");
+    for name in options.categorical.iter().filter(|c| *c != "*") {
+        if !headers.contains(name) {
+            return Err(Error::Data(format!("column '{name}' (named as categorical) not found")));
+        }
+    }
+
+    let mut ignored = Vec::new();
+    let mut builders: Vec<(usize, ColumnBuilder)> = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if Some(i) == label_idx || Some(i) == split_idx {
+            continue;
+        }
+        if matches_any(h, &options.ignore) {
+            ignored.push(h.clone());
+            continue;
+        }
+        builders.push((
+            i,
+            ColumnBuilder {
+                name: h.clone(),
+                forced_categorical: all_categorical || options.categorical.contains(h),
+                numbers: Vec::new(),
+                codes: Vec::new(),
+                dictionary: Vec::new(),
+                index: HashMap::new(),
+                text_cells: 0,
+                first_text: None,
+            },
+        ));
+    }
+    if builders.is_empty() {
+        return Err(Error::Data("no feature columns left after removing the label, split and ignored columns".into()));
+    }
+
+    let mut labels = label_idx.map(|_| Vec::new());
+    let mut split = split_idx.map(|_| Vec::new());
+    let mut lines = Vec::new();
+    let mut missing_numeric: Vec<bool> = Vec::new();
+
+    while let Some((line, fields)) = rr.next_record()? {
+        if let (Some(li), Some(ls)) = (label_idx, labels.as_mut()) {
+            let cell = fields[li];
+            match parse_label(cell) {
+                Some(v) => ls.push(v),
+                None => {
+                    return Err(Error::csv(
+                        line,
+                        Some(&headers[li]),
+                        format!("label '{}' is not 0 (normal) or 1 (anomaly)", cell.trim()),
+                    ))
+                }
+            }
+        }
+        if let (Some(si), Some(ss)) = (split_idx, split.as_mut()) {
+            let cell = fields[si];
+            ss.push(parse_split(cell).ok_or_else(|| {
+                Error::csv(line, Some(&headers[si]), format!("split '{}' is not train, validation or test", cell.trim()))
+            })?);
+        }
+        let mut row_missing = false;
+        for (ci, b) in builders.iter_mut() {
+            let cell = fields[*ci];
+            if b.forced_categorical {
+                let c = b.intern(cell.trim());
+                b.codes.push(c);
+                b.numbers.push(f64::NAN);
+                continue;
+            }
+            if is_missing(cell) {
+                b.numbers.push(f64::NAN);
+                b.codes.push(NUMERIC_CELL);
+                row_missing = true;
+                continue;
+            }
+            match parse_number(cell) {
+                Ok(Some(v)) => {
+                    b.numbers.push(v);
+                    b.codes.push(NUMERIC_CELL);
+                }
+                Ok(None) => {
+                    let c = b.intern(cell.trim());
+                    b.numbers.push(f64::NAN);
+                    b.codes.push(c);
+                    b.text_cells += 1;
+                    if b.first_text.is_none() {
+                        b.first_text = Some((line, cell.trim().to_string()));
+                    }
+                }
+                Err(msg) => return Err(Error::csv(line, Some(&b.name), msg)),
+            }
+        }
+        missing_numeric.push(row_missing);
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(Error::Data("the file has a header but no data rows".into()));
+    }
+
+    // A missing cell only drops its row when its column turns out numeric.
+    let numeric_cols: Vec<bool> = builders.iter().map(|(_, b)| !(b.forced_categorical || b.text_cells > 0)).collect();
+    let mut keep = vec![true; lines.len()];
+    if missing_numeric.iter().any(|&m| m) {
+        for (r, k) in keep.iter_mut().enumerate() {
+            if missing_numeric[r] {
+                *k = !builders
+                    .iter()
+                    .zip(&numeric_cols)
+                    .any(|((_, b), &num)| num && b.numbers[r].is_nan());
+            }
+        }
+    }
+    let dropped = keep.iter().filter(|k| !**k).count();
+    let first_dropped_line = keep.iter().position(|k| !*k).map(|r| lines[r]);
+    if dropped == lines.len() {
+        return Err(Error::Data(format!(
+            "every row has a missing value in a numeric column (first at line {})",
+            lines[0]
+        )));
+    }
+    let filter = |v: Vec<u64>| -> Vec<u64> { v.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x).collect() };
+    let columns = builders.into_iter().map(|(_, b)| b.finish(&keep)).collect();
+    let labels = labels.map(|l| l.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x).collect());
+    let split = split.map(|s| s.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x).collect());
+    let rows_read = lines.len();
+    Ok(Table {
+        columns,
+        labels,
+        split,
+        lines: filter(lines),
+        report: ReadReport { rows_read, rows_dropped_missing: dropped, first_dropped_line, ignored_columns: ignored },
+    })
+}
+
+/// Read a whole CSV from bytes.
+pub fn read_table_bytes(bytes: &[u8], options: &ReadOptions) -> Result<Table> {
+    read_table(bytes, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(s: &str) -> Result<Table> {
+        read_table_bytes(s.as_bytes(), &ReadOptions::default())
+    }
+
+    #[test]
+    fn basic_numeric_and_categorical() {
+        let t = read("a,b,label\n1,x,0\n2.5,y,1\n-3,x,0\n").unwrap();
+        assert_eq!(t.n_rows(), 3);
+        assert_eq!(t.columns[0].kind, ColumnKind::Numeric);
+        assert_eq!(t.columns[0].numbers, vec![1.0, 2.5, -3.0]);
+        assert_eq!(t.columns[1].kind, ColumnKind::Categorical);
+        assert_eq!(t.columns[1].category(2), "x");
+        assert_eq!(t.labels, Some(vec![0, 1, 0]));
+        assert_eq!(t.lines, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn quotes_bom_crlf() {
+        let t = read("\u{feff}\"a\",\"b, with comma\",label\r\n\"1\",\"multi\nline\",0\r\n2,\"he said \"\"hi\"\"\",1\r\n").unwrap();
+        assert_eq!(t.columns[0].name, "a");
+        assert_eq!(t.columns[1].name, "b, with comma");
+        assert_eq!(t.columns[1].category(0), "multi\nline");
+        assert_eq!(t.columns[1].category(1), "he said \"hi\"");
+        // the second record starts on line 4 because the quoted field holds a newline
+        assert_eq!(t.lines, vec![2, 4]);
+    }
+
+    #[test]
+    fn ragged_row_names_the_line() {
+        let e = read("a,b,label\n1,2,0\n1,2\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("expected 3 fields"), "{msg}");
+    }
+
+    #[test]
+    fn empty_cells_drop_rows_in_numeric_columns() {
+        let t = read("a,b,label\n1,2,0\n,3,0\n4,5,1\n").unwrap();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.report.rows_dropped_missing, 1);
+        assert_eq!(t.report.first_dropped_line, Some(3));
+        assert_eq!(t.lines, vec![2, 4]);
+        assert_eq!(t.labels, Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn empty_cells_are_a_category_in_text_columns() {
+        let t = read("a,b,label\n1,x,0\n2,,0\n").unwrap();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.columns[1].category(1), "(missing)");
+    }
+
+    #[test]
+    fn bad_label_names_value_line_and_column() {
+        let e = read("a,label\n1,0\n2,yes\n").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("'label'") && e.contains("'yes'"), "{e}");
+    }
+
+    #[test]
+    fn non_utf8_names_line_and_column() {
+        let bytes = b"a,b,label\n1,\xff\xfe,0\n";
+        let e = read_table_bytes(bytes, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("'b'") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn infinite_and_huge_values_are_errors() {
+        let e = read("a,label\n1,0\ninf,0\n").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("infinite"), "{e}");
+        let e = read("a,label\n1e39,0\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("f32 range"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_header_only() {
+        assert!(read("").unwrap_err().to_string().contains("empty"));
+        assert!(read("a,b,label\n").unwrap_err().to_string().contains("no data rows"));
+    }
+
+    #[test]
+    fn duplicate_header() {
+        let e = read("a,a,label\n1,2,0\n").unwrap_err().to_string();
+        assert!(e.contains("duplicate") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn ignore_prefix_and_forced_categorical() {
+        let opts = ReadOptions {
+            ignore: vec!["meta_".into()],
+            categorical: vec!["code".into()],
+            ..Default::default()
+        };
+        let t = read_table_bytes(b"code,meta_x,meta_y,v,label\n1,a,b,0.5,0\n2,c,d,0.7,1\n", &opts).unwrap();
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.columns[0].kind, ColumnKind::Categorical);
+        assert_eq!(t.report.ignored_columns, vec!["meta_x", "meta_y"]);
+    }
+
+    #[test]
+    fn gzip_is_read_directly() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"a,label\n1,0\n2,1\n").unwrap();
+        let gz = enc.finish().unwrap();
+        let t = read_table_bytes(&gz, &ReadOptions::default()).unwrap();
+        assert_eq!(t.n_rows(), 2);
+    }
+
+    #[test]
+    fn split_column() {
+        let opts = ReadOptions { split_column: Some("s".into()), ..Default::default() };
+        let t = read_table_bytes(b"a,s,label\n1,train,0\n2,test,1\n", &opts).unwrap();
+        assert_eq!(t.split, Some(vec![SplitTag::Train, SplitTag::Test]));
+        let e = read_table_bytes(b"a,s,label\n1,foo,0\n", &opts).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("'s'"), "{e}");
+    }
+}

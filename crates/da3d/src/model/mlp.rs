@@ -1,0 +1,202 @@
+//! The dense building block of every network: Linear layers with an activation and dropout
+//! after each hidden layer, Glorot-uniform weights and zero biases (Keras defaults).
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor, activation};
+
+/// Hidden-layer activation.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Selu,
+    /// LeakyReLU with slope 0.01.
+    LeakyRelu,
+}
+
+/// Output-layer activation.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum OutputActivation {
+    Linear,
+    Sigmoid,
+}
+
+impl Activation {
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Selu => activation::selu(x),
+            Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
+        }
+    }
+}
+
+/// How a layer's weight matrix is normalised in the forward pass (a Lipschitz device).
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum WeightNorm {
+    None,
+    /// `W / max(1, ‖W‖_F)`: each layer's spectral norm is at most 1.
+    FrobeniusBound,
+    /// `W / σ(W)`, σ estimated by power iteration (spectral normalisation, Miyato et al. 2018).
+    Spectral,
+}
+
+/// Configuration of a multilayer perceptron.
+#[derive(Config, Debug)]
+pub struct MlpConfig {
+    pub d_input: usize,
+    pub hidden: Vec<usize>,
+    pub d_output: usize,
+    pub activation: Activation,
+    pub dropout: f64,
+    pub output: OutputActivation,
+    /// Weight normalisation in the forward pass (a Lipschitz device for critics).
+    #[config(default = "WeightNorm::None")]
+    pub weight_norm: WeightNorm,
+}
+
+/// A multilayer perceptron.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub layers: Vec<Linear>,
+    pub dropout: Dropout,
+    #[module(skip)]
+    pub activation: Activation,
+    #[module(skip)]
+    pub output: OutputActivation,
+    #[module(skip)]
+    pub weight_norm: WeightNorm,
+}
+
+fn glorot_linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
+    let mut linear = LinearConfig::new(d_in, d_out)
+        .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+        .init(device);
+    linear.bias = Some(Param::from_tensor(Tensor::zeros([d_out], device)));
+    linear
+}
+
+impl MlpConfig {
+    pub fn init(&self, device: &Device) -> Mlp {
+        let mut widths = vec![self.d_input];
+        widths.extend_from_slice(&self.hidden);
+        widths.push(self.d_output);
+        let layers = widths.windows(2).map(|w| glorot_linear(w[0], w[1], device)).collect();
+        Mlp {
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: self.activation,
+            output: self.output,
+            weight_norm: self.weight_norm,
+        }
+    }
+}
+
+impl Mlp {
+    /// Pre-activation output. `x`: `[batch, d_input]` → `[batch, d_output]`.
+    pub fn forward_logits(&self, x: Tensor<2>) -> Tensor<2> {
+        self.run(x, None)
+    }
+
+    /// Output after the output activation. `[batch, d_input]` → `[batch, d_output]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = self.forward_logits(x);
+        match self.output {
+            OutputActivation::Linear => y,
+            OutputActivation::Sigmoid => activation::sigmoid(y),
+        }
+    }
+
+    /// Pre-activation output and the hidden activations (after the activation function, before
+    /// dropout), concatenated in layer order: `[batch, d_output]`, `[batch, Σ hidden]`.
+    pub fn forward_with_hidden(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let mut hidden = Vec::with_capacity(self.layers.len() - 1);
+        let y = self.run(x, Some(&mut hidden));
+        (y, Tensor::cat(hidden, 1))
+    }
+
+    fn run(&self, mut x: Tensor<2>, mut hidden: Option<&mut Vec<Tensor<2>>>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = match self.weight_norm {
+                WeightNorm::None => layer.forward(x),
+                norm => normalised_linear(layer, x, norm),
+            };
+            if i < last {
+                x = self.activation.apply(x);
+                if let Some(h) = hidden.as_deref_mut() {
+                    h.push(x.clone());
+                }
+                x = self.dropout.forward(x);
+            }
+        }
+        x
+    }
+}
+
+/// Power iterations per forward pass for the spectral norm estimate.
+const POWER_ITERATIONS: usize = 3;
+
+fn unit(v: Tensor<2>) -> Tensor<2> {
+    let norm = v.clone().square().sum().sqrt().add_scalar(1e-12);
+    v / norm.unsqueeze::<2>()
+}
+
+/// Largest singular value of `w` (`[in, out]`): power iteration on the detached weight from a
+/// fixed start, then `vᵀ W u` with gradients through `W`. Returns a one-element tensor.
+fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
+    let [_, d_out] = w.dims();
+    let fixed = w.clone().detach();
+    let mut u = unit(Tensor::ones([d_out, 1], &w.device()));
+    let mut v = unit(fixed.clone().matmul(u.clone()));
+    for _ in 1..POWER_ITERATIONS {
+        u = unit(fixed.clone().transpose().matmul(v.clone()));
+        v = unit(fixed.clone().matmul(u.clone()));
+    }
+    u = unit(fixed.transpose().matmul(v.clone()));
+    v.transpose().matmul(w.matmul(u)).reshape([1])
+}
+
+/// A linear layer with its weight normalised. `[batch, in]` → `[batch, out]`.
+fn normalised_linear(layer: &Linear, x: Tensor<2>, norm: WeightNorm) -> Tensor<2> {
+    let w = layer.weight.val();
+    let scale = match norm {
+        WeightNorm::FrobeniusBound => w.clone().square().sum().sqrt().clamp_min(1.0),
+        WeightNorm::Spectral => spectral_norm(w.clone()).clamp_min(1e-6),
+        WeightNorm::None => return layer.forward(x),
+    };
+    let y = x.matmul(w / scale.unsqueeze::<2>());
+    match &layer.bias {
+        Some(b) => y + b.val().unsqueeze::<2>(),
+        None => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spectral_norm_of_known_matrices() {
+        let device = Device::flex();
+        let w = Tensor::<2>::from_floats([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]], &device);
+        let s: f32 = spectral_norm(w).into_scalar::<f32>();
+        assert!((s - 3.0).abs() < 0.05, "{s}");
+        // rank one: u vᵀ with |u| = 2, |v| = 5 → σ = 10
+        let w = Tensor::<2>::from_floats([[2.0 * 3.0, 2.0 * 4.0], [0.0, 0.0]], &device);
+        let s: f32 = spectral_norm(w).into_scalar::<f32>();
+        assert!((s - 10.0).abs() < 1e-3, "{s}");
+    }
+
+    #[test]
+    fn normalised_critic_layers_have_unit_spectral_norm() {
+        let device = Device::flex();
+        let mlp = MlpConfig::new(2, vec![50, 40], 1, Activation::Selu, 0.0, OutputActivation::Linear)
+            .with_weight_norm(WeightNorm::Spectral)
+            .init(&device);
+        // A Lipschitz-1 map: nearby inputs give nearby outputs (SELU's slope is at most 1.76).
+        let a = Tensor::<2>::from_floats([[0.3, -0.2]], &device);
+        let b = Tensor::<2>::from_floats([[0.31, -0.2]], &device);
+        let d: f32 = (mlp.forward(a) - mlp.forward(b)).abs().sum().into_scalar::<f32>();
+        assert!(d <= 0.01 * 1.76f32.powi(2) + 1e-6, "{d}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Networks: modules and their configs. State and `forward` only; training lives in `train/`.
+
+mod mlp;
+mod networks;
+
+pub use mlp::{Activation, Mlp, MlpConfig, OutputActivation, WeightNorm};
+pub use networks::{
+    Aae, AaeConfig, Alarm, AlarmConfig, Critic, CriticConfig, Generator, GeneratorConfig, Networks, NetworksConfig,
+};

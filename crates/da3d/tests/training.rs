@@ -1,0 +1,198 @@
+//! Training, scoring and bundle tests on the CPU backend (flex).
+
+use burn::tensor::Device;
+use da3d::bundle::{BundleHeader, Model};
+use da3d::config::{Lipschitz, Method, Preset, TrainingConfig};
+use da3d::data::{ReadOptions, prepare, read_table_bytes};
+use da3d::metrics::roc_auc;
+use da3d::synthetic::{SyntheticSpec, synthetic_csv};
+use da3d::train::{Phase, Trainer};
+use da3d::{ScoreKind, train};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+/// burn's CPU backends keep one global random generator: trainings that must be reproducible
+/// run one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn small_config(d: usize, seed: u64, method: Method) -> TrainingConfig {
+    let mut c = TrainingConfig::preset(Preset::Paper, d, None);
+    c.seed = seed;
+    c.method = method;
+    c.architecture.encoder = vec![12, 8, 4, 2];
+    c.architecture.alarm = vec![32, 16];
+    c.architecture.generator = vec![16, 8];
+    c.schedule.aae_epochs = 20;
+    c.schedule.pretrain_epochs = 5;
+    c.schedule.da3d_epochs = 15;
+    c.schedule.batch_size = 64;
+    c.optimizer.learning_rate = 1e-3;
+    c
+}
+
+fn synthetic_prepared(seed: u64) -> da3d::data::Prepared {
+    let csv = synthetic_csv(&SyntheticSpec { rows: 1500, seed, ..Default::default() });
+    let table = read_table_bytes(csv.as_bytes(), &ReadOptions::default()).unwrap();
+    prepare(&table, Some("label".into()), 0.0, seed).unwrap()
+}
+
+fn train_to_end(config: TrainingConfig, p: &da3d::data::Prepared) -> Trainer {
+    let _guard = lock();
+    let mut t = Trainer::new(config, p.train.clone(), &device()).unwrap();
+    while t.step_epoch().unwrap().is_some() {}
+    t
+}
+
+#[test]
+fn trains_through_every_phase_and_detects_synthetic_anomalies() {
+    let p = synthetic_prepared(1);
+    let t = train_to_end(small_config(p.train.cols, 1, Method::Da3d), &p);
+    let phases: Vec<Phase> = t.history().iter().map(|r| r.phase).collect();
+    assert_eq!(phases.iter().filter(|&&p| p == Phase::Aae).count(), 20);
+    assert_eq!(phases.iter().filter(|&&p| p == Phase::Pretrain).count(), 5);
+    assert_eq!(phases.iter().filter(|&&p| p == Phase::Da3d).count(), 15);
+    let last = t.history().last().unwrap();
+    for name in ["alarm", "generator", "critic", "critic_normal", "critic_generated", "critic_noise"] {
+        assert!(last.get(name).unwrap().is_finite(), "{name}");
+    }
+    assert_eq!(t.phase(), Phase::Done);
+    // the AAE learns: reconstruction loss goes down
+    let rec: Vec<f32> = t.history().iter().filter(|r| r.phase == Phase::Aae).map(|r| r.get("reconstruction").unwrap()).collect();
+    assert!(rec.last().unwrap() < &rec[0], "{rec:?}");
+    let scores = t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    let auc = roc_auc(&scores, &p.test.labels).unwrap();
+    assert!(auc > 0.7, "synthetic test AUC {auc}");
+}
+
+#[test]
+fn same_seed_gives_identical_scores_and_other_seed_differs() {
+    let p = synthetic_prepared(2);
+    let run = |seed| {
+        let t = train_to_end(small_config(p.train.cols, seed, Method::Da3d), &p);
+        t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap()
+    };
+    let a = run(5);
+    let b = run(5);
+    let c = run(6);
+    assert_eq!(a, b, "same seed, same data: identical scores");
+    assert_ne!(a, c);
+}
+
+#[test]
+fn ablations_run_from_the_same_loop() {
+    let p = synthetic_prepared(3);
+    for method in [Method::A3Noise, Method::SimpleGenerator] {
+        let t = train_to_end(small_config(p.train.cols, 0, method), &p);
+        let last = t.history().last().unwrap();
+        assert_eq!(last.names, vec!["alarm"]);
+        let auc = roc_auc(&t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap(), &p.test.labels).unwrap();
+        assert!(auc > 0.6, "{method:?}: {auc}");
+    }
+}
+
+#[test]
+fn weight_clipping_keeps_critic_weights_bounded() {
+    let p = synthetic_prepared(4);
+    let mut c = small_config(p.train.cols, 0, Method::Da3d);
+    c.losses.lipschitz = Lipschitz::WeightClip(0.05);
+    let t = train_to_end(c, &p);
+    let nets = t.networks();
+    for layer in nets.critic.net.layers.iter().chain(&nets.latent_discriminator.net.layers) {
+        let w = layer.weight.val().into_data().to_vec::<f32>().unwrap();
+        assert!(w.iter().all(|v| v.abs() <= 0.05 + 1e-6));
+    }
+}
+
+fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
+    Model {
+        header: BundleHeader {
+            crate_version: da3d::VERSION.into(),
+            config: t.config().clone(),
+            networks: t.networks_config().clone(),
+            preprocessor: p.preprocessor.clone(),
+            threshold: 0.5,
+            threshold_rate: 0.01,
+            train_score_quantiles: vec![(0.5, 0.1)],
+            backend: "flex".into(),
+            training_rows: p.train.rows,
+            metrics: None,
+            code_stats: None,
+        },
+        networks: t.networks(),
+    }
+}
+
+#[test]
+fn bundle_round_trip_gives_identical_scores_and_rejects_bad_bytes() {
+    let p = synthetic_prepared(5);
+    let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
+    let model = model_of(&t, &p);
+    let bytes = model.to_bytes().unwrap();
+    let loaded = Model::from_bytes(&bytes, &device()).unwrap();
+    assert_eq!(loaded.header, model.header);
+    let a = model.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let b = loaded.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    assert_eq!(a, b);
+
+    let err = |b: &[u8]| Model::from_bytes(b, &device()).unwrap_err().to_string();
+    assert!(err(&bytes[..bytes.len() - 10]).contains("truncated"));
+    assert!(err(&bytes[..30]).contains("truncated"));
+    assert!(err(&bytes[..4]).contains("truncated"));
+    assert!(err(b"label,x\n0,1\n").contains("not a da3d model"));
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(err(&flipped).contains("checksum"));
+    let mut newer = bytes.clone();
+    newer[8..12].copy_from_slice(&99u32.to_le_bytes());
+    assert!(err(&newer).contains("newer"));
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"xx");
+    assert!(err(&longer).contains("corrupted") || err(&longer).contains("truncated"));
+}
+
+#[test]
+fn diverging_training_is_an_error_naming_phase_and_epoch() {
+    let p = synthetic_prepared(6);
+    let mut c = small_config(p.train.cols, 0, Method::Da3d);
+    c.optimizer.learning_rate = 1e30;
+    c.losses.lipschitz = Lipschitz::None;
+    let _guard = lock();
+    let mut t = Trainer::new(c, p.train.clone(), &device()).unwrap();
+    let err = loop {
+        match t.step_epoch() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("a learning rate of 1e30 should diverge"),
+            Err(e) => break e,
+        }
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("diverged in phase") && msg.contains("epoch"), "{msg}");
+}
+
+#[test]
+fn observer_can_cancel_between_steps() {
+    struct StopAfter(usize, usize);
+    impl train::Observer for StopAfter {
+        fn on_batch(&mut self, _: &da3d::Progress) {
+            self.1 += 1;
+        }
+        fn cancelled(&self) -> bool {
+            self.1 >= self.0
+        }
+    }
+    let p = synthetic_prepared(7);
+    let _guard = lock();
+    let mut t = Trainer::new(small_config(p.train.cols, 0, Method::Da3d), p.train.clone(), &device()).unwrap();
+    let mut obs = StopAfter(3, 0);
+    let finished = train::run_blocking(&mut t, &mut obs).unwrap();
+    assert!(!finished);
+    assert_eq!(t.progress().steps_done, 3);
+}

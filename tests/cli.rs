@@ -1,0 +1,225 @@
+//! End-to-end tests: the `da3d` binary as a user runs it, on a small seeded synthetic fixture.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use da3d::synthetic::{SyntheticSpec, synthetic_csv};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_da3d"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run da3d")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("da3d-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn file(&self, name: &str, content: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const FAST: &[&str] = &["--epochs-aae", "15", "--epochs-pretrain", "3", "--epochs", "8", "--batch-size", "64", "--quiet"];
+
+fn fixture(dir: &Dir) -> String {
+    dir.file("data.csv", &synthetic_csv(&SyntheticSpec { rows: 800, seed: 11, ..Default::default() }))
+}
+
+#[test]
+fn train_score_info_round_trip() {
+    let dir = Dir::new("roundtrip");
+    let data = fixture(&dir);
+    let model = dir.path("m.da3d");
+    let mut args = vec!["train", &data, "-o", &model, "--seed", "3"];
+    args.extend_from_slice(FAST);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("test: ROC AUC"), "{}", stderr(&o));
+    assert!(Path::new(&model).exists());
+
+    let scores = dir.path("scores.csv");
+    let o = run(&["score", &model, &data, "-o", &scores]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&scores).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "line,score,anomaly");
+    assert_eq!(lines.len(), 801, "one output row per input row");
+    assert!(lines[1].starts_with("2,"), "first data row is line 2: {}", lines[1]);
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        let s: f32 = f[1].parse().unwrap();
+        assert!((0.0..=1.0).contains(&s));
+        assert!(f[2] == "0" || f[2] == "1");
+    }
+    assert!(stderr(&o).contains("labels found: ROC AUC"));
+
+    // scoring twice gives the same scores; stdout when no -o
+    let o2 = run(&["score", &model, &data]);
+    assert!(o2.status.success());
+    assert_eq!(stdout(&o2), text);
+
+    let o = run(&["info", &model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = stdout(&o);
+    for want in ["preset:       Paper", "seed:         3", "x1: numeric", "kind: categorical", "threshold:"] {
+        assert!(info.contains(want), "missing {want:?} in\n{info}");
+    }
+    let o = run(&["info", &model, "--json"]);
+    let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(h["config"]["seed"], 3);
+    assert_eq!(h["config"]["schedule"]["da3d_epochs"], 8);
+}
+
+#[test]
+fn same_seed_same_model_scores() {
+    let dir = Dir::new("seed");
+    let data = fixture(&dir);
+    let mut out = Vec::new();
+    for name in ["a", "b"] {
+        let model = dir.path(&format!("{name}.da3d"));
+        let mut args = vec!["train", &data, "-o", &model, "--seed", "9"];
+        args.extend_from_slice(FAST);
+        assert!(run(&args).status.success());
+        out.push(stdout(&run(&["score", &model, &data])));
+    }
+    assert_eq!(out[0], out[1]);
+}
+
+#[test]
+fn eval_prints_table_and_json() {
+    let dir = Dir::new("eval");
+    let data = fixture(&dir);
+    let json = dir.path("runs.json");
+    let mut args = vec![
+        "eval", &data, "--seeds", "0,1", "--contamination", "0,0.01", "--methods", "da3d,a3-noise,aae-recon",
+        "--checkpoints", "4,8", "--out", &json,
+    ];
+    args.extend_from_slice(FAST);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("| 0 | da3d |"), "{table}");
+    assert!(table.contains("| 0.01 | a3-noise |"), "{table}");
+    assert!(table.contains("epoch 4"), "{table}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2 * 2 * 3);
+    for r in runs {
+        let auc = r["test_roc_auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc));
+    }
+}
+
+#[test]
+fn bad_input_gives_exit_code_1_and_names_file_and_line() {
+    let dir = Dir::new("bad");
+    let ragged = dir.file("ragged.csv", "a,b,label\n1,2,0\n3,4\n");
+    let model = dir.path("m.da3d");
+    let o = run(&["train", &ragged, "-o", &model]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("ragged.csv") && e.contains("line 3"), "{e}");
+    assert!(!Path::new(&model).exists(), "no model written");
+
+    let badlabel = dir.file("badlabel.csv", "a,label\n1,0\n2,yes\n");
+    let o = run(&["train", &badlabel, "-o", &model]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("line 3") && stderr(&o).contains("'yes'"), "{}", stderr(&o));
+
+    let notmodel = dir.file("notmodel.da3d", "hello");
+    let o = run(&["score", &notmodel, &ragged]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("notmodel.da3d") && stderr(&o).contains("not a da3d model"), "{}", stderr(&o));
+
+    let o = run(&["train", "/nonexistent/x.csv", "-o", &model]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/x.csv"));
+}
+
+#[test]
+fn score_reports_bad_rows_and_can_skip_them() {
+    let dir = Dir::new("skip");
+    let data = fixture(&dir);
+    let model = dir.path("m.da3d");
+    let mut args = vec!["train", &data, "-o", &model];
+    args.extend_from_slice(FAST);
+    assert!(run(&args).status.success());
+    let mut text = std::fs::read_to_string(&data).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let good = text.lines().nth(1).unwrap().to_string();
+    text = format!("{header}\n{good}\nnot_a_number,1,2,3,4,5,a,0\n{good}\n");
+    let bad = dir.file("bad.csv", &text);
+    let out = dir.path("out.csv");
+    let o = run(&["score", &model, &bad, "-o", &out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.csv") && stderr(&o).contains("line 3") && stderr(&o).contains("'x1'"), "{}", stderr(&o));
+    assert!(!Path::new(&out).exists(), "no half-written output");
+    let o = run(&["score", &model, &bad, "-o", &out, "--skip-bad-rows"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("skipped 1 bad rows"));
+    let lines: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[2].starts_with("4,"));
+
+    // a CSV without a column the model needs
+    let other = dir.file("other.csv", "x1,label\n1,0\n");
+    let o = run(&["score", &model, &other]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("'x2'"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_give_exit_code_2() {
+    let o = run(&["train"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["train", "x.csv", "-o", "m", "--preset", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown preset"));
+    let dir = Dir::new("usage");
+    let data = fixture(&dir);
+    let cfg = dir.file("cfg.json", r#"{"schedule": {"batch_size": 0}}"#);
+    // an invalid value in a config file is a data error (1) naming the file and the field
+    let o = run(&["train", &data, "-o", &dir.path("m"), "--config", &cfg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("schedule.batch_size") && stderr(&o).contains("cfg.json"), "{}", stderr(&o));
+    // the same value given as a flag is a usage error (2)
+    let o = run(&["train", &data, "-o", &dir.path("m"), "--batch-size", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("schedule.batch_size"), "{}", stderr(&o));
+    let cfg = dir.file("cfg2.json", r#"{"schedule": {"epochz": 3}}"#);
+    let o = run(&["train", &data, "-o", &dir.path("m"), "--config", &cfg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("schedule.epochz") && stderr(&o).contains("cfg2.json"), "{}", stderr(&o));
+    for cmd in ["train", "score", "eval", "info", "bench"] {
+        let o = run(&[cmd, "--help"]);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("Example"), "{cmd} --help has an example");
+    }
+}
