@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}"
 export DA3D_DATA_DIR="${DA3D_DATA_DIR:-$PWD/../shared/datasets}"
-cargo test --workspace "$@"
+cargo test "$@"

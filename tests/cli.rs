@@ -223,3 +223,25 @@ fn usage_errors_give_exit_code_2() {
         assert!(stdout(&o).contains("Example"), "{cmd} --help has an example");
     }
 }
+
+#[test]
+fn streaming_in_small_batches_gives_the_same_scores() {
+    let dir = Dir::new("stream");
+    let data = fixture(&dir);
+    let model = dir.path("m.da3d");
+    let mut args = vec!["train", &data, "-o", &model];
+    args.extend_from_slice(FAST);
+    assert!(run(&args).status.success());
+    let whole = stdout(&run(&["score", &model, &data]));
+    let small = stdout(&run(&["score", &model, &data, "--batch-rows", "7"]));
+    assert_eq!(whole, small);
+}
+
+#[test]
+fn eval_without_labels_says_so() {
+    let dir = Dir::new("nolabel");
+    let data = dir.file("d.csv", "a,b\n1,2\n3,4\n5,6\n");
+    let o = run(&["eval", &data, "--seeds", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("label column"), "{}", stderr(&o));
+}

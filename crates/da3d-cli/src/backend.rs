@@ -35,19 +35,20 @@ pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
 #[cfg(feature = "wgpu")]
 fn wgpu() -> anyhow::Result<Backend> {
     use burn::tensor::Tensor;
-    // Probe the adapter: wgpu panics when none exists, so catch that and report it.
-    let probe = std::panic::catch_unwind(|| {
-        let device = Device::wgpu_options().init();
+    // Probe the adapter: report a missing one as an error (wgpu may also panic without one).
+    let probe = std::panic::catch_unwind(|| -> anyhow::Result<(Device, Vec<f32>)> {
+        let device = Device::wgpu_options().init().map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Tensor::<1>::from_floats([1.0, 2.0], &device);
         let v: Vec<f32> = (t.clone() + t).into_data().to_vec().unwrap_or_default();
-        (device, v)
+        Ok((device, v))
     });
     match probe {
-        Ok((device, v)) if v == vec![2.0, 4.0] => {
-            let name = format!("wgpu ({:?})", device);
+        Ok(Ok((device, v))) if v == vec![2.0, 4.0] => {
+            let name = format!("wgpu ({device:?})");
             Ok(Backend { device, name })
         }
-        Ok(_) => anyhow::bail!("the wgpu adapter computed a wrong result"),
+        Ok(Ok(_)) => anyhow::bail!("the wgpu adapter computed a wrong result"),
+        Ok(Err(e)) => anyhow::bail!("no wgpu adapter: {e}"),
         Err(_) => anyhow::bail!("no wgpu adapter found (no GPU, or no Vulkan/Metal/DX12 driver)"),
     }
 }

@@ -337,3 +337,23 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64) -> Result<()> {
+    if !(0.0..0.5).contains(&contamination) {
+        return Err(usage(format!("--contamination {contamination} is outside [0, 0.5)")));
+    }
+    let opts = read_options(data_args)?;
+    let table = load_table(path, &opts)?;
+    let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
+    let out = serde_json::json!({
+        "data": path.display().to_string(),
+        "seed": seed,
+        "contamination": contamination,
+        "train_lines": p.train_lines,
+        "validation_lines": p.validation.lines,
+        "test_lines": p.test.lines,
+        "summary": p.summary,
+    });
+    println!("{out}");
+    Ok(())
+}

@@ -163,6 +163,18 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
         #[arg(long)]
         json: bool,
     },
+    /// Print the paper-protocol split of a labelled CSV as JSON (input line numbers of the
+    /// training, validation and test rows), so other tools can use the very same rows.
+    #[command(after_help = "Example:\n  da3d split ../shared/datasets/mammography.csv --dataset mammography --seed 0 > split0.json")]
+    Split {
+        data: PathBuf,
+        #[command(flatten)]
+        data_args: DataArgs,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 0.0)]
+        contamination: f64,
+    },
     /// Seconds per epoch of each phase, steps per second and peak memory, per backend.
     #[command(after_help = "Example:\n  da3d bench --data ../shared/datasets/mammography.csv --dataset mammography --backends cpu,ndarray\n  da3d bench --rows 100000 --cols 50")]
     Bench(bench::BenchArgs),
@@ -181,6 +193,7 @@ fn main() -> ExitCode {
             eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
         }
         Command::Info { model, json } => commands::info(&model, json),
+        Command::Split { data, data_args, seed, contamination } => commands::split(&data, &data_args, seed, contamination),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

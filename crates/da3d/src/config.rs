@@ -57,6 +57,15 @@ pub enum Lipschitz {
     SpectralNorm,
 }
 
+/// How objective 1 reads the alarm: `mean(sigmoid(f_alarm(h~)))` (SPEC) or the raw logit
+/// `mean(f_alarm(h~))` (the preprint's Wasserstein form, which does not saturate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmObjective {
+    Probability,
+    Logit,
+}
+
 /// Named presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +138,8 @@ pub struct Losses {
     pub trivial_anomaly_mean: f32,
     pub trivial_anomaly_std: f32,
     pub lipschitz: Lipschitz,
+    /// Objective 1 of the generator.
+    pub alarm_objective: AlarmObjective,
     /// Simple-generator ablation: σ of the code-space noise and size of the fixed pool.
     pub simple_generator_std: f32,
     pub simple_generator_pool: usize,
@@ -255,6 +266,7 @@ impl TrainingConfig {
                     trivial_anomaly_mean: 0.5,
                     trivial_anomaly_std: 1.0,
                     lipschitz: Lipschitz::SpectralNorm,
+                    alarm_objective: AlarmObjective::Probability,
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },
@@ -285,6 +297,7 @@ impl TrainingConfig {
                     trivial_anomaly_mean: 0.5,
                     trivial_anomaly_std: 1.0,
                     lipschitz: Lipschitz::GradNormClip(0.01),
+                    alarm_objective: AlarmObjective::Probability,
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },

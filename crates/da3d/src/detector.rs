@@ -114,15 +114,20 @@ impl Detector {
         Ok(())
     }
 
-    fn batches(&self, x: &Matrix, kind: ScoreKind) -> Option<Tensor<1>> {
+    /// `f` applied to the rows in batches of `SCORE_BATCH`, concatenated (no read-back).
+    fn batched<const D: usize>(&self, x: &Matrix, f: impl Fn(Tensor<2>) -> Tensor<D>) -> Option<Tensor<D>> {
         let mut parts = Vec::new();
         let mut start = 0;
         while start < x.rows {
             let end = (start + SCORE_BATCH).min(x.rows);
-            parts.push(self.score_tensor(upload(x, start, end, &self.device), kind));
+            parts.push(f(upload(x, start, end, &self.device)));
             start = end;
         }
         if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
+    }
+
+    fn batches(&self, x: &Matrix, kind: ScoreKind) -> Option<Tensor<1>> {
+        self.batched(x, |t| self.score_tensor(t, kind))
     }
 
     /// Scores of every row (blocking read; native backends).
@@ -143,19 +148,23 @@ impl Detector {
         }
     }
 
+    fn code_size(&self) -> usize {
+        self.networks.aae.encoder.layers.last().expect("an encoder has layers").weight.val().dims()[1]
+    }
+
+    /// Codes of all rows as one tensor `[rows, code]`, computed in batches.
+    fn code_batches(&self, x: &Matrix) -> Option<Tensor<2>> {
+        self.batched(x, |t| self.networks.aae.encode(t))
+    }
+
     /// Codes of every row: `[rows × code]` row-major (for the latent plot and code statistics).
     pub fn codes(&self, x: &Matrix) -> Result<Matrix> {
         self.check_width(x)?;
-        let code = self.networks.aae.encoder.layers.last().unwrap().weight.val().dims()[1];
-        let mut parts = Vec::new();
-        let mut start = 0;
-        while start < x.rows {
-            let end = (start + SCORE_BATCH).min(x.rows);
-            parts.push(self.networks.aae.encode(upload(x, start, end, &self.device)));
-            start = end;
-        }
-        let values = if parts.is_empty() { Vec::new() } else { read_sync(Tensor::cat(parts, 0))? };
-        Ok(Matrix::new(x.rows, code, values))
+        let values = match self.code_batches(x) {
+            Some(t) => read_sync(t)?,
+            None => Vec::new(),
+        };
+        Ok(Matrix::new(x.rows, self.code_size(), values))
     }
 }
 
@@ -187,4 +196,64 @@ impl CodeStats {
             std: var.iter().map(|s| (s / n).sqrt() as f32).collect(),
         }
     }
+}
+
+impl Detector {
+    /// Codes of every row, read asynchronously (WebGPU).
+    pub async fn codes_async(&self, x: &Matrix) -> Result<Matrix> {
+        self.check_width(x)?;
+        let values = match self.code_batches(x) {
+            Some(t) => read_async(t).await?,
+            None => Vec::new(),
+        };
+        Ok(Matrix::new(x.rows, self.code_size(), values))
+    }
+
+    /// Generated anomaly codes `h~ = f_gen(n)` for `n` noise draws (for the latent picture).
+    pub async fn generated_codes_async(&self, n: usize) -> Result<Matrix> {
+        let g = self.networks.generator.net.layers[0].weight.val().dims()[0];
+        let code = self.networks.generator.net.layers.last().unwrap().weight.val().dims()[1];
+        let noise = Tensor::random([n, g], burn::tensor::Distribution::Normal(0.0, 1.0), &self.device);
+        let values = read_async(self.networks.generator.forward(noise)).await?;
+        Ok(Matrix::new(n, code, values))
+    }
+}
+
+struct ParamCollector(Vec<(burn::module::ParamId, Tensor<1>, Vec<usize>)>);
+
+impl burn::module::ModuleVisitor for ParamCollector {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let t = param.val();
+        let dims = t.dims().to_vec();
+        let n: usize = dims.iter().product();
+        self.0.push((param.id, t.reshape([n]), dims));
+    }
+}
+
+struct ParamReplacer(std::collections::HashMap<burn::module::ParamId, (Vec<f32>, Vec<usize>)>, Device);
+
+impl burn::module::ModuleMapper for ParamReplacer {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        let id = param.id;
+        match self.0.remove(&id) {
+            Some((values, dims)) => {
+                let device = self.1.clone();
+                param.map(move |_| Tensor::from_data(TensorData::new(values, dims), &device))
+            }
+            None => param,
+        }
+    }
+}
+
+/// Copy networks to another device reading every weight asynchronously: the way to get a
+/// WebGPU-trained model onto the CPU (for bundle export) without blocking reads.
+pub async fn networks_to_device_async(networks: &Networks, device: &Device) -> Result<Networks> {
+    let mut collector = ParamCollector(Vec::new());
+    networks.visit(&mut collector);
+    let mut values = std::collections::HashMap::new();
+    for (id, t, dims) in collector.0 {
+        values.insert(id, (read_async(t).await?, dims));
+    }
+    // Every parameter is replaced by its copy on `device`; nothing is read synchronously.
+    Ok(networks.clone().valid().map(&mut ParamReplacer(values, device.clone())))
 }

@@ -196,3 +196,36 @@ fn observer_can_cancel_between_steps() {
     assert!(!finished);
     assert_eq!(t.progress().steps_done, 3);
 }
+
+#[test]
+fn async_copy_to_another_device_keeps_scores() {
+    let p = synthetic_prepared(8);
+    let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
+    let nets = t.networks();
+    #[allow(deprecated)]
+    let other = Device::ndarray();
+    let copied = futures_lite_block_on(da3d::detector::networks_to_device_async(&nets, &other)).unwrap();
+    let a = da3d::Detector::new(&nets, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let b = da3d::Detector::new(&copied, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+}
+
+/// A minimal executor for futures that are ready without waking (CPU backends).
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+    fn noop(_: *const ()) {}
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

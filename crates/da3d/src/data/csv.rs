@@ -526,6 +526,24 @@ mod tests {
     }
 
     #[test]
+    fn nan_literals_are_missing_values() {
+        let t = read("a,b,label\n1,NaN,0\nnan,2,0\n3,4,1\n").unwrap();
+        assert_eq!(t.n_rows(), 1);
+        assert_eq!(t.report.rows_dropped_missing, 2);
+    }
+
+    #[test]
+    fn thousands_of_columns() {
+        let n = 3000;
+        let header: Vec<String> = (0..n).map(|i| format!("c{i}")).chain(["label".to_string()]).collect();
+        let row: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).chain(["0".to_string()]).collect();
+        let text = format!("{}\n{}\n{}\n", header.join(","), row.join(","), row.join(","));
+        let t = read(&text).unwrap();
+        assert_eq!(t.columns.len(), n);
+        assert_eq!(t.n_rows(), 2);
+    }
+
+    #[test]
     fn empty_cells_are_a_category_in_text_columns() {
         let t = read("a,b,label\n1,x,0\n2,,0\n").unwrap();
         assert_eq!(t.n_rows(), 2);

@@ -48,6 +48,8 @@ pub struct PrepareSummary {
 pub struct Prepared {
     pub preprocessor: Preprocessor,
     pub train: Matrix,
+    /// Input lines of the training rows, in the order of `train`.
+    pub train_lines: Vec<u64>,
     pub validation: LabelledSet,
     pub test: LabelledSet,
     pub summary: PrepareSummary,
@@ -99,7 +101,8 @@ pub fn prepare(table: &Table, label: Option<String>, contamination: f64, seed: u
         test_unseen_categories: test_stats.unseen_categories,
         test_out_of_range: test_stats.out_of_range,
     };
-    Ok(Prepared { preprocessor: pre, train, validation, test, summary })
+    let train_lines = tr.rows.iter().map(|&r| table.lines[r]).collect();
+    Ok(Prepared { preprocessor: pre, train, train_lines, validation, test, summary })
 }
 
 /// Fit on every row of an unlabelled (or labelled, all rows used) table.
@@ -108,4 +111,30 @@ pub fn prepare_all_rows(table: &Table, label: Option<String>) -> Result<(Preproc
     let pre = Preprocessor::fit(table, &rows, label)?;
     let (x, _) = pre.transform(table, &rows)?;
     Ok((pre, x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_class_and_missing_labels_are_errors() {
+        let t = read_table_bytes(b"a,label\n1,0\n2,0\n3,0\n", &ReadOptions::default()).unwrap();
+        let e = prepare(&t, Some("label".into()), 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("single class"), "{e}");
+        let t = read_table_bytes(b"a,b\n1,0\n2,0\n", &ReadOptions::default()).unwrap();
+        let e = prepare(&t, None, 0.0, 0).unwrap_err().to_string();
+        assert!(e.contains("label column"), "{e}");
+        let opts = ReadOptions { require_label: true, ..Default::default() };
+        let e = read_table_bytes(b"a,b\n1,0\n", &opts).unwrap_err().to_string();
+        assert!(e.contains("label column 'label' not found"), "{e}");
+    }
+
+    #[test]
+    fn one_row_trains_unlabelled() {
+        let t = read_table_bytes(b"a,b\n1,2\n", &ReadOptions::default()).unwrap();
+        let (pre, x) = prepare_all_rows(&t, None).unwrap();
+        assert_eq!((x.rows, x.cols), (1, 2));
+        assert_eq!(pre.constant_columns().len(), 2);
+    }
 }

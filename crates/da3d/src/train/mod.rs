@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use losses::bce_with_logits;
 
-use crate::config::{Lipschitz, Method, TrainingConfig};
+use crate::config::{AlarmObjective, Lipschitz, Method, TrainingConfig};
 use crate::data::Matrix;
 use crate::detector::{alarm_input_codes, alarm_input_rows, read_async, read_sync};
 use crate::error::{Error, Result};
@@ -574,7 +574,11 @@ impl Trainer {
         let frozen = self.frozen_aae.as_ref().expect("AAE frozen");
         let acts = alarm_input_codes(frozen, generated.clone().slice([0..b]), mode);
         let alarm_fixed = (*self.alarm).clone().no_grad();
-        let objective_alarm = activation::sigmoid(alarm_fixed.forward(acts)).mean();
+        let alarm_logits = alarm_fixed.forward(acts);
+        let objective_alarm = match self.config.losses.alarm_objective {
+            AlarmObjective::Probability => activation::sigmoid(alarm_logits).mean(),
+            AlarmObjective::Logit => alarm_logits.mean(),
+        };
         let critic_fixed = (*self.critic).clone().no_grad();
         let objective_critic = critic_fixed.forward(generated.slice([b..2 * b])).mean().neg();
         let generator_loss = objective_alarm.clone() + objective_critic.clone();

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Build the browser page in www/: the da3d-web crate → WebAssembly → wasm-bindgen (the version
+# pinned in Cargo.lock, installed only when missing or different) → wasm-opt (npm binaryen@132,
+# when available) → www/pkg/; the data sets → www/data/ with www/data/index.json.
+#
+#   scripts/build-web.sh            build
+#   scripts/build-web.sh --serve    build, then serve www/ on http://127.0.0.1:8080
+#   scripts/build-web.sh --release  build the optimised (release) profile
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/da3d-target), DA3D_DATA_DIR (default
+# ../shared/datasets), DA3D_WEB_DATASETS (default "mammography nslkdd census": those found are
+# copied), DA3D_WASM_OPT=0 to skip wasm-opt, PORT (default 8080) for --serve.
+# www/pkg/ and www/data/ are build outputs (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}"
+DATA_DIR="${DA3D_DATA_DIR:-../shared/datasets}"
+DATASETS="${DA3D_WEB_DATASETS:-mammography nslkdd census}"
+PORT="${PORT:-8080}"
+profile=debug
+serve=0
+for arg in "$@"; do
+  case "$arg" in
+    --serve) serve=1 ;;
+    --release) profile=release ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-web.sh: unknown argument '$arg' (--serve, --release)" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+# --- 1. the WebAssembly module --------------------------------------------------------------
+step "cargo build -p da3d-web --target wasm32-unknown-unknown ($profile)"
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+cargo_args=(build -p da3d-web --target wasm32-unknown-unknown)
+[ "$profile" = release ] && cargo_args+=(--release)
+cargo "${cargo_args[@]}"
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/da3d_web.wasm"
+[ -f "$wasm" ] || { echo "build-web.sh: $wasm is missing after the build" >&2; exit 1; }
+
+# --- 2. wasm-bindgen at exactly the version of the wasm-bindgen crate in Cargo.lock ---------
+want=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+[ -n "$want" ] || { echo "build-web.sh: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$want" ]; then
+  step "installing wasm-bindgen-cli $want (found: ${have:-none}); about 9 minutes on 2 cores"
+  # --locked can fail when the registry lacks one pinned dependency version: retry without it.
+  cargo install wasm-bindgen-cli --version "=$want" --locked || cargo install wasm-bindgen-cli --version "=$want"
+fi
+step "wasm-bindgen $want --target web --out-dir www/pkg"
+rm -rf www/pkg
+wasm-bindgen --target web --out-dir www/pkg "$wasm"
+out=www/pkg/da3d_web_bg.wasm
+
+# --- 3. wasm-opt from npm binaryen@132 (Debian's binaryen 108 breaks current rustc modules) --
+wasm_opt=tests/page/node_modules/.bin/wasm-opt
+if [ "${DA3D_WASM_OPT:-1}" != 0 ]; then
+  if [ ! -x "$wasm_opt" ] && command -v npm >/dev/null; then
+    step "npm ci in tests/page (binaryen@132 for wasm-opt, playwright-core for the page tests)"
+    (cd tests/page && npm ci --no-audit --no-fund) || echo "build-web.sh: npm ci failed; skipping wasm-opt" >&2
+  fi
+  if [ -x "$wasm_opt" ]; then
+    step "wasm-opt -O3 ($("$wasm_opt" --version))"
+    before=$(stat -c %s "$out")
+    "$wasm_opt" -O3 "$out" -o "$out.opt"
+    mv "$out.opt" "$out"
+    echo "wasm-opt: $before → $(stat -c %s "$out") bytes" >&2
+  else
+    echo "build-web.sh: wasm-opt (npm binaryen@132) unavailable; the module stays unoptimised" >&2
+  fi
+fi
+
+# --- 4. data sets for the page ---------------------------------------------------------------
+step "data sets from $DATA_DIR → www/data"
+rm -rf www/data
+mkdir -p www/data
+title() {
+  case "$1" in
+    mammography) echo "Mammography" ;;
+    nslkdd) echo "NSL-KDD" ;;
+    census) echo "Census" ;;
+    *) echo "$1" ;;
+  esac
+}
+entries=()
+for name in $DATASETS; do
+  file=""
+  for candidate in "$name.csv" "$name.csv.gz"; do
+    [ -f "$DATA_DIR/$candidate" ] && { file=$candidate; break; }
+  done
+  if [ -z "$file" ]; then
+    echo "  $name: not found in $DATA_DIR (skipped)" >&2
+    continue
+  fi
+  cp "$DATA_DIR/$file" "www/data/$file"
+  bytes=$(stat -c %s "www/data/$file")
+  # rows = lines - header (gzip read through zcat)
+  if [[ "$file" == *.gz ]]; then lines=$(zcat "www/data/$file" | wc -l); else lines=$(wc -l <"www/data/$file"); fi
+  entries+=("{\"name\": \"$name\", \"title\": \"$(title "$name")\", \"file\": \"data/$file\", \"bytes\": $bytes, \"rows\": $((lines - 1))}")
+  echo "  $name: data/$file ($bytes bytes, $((lines - 1)) rows)" >&2
+done
+[ "${#entries[@]}" -gt 0 ] || echo "build-web.sh: warning: no data set found in $DATA_DIR (set DA3D_DATA_DIR)" >&2
+{
+  echo '{"datasets": ['
+  for i in "${!entries[@]}"; do
+    sep=","
+    [ "$i" -eq $((${#entries[@]} - 1)) ] && sep=""
+    echo "  ${entries[$i]}$sep"
+  done
+  echo ']}'
+} >www/data/index.json
+
+# --- 5. sizes ----------------------------------------------------------------------------------
+raw=$(stat -c %s "$out")
+gz=$(gzip -9 -c "$out" | wc -c)
+awk -v r="$raw" -v g="$gz" 'BEGIN { printf "\nda3d_web_bg.wasm: %d bytes raw (%.1f MiB), %d bytes gzipped (%.1f MiB)\n", r, r / 1048576, g, g / 1048576 }'
+echo "page: www/ (index.html, app.js, worker.js, charts.js, style.css, pkg/, data/)"
+
+if [ "$serve" = 1 ]; then
+  echo "serving www/ on http://127.0.0.1:$PORT (Ctrl-C to stop)"
+  exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
+fi

@@ -1,0 +1,425 @@
+//! The JS-facing API of da3d for the browser page (runs in a Web Worker).
+//!
+//! Thin: it parses, calls the model crate and returns JSON strings. Training is the model
+//! crate's `Trainer`, stepped from JS; every read from the GPU is async (`*_async`).
+//! WebGPU is used when `navigator.gpu` gives an adapter, else the CPU backend (flex).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use da3d::bundle::Model;
+use da3d::config::{Preset, TrainingConfig};
+use da3d::data::{self, Matrix, Preprocessor, ReadOptions, RecordReader, Table};
+use da3d::detector::{CodeStats, networks_to_device_async};
+use da3d::metrics;
+use da3d::train::{Step, Trainer};
+use da3d::{Detector, ScoreKind};
+use serde_json::{Value, json};
+use wasm_bindgen::prelude::*;
+
+fn err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+thread_local! {
+    /// The WebGPU device may be created only once per page: cache it.
+    static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+async fn gpu_device() -> Result<Device, String> {
+    if let Some(d) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(d);
+    }
+    use burn::tensor::wgpu::WgpuBackend;
+    let device = Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| format!("{e}"))?;
+    GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// Data loaded into the session.
+struct Loaded {
+    table: Table,
+    read: ReadOptions,
+    dataset: Option<String>,
+}
+
+/// What a finished (or imported) model gives the page.
+struct Trained {
+    model: Model,
+    /// The CPU copy used for export (None until exported once).
+    cpu_model: Option<Model>,
+}
+
+struct State {
+    device: Device,
+    backend: Value,
+    loaded: Option<Loaded>,
+    prepared: Option<data::Prepared>,
+    /// Training rows when the data has no labels.
+    unlabelled: Option<(Preprocessor, Matrix)>,
+    trainer: Option<Trainer>,
+    trained: Option<Trained>,
+}
+
+/// One page session: a data set, a training run, a model.
+#[wasm_bindgen]
+pub struct Session {
+    inner: Rc<RefCell<State>>,
+}
+
+fn busy() -> JsError {
+    JsError::new("the session is busy with another call")
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Create a session. With `prefer_gpu`, WebGPU is tried first; the CPU is the fallback, and
+    /// `backend()` says why it was chosen.
+    pub async fn create(prefer_gpu: bool) -> Session {
+        let (device, backend) = if prefer_gpu {
+            match gpu_device().await {
+                Ok(d) => (d, json!({"name": "webgpu", "gpu": true, "reason": "WebGPU adapter found"})),
+                Err(e) => (Device::flex(), json!({"name": "cpu", "gpu": false, "reason": format!("WebGPU unavailable: {e}")})),
+            }
+        } else {
+            (Device::flex(), json!({"name": "cpu", "gpu": false, "reason": "CPU chosen"}))
+        };
+        Session {
+            inner: Rc::new(RefCell::new(State {
+                device,
+                backend,
+                loaded: None,
+                prepared: None,
+                unlabelled: None,
+                trainer: None,
+                trained: None,
+            })),
+        }
+    }
+
+    /// `{"name", "gpu", "reason"}`.
+    pub fn backend(&self) -> String {
+        self.inner.borrow().backend.to_string()
+    }
+
+    /// Load CSV bytes. `options` (JSON): `{"label": "label", "ignore": [..], "dataset": null}`.
+    /// Returns a summary: columns, a preview of the first rows, row and anomaly counts.
+    pub fn load_csv(&self, bytes: &[u8], options: &str) -> Result<String, JsError> {
+        let o: Value = serde_json::from_str(options).map_err(err)?;
+        let dataset = o["dataset"].as_str().map(str::to_string);
+        let mut read = dataset.as_deref().and_then(da3d::datasets::dataset).map(|d| d.read).unwrap_or_default();
+        if let Some(l) = o["label"].as_str() {
+            read.label = Some(l.to_string());
+        }
+        read.require_label = false;
+        if let Some(ig) = o["ignore"].as_array() {
+            read.ignore.extend(ig.iter().filter_map(|v| v.as_str().map(str::to_string)));
+        }
+        let table = data::read_table_bytes(bytes, &read).map_err(err)?;
+        // preview: the first rows as text
+        let mut rr = RecordReader::new(bytes, read.delimiter).map_err(err)?;
+        let headers = rr.headers().to_vec();
+        let mut preview = Vec::new();
+        while preview.len() < 8 {
+            match rr.next_record().map_err(err)? {
+                Some((_, fields)) => preview.push(fields.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                None => break,
+            }
+        }
+        let anomalies = table.labels.as_ref().map(|l| l.iter().filter(|&&v| v == 1).count());
+        let columns: Vec<Value> = table
+            .columns
+            .iter()
+            .map(|c| json!({"name": c.name, "kind": format!("{:?}", c.kind).to_lowercase()}))
+            .collect();
+        let summary = json!({
+            "headers": headers,
+            "preview": preview,
+            "rows": table.n_rows(),
+            "dropped": table.report.rows_dropped_missing,
+            "label": if table.labels.is_some() { read.label.clone() } else { None },
+            "anomalies": anomalies,
+            "columns": columns,
+            "ignored": table.report.ignored_columns,
+        });
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        st.loaded = Some(Loaded { table, read, dataset });
+        st.prepared = None;
+        st.unlabelled = None;
+        st.trainer = None;
+        Ok(summary.to_string())
+    }
+
+    /// The preset's config (JSON) for the loaded data.
+    pub fn default_config(&self, preset: &str) -> Result<String, JsError> {
+        let st = self.inner.try_borrow().map_err(|_| busy())?;
+        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
+        let preset: Preset = preset.parse().map_err(err)?;
+        let width = Preprocessor::fit(&loaded.table, &[0], None).map_err(err)?.width();
+        let cfg = TrainingConfig::preset(preset, width, loaded.dataset.as_deref());
+        serde_json::to_string(&cfg).map_err(err)
+    }
+
+    /// Prepare the data (paper protocol when labelled, seed from the config) and create the
+    /// trainer. `config`: a full config (from `default_config`, edited).
+    pub fn start(&self, config: &str) -> Result<String, JsError> {
+        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
+        cfg.validate().map_err(err)?;
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
+        let labelled = loaded.table.labels.is_some();
+        let (x, info) = if labelled {
+            let p = data::prepare(&loaded.table, loaded.read.label.clone(), 0.0, cfg.seed).map_err(err)?;
+            let x = p.train.clone();
+            let info = serde_json::to_value(&p.summary).map_err(err)?;
+            st.prepared = Some(p);
+            (x, info)
+        } else {
+            let (pre, x) = data::prepare_all_rows(&st.loaded.as_ref().unwrap().table, None).map_err(err)?;
+            st.unlabelled = Some((pre, x.clone()));
+            let info = json!({"train_rows": x.rows, "input_width": x.cols});
+            (x, info)
+        };
+        let trainer = Trainer::new(cfg, x, &st.device).map_err(err)?;
+        let progress = trainer.progress();
+        st.trainer = Some(trainer);
+        st.trained = None;
+        Ok(json!({"data": info, "progress": progress}).to_string())
+    }
+
+    /// Train up to `max_batches` batches; when an epoch ends, read its losses (async) and stop
+    /// there. Returns `{"progress", "report" (or null), "done"}`. Call again to go on: pausing
+    /// and stopping happen between calls.
+    pub async fn step(&self, max_batches: u32) -> Result<String, JsError> {
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let trainer = st.trainer.as_mut().ok_or_else(|| JsError::new("call start first"))?;
+        let mut report = Value::Null;
+        let mut done = false;
+        for _ in 0..max_batches.max(1) {
+            match trainer.step_batch().map_err(err)? {
+                Step::Batch => continue,
+                Step::EpochEnd => {
+                    let r = trainer.finish_epoch_async().await.map_err(err)?;
+                    report = serde_json::to_value(&r).map_err(err)?;
+                    break;
+                }
+                Step::Finished => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let progress = trainer.progress();
+        done |= progress.phase == da3d::Phase::Done;
+        Ok(json!({"progress": progress, "report": report, "done": done}).to_string())
+    }
+
+    /// Finish training (also after Stop): score, threshold (`threshold_rate` of training rows),
+    /// metrics and curves when labels exist. Returns the results JSON.
+    pub async fn finish(&self, threshold_rate: f64) -> Result<String, JsError> {
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let trainer = st.trainer.take().ok_or_else(|| JsError::new("nothing is training"))?;
+        let detector = trainer.detector();
+        let (pre, train_x) = match (&st.prepared, &st.unlabelled) {
+            (Some(p), _) => (p.preprocessor.clone(), p.train.clone()),
+            (None, Some((pre, x))) => (pre.clone(), x.clone()),
+            _ => return Err(JsError::new("no data")),
+        };
+        let train_scores = detector.score_async(&train_x, ScoreKind::Alarm).await.map_err(err)?;
+        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
+        let mut model = Model::assemble(&trainer, pre, &train_scores, threshold_rate, &backend, train_x.rows).map_err(err)?;
+        let codes = detector.codes_async(&train_x).await.map_err(err)?;
+        model.header.code_stats = Some(CodeStats::of(&codes));
+        let results = results_json(&detector, &model, st.prepared.as_ref(), &codes, &train_scores).await?;
+        if let Some(m) = results.get("metrics") {
+            model.header.metrics = Some(m.clone());
+        }
+        st.trained = Some(Trained { model, cpu_model: None });
+        Ok(results.to_string())
+    }
+
+    /// Score the loaded CSV with the current model (trained or imported):
+    /// `{"csv": "line,score,anomaly\n...", "metrics": .., "histogram": ..}`.
+    pub async fn score_loaded(&self) -> Result<String, JsError> {
+        let st = self.inner.try_borrow().map_err(|_| busy())?;
+        let trained = st.trained.as_ref().ok_or_else(|| JsError::new("train or import a model first"))?;
+        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
+        let rows: Vec<usize> = (0..loaded.table.n_rows()).collect();
+        let (x, stats) = trained.model.header.preprocessor.transform(&loaded.table, &rows).map_err(err)?;
+        let model = &trained.model;
+        let detector = model.detector();
+        let scores = detector.score_async(&x, ScoreKind::Alarm).await.map_err(err)?;
+        let mut csv = String::from("line,score,anomaly\n");
+        for (line, s) in loaded.table.lines.iter().zip(&scores) {
+            csv.push_str(&format!("{line},{s},{}\n", (*s > model.header.threshold) as u8));
+        }
+        let metrics = match &loaded.table.labels {
+            Some(l) => metrics_json(&scores, l),
+            None => Value::Null,
+        };
+        Ok(json!({
+            "csv": csv,
+            "rows": scores.len(),
+            "flagged": scores.iter().filter(|&&s| s > model.header.threshold).count(),
+            "threshold": model.header.threshold,
+            "unseen_categories": stats.unseen_categories,
+            "metrics": metrics,
+            "scores": scores,
+            "labels": loaded.table.labels,
+            "lines": loaded.table.lines,
+        })
+        .to_string())
+    }
+
+    /// The model bundle bytes (weights are read asynchronously onto the CPU first).
+    pub async fn export_bundle(&self) -> Result<Vec<u8>, JsError> {
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let trained = st.trained.as_mut().ok_or_else(|| JsError::new("train or import a model first"))?;
+        if trained.cpu_model.is_none() {
+            let cpu = Device::flex();
+            let networks = networks_to_device_async(&trained.model.networks, &cpu).await.map_err(err)?;
+            trained.cpu_model = Some(Model { header: trained.model.header.clone(), networks });
+        }
+        trained.cpu_model.as_ref().unwrap().to_bytes().map_err(err)
+    }
+
+    /// Load a bundle (e.g. one the CLI trained); it scores on the CPU. Returns its header.
+    pub fn import_bundle(&self, bytes: &[u8]) -> Result<String, JsError> {
+        let model = Model::from_bytes(bytes, &Device::flex()).map_err(err)?;
+        let header = serde_json::to_string(&model.header).map_err(err)?;
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        st.trained = Some(Trained { cpu_model: Some(model.clone()), model });
+        Ok(header)
+    }
+}
+
+fn metrics_json(scores: &[f32], labels: &[u8]) -> Value {
+    let auc = metrics::roc_auc(scores, labels).ok();
+    let ap = metrics::average_precision(scores, labels).ok();
+    let thin = |v: Vec<(f64, f64, f32)>| -> Vec<[f64; 2]> {
+        let step = (v.len() / 200).max(1);
+        let last = v.last().copied();
+        let mut out: Vec<[f64; 2]> = v.iter().step_by(step).map(|p| [p.0, p.1]).collect();
+        if let Some(l) = last {
+            out.push([l.0, l.1]);
+        }
+        out
+    };
+    json!({
+        "roc_auc": auc,
+        "average_precision": ap,
+        "roc": metrics::roc_curve(scores, labels).map(thin).unwrap_or_default(),
+        "pr": metrics::pr_curve(scores, labels).map(thin).unwrap_or_default(),
+    })
+}
+
+/// Two coordinates per code: the code itself when it has two dimensions, else its projection on
+/// the two leading principal directions of the normal codes.
+fn project(codes: &Matrix, basis: &Option<(Vec<f32>, [Vec<f32>; 2])>) -> Vec<[f32; 2]> {
+    (0..codes.rows)
+        .map(|r| {
+            let row = codes.row(r);
+            match basis {
+                None => [row[0], row.get(1).copied().unwrap_or(0.0)],
+                Some((mean, [a, b])) => {
+                    let dot = |v: &[f32]| row.iter().zip(mean).zip(v).map(|((x, m), w)| (x - m) * w).sum::<f32>();
+                    [dot(a), dot(b)]
+                }
+            }
+        })
+        .collect()
+}
+
+fn principal_basis(codes: &Matrix) -> Option<(Vec<f32>, [Vec<f32>; 2])> {
+    if codes.cols <= 2 || codes.rows == 0 {
+        return None;
+    }
+    let d = codes.cols;
+    let n = codes.rows as f32;
+    let mut mean = vec![0f32; d];
+    for r in 0..codes.rows {
+        for (m, v) in mean.iter_mut().zip(codes.row(r)) {
+            *m += v / n;
+        }
+    }
+    let mut cov = vec![0f32; d * d];
+    for r in 0..codes.rows {
+        let row = codes.row(r);
+        for i in 0..d {
+            for j in 0..d {
+                cov[i * d + j] += (row[i] - mean[i]) * (row[j] - mean[j]) / n;
+            }
+        }
+    }
+    let power = |cov: &[f32]| -> Vec<f32> {
+        let mut v = vec![1f32; d];
+        for _ in 0..100 {
+            let mut w = vec![0f32; d];
+            for i in 0..d {
+                for j in 0..d {
+                    w[i] += cov[i * d + j] * v[j];
+                }
+            }
+            let norm = w.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v = w.into_iter().map(|x| x / norm).collect();
+        }
+        v
+    };
+    let a = power(&cov);
+    let lambda: f32 = (0..d).map(|i| (0..d).map(|j| cov[i * d + j] * a[j]).sum::<f32>() * a[i]).sum();
+    let mut deflated = cov.clone();
+    for i in 0..d {
+        for j in 0..d {
+            deflated[i * d + j] -= lambda * a[i] * a[j];
+        }
+    }
+    let b = power(&deflated);
+    Some((mean, [a, b]))
+}
+
+async fn results_json(
+    detector: &Detector,
+    model: &Model,
+    prepared: Option<&data::Prepared>,
+    train_codes: &Matrix,
+    train_scores: &[f32],
+) -> Result<Value, JsError> {
+    let basis = principal_basis(train_codes);
+    let sample = |m: &Matrix, n: usize| -> Matrix {
+        let step = (m.rows / n).max(1);
+        let idx: Vec<usize> = (0..m.rows).step_by(step).take(n).collect();
+        m.select(&idx)
+    };
+    let generated = detector.generated_codes_async(300).await.map_err(err)?;
+    let mut latent = json!({
+        "normal": project(&sample(train_codes, 1500), &basis),
+        "generated": project(&generated, &basis),
+        "projected": basis.is_some(),
+    });
+    let mut out = json!({
+        "threshold": model.header.threshold,
+        "train_scores": train_scores.iter().step_by((train_scores.len() / 2000).max(1)).collect::<Vec<_>>(),
+    });
+    if let Some(p) = prepared {
+        let scores = detector.score_async(&p.test.x, ScoreKind::Alarm).await.map_err(err)?;
+        let anomalies: Vec<usize> = (0..p.test.labels.len()).filter(|&i| p.test.labels[i] == 1).collect();
+        let anomaly_codes = detector.codes_async(&p.test.x.select(&anomalies)).await.map_err(err)?;
+        latent["anomalies"] = json!(project(&anomaly_codes, &basis));
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let top: Vec<Value> = order
+            .iter()
+            .take(20)
+            .map(|&i| json!({"line": p.test.lines[i], "score": scores[i], "label": p.test.labels[i]}))
+            .collect();
+        out["metrics"] = metrics_json(&scores, &p.test.labels);
+        out["test"] = json!({"scores": scores, "labels": p.test.labels, "top": top});
+    }
+    out["latent"] = latent;
+    Ok(out)
+}

@@ -1,0 +1,795 @@
+// The page's main thread: controls, messages and charts. All model work happens in
+// worker.js (the WASM Session); this file only sends requests and draws the answers.
+
+import { COLORS, formatNumber, histogram, lineChart, scatterChart } from './charts.js';
+
+const MAX_FILE_BYTES = 200 * 1024 * 1024;
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------------------------------------
+// Worker requests
+
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const pending = new Map();
+let nextId = 1;
+
+/** Send a request to the worker; resolves with its result or rejects with its error message. */
+function rpc(type, args = {}, transfer = []) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, type, ...args }, transfer);
+  });
+}
+
+worker.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.id !== undefined) {
+    const p = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new Error(msg.error));
+  } else if (events[msg.event]) {
+    events[msg.event](msg);
+  }
+};
+worker.onerror = (e) => {
+  e.preventDefault();
+  showError(`The worker could not start (${e.message || 'script error'}). Was the module built? Run scripts/build-web.sh.`);
+  setBackendText('Module unavailable.', '');
+};
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+const state = {
+  busy: false, // a request that changes the session is running (load, score, import...)
+  training: false,
+  paused: false,
+  summary: null, // the load_csv summary of the loaded data
+  sourceName: '', // file or data-set name of the loaded data
+  dataset: null, // the bundled data set's name when one is loaded
+  losses: new Map(), // network → {epochs: n, series: Map(name → [[x, y], ..])}
+  epochSeconds: { aae: [], pretrain: [], da3d: [] },
+  results: null, // finish() results
+  model: null, // {kind: 'trained' | 'imported', header?}
+  scored: null, // score_loaded() answer for the current model and data
+  view: null, // what the histogram shows: {values, labels, lines, threshold, modelThreshold, source}
+};
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+function showError(text) {
+  $('error-text').textContent = text;
+  $('error').hidden = false;
+}
+function clearError() {
+  $('error').hidden = true;
+  $('error-text').textContent = '';
+}
+$('error-close').addEventListener('click', clearError);
+
+/** The polite live region: short news for screen readers (epochs, results), not every batch. */
+function announce(text) {
+  $('live').textContent = text;
+}
+
+function setBackendText(text, name) {
+  $('backend').textContent = text;
+  $('backend').dataset.backend = name;
+}
+
+const PHASES = { aae: 'AAE', pretrain: 'pretraining', da3d: 'DA³D', done: 'done' };
+
+// ---------------------------------------------------------------------------------------------
+// Buttons: enabled according to the state
+
+function updateButtons() {
+  const loaded = Boolean(state.summary);
+  const idle = !state.busy && !state.training;
+  $('load-dataset').disabled = !idle || !$('dataset').value;
+  $('csv-file').disabled = !idle;
+  $('label-col').disabled = !idle || !loaded;
+  $('use-gpu').disabled = !idle;
+  $('train').disabled = !idle || !loaded;
+  $('pause').disabled = !state.training;
+  $('stop').disabled = !state.training;
+  $('pause').textContent = state.paused ? 'Resume' : 'Pause';
+  $('pause').setAttribute('aria-pressed', String(state.paused));
+  $('score').disabled = !idle || !loaded || !state.model;
+  $('download-scores').disabled = !idle || !loaded || !state.model;
+  $('download-model').disabled = !idle || !state.model;
+  $('bundle-file').disabled = !idle;
+  for (const id of ['preset', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch', 'seed', 'rate']) $(id).disabled = state.training;
+}
+
+/** Run `fn` with the controls locked; its errors become the visible message. */
+async function guarded(fn) {
+  clearError();
+  state.busy = true;
+  updateButtons();
+  try {
+    return await fn();
+  } catch (e) {
+    showError(e.message || String(e));
+    return undefined;
+  } finally {
+    state.busy = false;
+    updateButtons();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend
+
+async function startSession() {
+  const preferGpu = $('use-gpu').checked;
+  setBackendText(preferGpu ? 'Looking for a WebGPU adapter…' : 'Starting on the CPU…', '');
+  await guarded(async () => {
+    const { backend, summary } = await rpc('init', { preferGpu });
+    const text = backend.gpu
+      ? `Backend: WebGPU (${backend.reason}).`
+      : `Backend: CPU (WebAssembly). Why: ${backend.reason}.`;
+    setBackendText(text, backend.name);
+    if (summary) showSummary(summary);
+  });
+}
+$('use-gpu').addEventListener('change', () => {
+  resetTraining(); // a new session holds no model
+  startSession();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+async function listDatasets() {
+  try {
+    const res = await fetch('data/index.json');
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const { datasets } = await res.json();
+    const select = $('dataset');
+    select.replaceChildren();
+    for (const d of datasets) {
+      const size = d.bytes ? ` — ${(d.bytes / 1e6).toFixed(1)} MB` : '';
+      select.append(new Option(`${d.title}${size}`, d.file));
+      select.lastChild.dataset.name = d.name;
+    }
+    if (!datasets.length) select.append(new Option('(none found)', ''));
+  } catch (e) {
+    showError(`The list of bundled data sets (data/index.json) could not be read: ${e.message}. Build the page with scripts/build-web.sh.`);
+  }
+  updateButtons();
+}
+
+/** Refuse what cannot be a CSV before reading it: too large, or not a CSV by name. */
+function checkCsvFile(file) {
+  if (file.size > MAX_FILE_BYTES) {
+    throw new Error(`“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB: files over 200 MB are refused (the page holds the whole file in memory).`);
+  }
+  if (!/\.(csv|txt)(\.gz)?$/i.test(file.name)) {
+    throw new Error(`“${file.name}” is not a CSV file: choose a .csv, .txt or .csv.gz file with a header row.`);
+  }
+  if (file.size === 0) throw new Error(`“${file.name}” is empty.`);
+}
+
+/** Text files have no NUL bytes; gzip starts with 1f 8b. */
+function checkCsvBytes(bytes, name) {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return;
+  const head = bytes.subarray(0, 4096);
+  if (head.includes(0)) throw new Error(`“${name}” is not a CSV file: it holds binary data.`);
+}
+
+async function loadFile(file) {
+  await guarded(async () => {
+    checkCsvFile(file);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    checkCsvBytes(bytes, file.name);
+    await loadBytes(bytes, file.name, null);
+  });
+}
+
+async function loadDataset() {
+  const option = $('dataset').selectedOptions[0];
+  if (!option || !option.value) return;
+  await guarded(async () => {
+    const res = await fetch(option.value);
+    if (!res.ok) throw new Error(`The data set ${option.value} could not be fetched (HTTP ${res.status}).`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    await loadBytes(bytes, option.textContent.replace(/ — .*$/, ''), option.dataset.name);
+  });
+}
+
+async function loadBytes(bytes, name, dataset) {
+  const options = { label: 'label', ignore: [], dataset };
+  let summary;
+  try {
+    summary = await rpc('load', { bytes: bytes.buffer, options }, [bytes.buffer]);
+  } catch (e) {
+    throw new Error(`Could not read “${name}”: ${e.message}`);
+  }
+  state.sourceName = name;
+  state.dataset = dataset;
+  state.scored = null;
+  await fillConfig();
+  showSummary(summary);
+  announce(`Loaded ${name}: ${summary.rows} rows.`);
+}
+
+/** Reload the same bytes with another label column. */
+async function changeLabel() {
+  // '' = no label column: a name that matches no column (null would keep the default "label").
+  const label = $('label-col').value;
+  await guarded(async () => {
+    const summary = await rpc('load', { options: { label, ignore: [], dataset: state.dataset } });
+    state.scored = null;
+    showSummary(summary);
+  });
+}
+
+function showSummary(summary) {
+  state.summary = summary;
+  const select = $('label-col');
+  select.replaceChildren(new Option('(no label column)', ''));
+  for (const h of summary.headers) select.append(new Option(h, h));
+  select.value = summary.label || '';
+  const parts = [`${state.sourceName}: ${summary.rows.toLocaleString('en')} rows`, `${summary.columns.length} feature columns`];
+  if (summary.anomalies !== null) parts.push(`${summary.anomalies.toLocaleString('en')} anomalies (label “${summary.label}”)`);
+  else parts.push('no labels: every row trains, no ROC/PR curves');
+  if (summary.dropped) parts.push(`${summary.dropped} rows with missing values dropped`);
+  if (summary.ignored && summary.ignored.length) parts.push(`ignored: ${summary.ignored.join(', ')}`);
+  $('data-summary').textContent = parts.join(' · ');
+  renderPreview(summary);
+  updateButtons();
+}
+
+function renderPreview(summary) {
+  const head = document.createElement('tr');
+  for (const h of summary.headers) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = h;
+    if (h === summary.label) th.className = 'label-col';
+    head.append(th);
+  }
+  $('preview').tHead.replaceChildren(head);
+  const rows = summary.preview.map((fields) => {
+    const tr = document.createElement('tr');
+    fields.forEach((f, i) => {
+      const td = document.createElement('td');
+      td.textContent = f;
+      if (summary.headers[i] === summary.label) td.className = 'label-col';
+      tr.append(td);
+    });
+    return tr;
+  });
+  $('preview').tBodies[0].replaceChildren(...rows);
+  $('preview').caption.textContent = `First ${summary.preview.length} rows of ${state.sourceName}`;
+}
+
+$('dataset').addEventListener('change', updateButtons);
+$('load-dataset').addEventListener('click', loadDataset);
+$('csv-file').addEventListener('change', () => {
+  const file = $('csv-file').files[0];
+  if (file) loadFile(file);
+});
+$('label-col').addEventListener('change', changeLabel);
+
+// The drop zone: the file input inside it is the keyboard path.
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const file = e.dataTransfer.files[0];
+  if (!file) return;
+  if (state.busy || state.training) showError('Wait until the current work ends before loading another file.');
+  else loadFile(file);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+/** Fill the schedule fields from the preset's config for the loaded data. */
+async function fillConfig() {
+  const config = await rpc('config', { preset: $('preset').value });
+  $('ep-aae').value = config.schedule.aae_epochs;
+  $('ep-pre').value = config.schedule.pretrain_epochs;
+  $('ep-da3d').value = config.schedule.da3d_epochs;
+  $('batch').value = config.schedule.batch_size;
+  $('seed').value = config.seed;
+}
+$('preset').addEventListener('change', () => {
+  if (state.summary) guarded(fillConfig);
+});
+
+function readInt(id, min) {
+  const input = $(id);
+  const v = Number(input.value);
+  if (!Number.isInteger(v) || v < min) {
+    input.focus();
+    throw new Error(`${input.labels[0].textContent} must be a whole number of at least ${min}.`);
+  }
+  return v;
+}
+
+async function train() {
+  await guarded(async () => {
+    const config = await rpc('config', { preset: $('preset').value });
+    config.schedule.aae_epochs = readInt('ep-aae', 0);
+    config.schedule.pretrain_epochs = readInt('ep-pre', 0);
+    config.schedule.da3d_epochs = readInt('ep-da3d', 0);
+    config.schedule.batch_size = readInt('batch', 1);
+    config.seed = readInt('seed', 0);
+    const rate = Number($('rate').value);
+    if (!(rate >= 0 && rate <= 1)) throw new Error('The threshold share must be between 0 and 1.');
+    resetTraining();
+    const started = await rpc('train', { config, thresholdRate: rate });
+    state.training = true;
+    state.paused = false;
+    showProgress(started.progress);
+    const rows = started.data.train_rows ?? started.data.n_train ?? '';
+    announce(`Training started${rows ? ` on ${rows} rows` : ''}: ${started.progress.steps_total} steps.`);
+  });
+}
+
+function resetTraining() {
+  state.losses = new Map();
+  state.epochSeconds = { aae: [], pretrain: [], da3d: [] };
+  state.results = null;
+  state.model = null;
+  state.scored = null;
+  state.view = null;
+  drawLosses();
+  renderEpochTimes();
+  renderResults();
+}
+
+async function togglePause() {
+  try {
+    if (state.paused) {
+      await rpc('resume');
+      state.paused = false;
+      announce('Training resumed.');
+    } else {
+      await rpc('pause');
+      state.paused = true;
+      announce('Pausing after the current step.');
+    }
+  } catch (e) {
+    showError(e.message);
+  }
+  updateButtons();
+}
+
+async function stop() {
+  announce('Stopping: the model is finished as it is now…');
+  $('stop').disabled = true;
+  try {
+    await rpc('stop');
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+$('train').addEventListener('click', train);
+$('pause').addEventListener('click', togglePause);
+$('stop').addEventListener('click', stop);
+
+function showProgress(p) {
+  const fraction = p.steps_total ? p.steps_done / p.steps_total : 1;
+  $('progress').value = fraction;
+  if (p.phase === 'done') {
+    $('progress-text').textContent = `Training done: ${p.steps_done} steps. Computing scores…`;
+    return;
+  }
+  const epoch = Math.min(p.epoch + 1, p.epochs_in_phase);
+  $('progress-text').textContent =
+    `${Math.round(fraction * 100)} % · ${PHASES[p.phase]} epoch ${epoch}/${p.epochs_in_phase}, ` +
+    `batch ${p.batch}/${p.batches_per_epoch} · step ${p.steps_done}/${p.steps_total}`;
+}
+
+const events = {
+  progress({ progress, report, seconds }) {
+    showProgress(progress);
+    if (report) {
+      addReport(report);
+      state.epochSeconds[report.phase].push(seconds);
+      renderEpochTimes();
+      const first = report.names.map((n, i) => `${n} ${formatNumber(report.values[i])}`).slice(0, 2).join(', ');
+      announce(`${PHASES[report.phase]} epoch ${report.epoch} of ${report.epochs_in_phase} done (${first}).`);
+    }
+  },
+  paused() {
+    $('progress-text').textContent += ' · paused';
+    announce('Training paused.');
+  },
+  finished({ results, stopped }) {
+    state.training = false;
+    state.paused = false;
+    state.results = results;
+    state.model = { kind: 'trained' };
+    state.scored = null;
+    $('progress').value = stopped ? $('progress').value : 1;
+    $('progress-text').textContent = stopped ? 'Stopped; the model was finished as it was.' : 'Training done.';
+    state.view = viewOfResults(results);
+    renderResults();
+    $('model-info').textContent = 'Model trained in this page. Score the loaded data, or download the scores or the bundle.';
+    const auc = results.metrics && results.metrics.roc_auc;
+    announce(`Training ${stopped ? 'stopped' : 'finished'}.${auc != null ? ` Test ROC AUC ${auc.toFixed(3)}.` : ''}`);
+    updateButtons();
+  },
+  error({ error }) {
+    state.training = false;
+    state.paused = false;
+    showError(error);
+    announce('Training failed.');
+    updateButtons();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loss curves
+
+/** Which network a loss belongs to (names from the trainer's epoch reports). */
+function networkOf(name) {
+  if (['reconstruction', 'latent_discriminator', 'encoder_adversarial'].includes(name)) return 'aae';
+  if (name.startsWith('generator')) return 'generator';
+  if (name.startsWith('critic')) return 'critic';
+  return 'alarm';
+}
+
+function addReport(report) {
+  const touched = new Set();
+  report.names.forEach((name, i) => {
+    const net = networkOf(name);
+    if (!state.losses.has(net)) state.losses.set(net, { epochs: 0, series: new Map(), seen: new Set() });
+    const entry = state.losses.get(net);
+    if (!touched.has(net)) {
+      entry.epochs += 1; // one x step per epoch report for this network
+      touched.add(net);
+    }
+    // The alarm trains in two phases with different losses: one line per phase.
+    const key = net === 'alarm' ? `${name} · ${PHASES[report.phase]}` : name;
+    if (!entry.series.has(key)) entry.series.set(key, []);
+    entry.series.get(key).push([entry.epochs, report.values[i]]);
+  });
+  drawLosses([...touched]);
+}
+
+const LOSS_CHARTS = {
+  aae: ['loss-aae', 'Losses of the adversarial autoencoder per epoch'],
+  alarm: ['loss-alarm', 'Loss of the alarm network per epoch'],
+  generator: ['loss-generator', 'Losses of the generator per epoch'],
+  critic: ['loss-critic', 'Losses of the critic per epoch'],
+};
+
+function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
+  for (const net of networks) {
+    const [id, description] = LOSS_CHARTS[net];
+    const entry = state.losses.get(net);
+    const series = entry ? [...entry.series].map(([name, points], i) => ({ name, points, color: COLORS[i % COLORS.length] })) : [];
+    lineChart($(id), series, {
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      description,
+      legend: true,
+      xFormat: (t) => (Number.isInteger(t) ? String(t) : ''),
+      empty: net === 'aae' ? 'No epoch finished yet' : 'Not trained yet (or not used by this method)',
+    });
+  }
+}
+
+function renderEpochTimes() {
+  const parts = Object.entries(state.epochSeconds)
+    .filter(([, s]) => s.length)
+    .map(([phase, s]) => `${PHASES[phase]} ${(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2)} s (${s.length} epoch${s.length > 1 ? 's' : ''})`);
+  $('epoch-times').textContent = parts.length ? `Seconds per epoch: ${parts.join(' · ')}` : '';
+  $('epoch-times').dataset.seconds = JSON.stringify(state.epochSeconds);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results: latent codes, score histogram with threshold, ROC/PR, most anomalous rows
+
+function viewOfResults(results) {
+  if (results.test) {
+    return {
+      values: results.test.scores,
+      labels: results.test.labels,
+      lines: null,
+      top: results.test.top,
+      threshold: results.threshold,
+      modelThreshold: results.threshold,
+      source: 'held-out test rows',
+      metrics: results.metrics,
+    };
+  }
+  return {
+    values: results.train_scores,
+    labels: null,
+    lines: null,
+    top: null,
+    threshold: results.threshold,
+    modelThreshold: results.threshold,
+    source: 'training rows (sample)',
+    metrics: null,
+  };
+}
+
+function viewOfScored(scored) {
+  return {
+    values: scored.scores,
+    labels: scored.labels,
+    lines: scored.lines,
+    top: null,
+    threshold: scored.threshold,
+    modelThreshold: scored.threshold,
+    source: `all rows of ${state.sourceName}`,
+    metrics: scored.metrics,
+  };
+}
+
+function renderResults() {
+  renderLatent();
+  renderMetrics();
+  renderThreshold();
+}
+
+function renderLatent() {
+  const latent = state.results && state.results.latent;
+  const groups = latent
+    ? [
+        { name: 'normal codes', points: latent.normal, color: COLORS[0], marker: 'circle', alpha: 0.45 },
+        { name: 'generated anomalies', points: latent.generated, color: COLORS[2], marker: 'cross', alpha: 0.8 },
+      ]
+    : [];
+  if (latent && latent.anomalies) groups.push({ name: 'real anomalies', points: latent.anomalies, color: COLORS[1], marker: 'triangle', alpha: 0.85 });
+  const axis = latent && latent.projected ? 'principal direction' : 'code dimension';
+  scatterChart($('latent'), groups, {
+    xLabel: `${axis} 1`,
+    yLabel: `${axis} 2`,
+    description: `Latent codes${latent && latent.projected ? ' projected on the two leading principal directions of the normal codes' : ''}`,
+    empty: state.model && state.model.kind === 'imported' ? 'Not available for an imported model' : 'Train a model to see its codes',
+  });
+  $('latent-caption').textContent = latent && latent.projected
+    ? 'Latent space (projected on the first two principal directions): normal codes, generated anomalies, real anomalies'
+    : 'Latent space: normal codes, generated anomalies, real anomalies';
+}
+
+function renderMetrics() {
+  const m = state.view && state.view.metrics;
+  const has = m && m.roc_auc != null;
+  lineChart($('roc'), has ? [{ name: 'ROC', points: m.roc, color: COLORS[0] }, { name: 'chance', points: [[0, 0], [1, 1]], color: '#9aa3ad', dash: [4, 4] }] : [], {
+    xLabel: 'false positive rate', yLabel: 'true positive rate', xDomain: [0, 1], yDomain: [0, 1],
+    description: has ? `ROC curve, area under the curve ${m.roc_auc.toFixed(3)}` : 'ROC curve',
+    empty: 'Needs labelled data',
+  });
+  const prevalence = state.view && state.view.labels ? state.view.labels.filter((l) => l === 1).length / state.view.labels.length : 0;
+  lineChart($('pr'), has ? [{ name: 'precision–recall', points: m.pr, color: COLORS[4] }, { name: 'chance', points: [[0, prevalence], [1, prevalence]], color: '#9aa3ad', dash: [4, 4] }] : [], {
+    xLabel: 'recall', yLabel: 'precision', xDomain: [0, 1], yDomain: [0, 1],
+    description: has ? `Precision-recall curve, average precision ${m.average_precision.toFixed(3)}` : 'Precision-recall curve',
+    empty: 'Needs labelled data',
+  });
+  $('auc').textContent = has ? `ROC AUC ${m.roc_auc.toFixed(3)}` : 'ROC AUC –';
+  $('ap').textContent = has && m.average_precision != null ? `Average precision ${m.average_precision.toFixed(3)}` : 'Average precision –';
+}
+
+/** Histogram, slider, flagged count and top rows for the current threshold. */
+function renderThreshold() {
+  const v = state.view;
+  const slider = $('threshold');
+  if (!v) {
+    histX = histogram($('hist'), [], null, 0);
+    slider.disabled = true;
+    $('threshold-value').textContent = '';
+    $('flagged').textContent = '';
+    $('hist-caption').textContent = 'Anomaly scores';
+    renderTop();
+    return;
+  }
+  // The slider spans the scores (and the model's threshold, wherever it lies).
+  const [lo, hi] = minMax(v.values.concat([v.modelThreshold]));
+  slider.min = lo;
+  slider.max = hi;
+  slider.step = (hi - lo) / 1000 || 0.001;
+  slider.value = v.threshold;
+  slider.disabled = false;
+  slider.setAttribute('aria-valuetext', `${formatNumber(v.threshold)}`);
+  $('threshold-value').textContent = formatNumber(v.threshold);
+  histX = histogram($('hist'), v.values, v.labels, v.threshold, { xLabel: `score (${v.source})`, domain: [lo, hi] });
+  $('hist-caption').textContent = `Anomaly scores of the ${v.source}`;
+  const flagged = v.values.filter((s) => s > v.threshold).length;
+  let text = `${flagged.toLocaleString('en')} of ${v.values.length.toLocaleString('en')} rows flagged (score > ${formatNumber(v.threshold)})`;
+  if (v.labels) {
+    const hits = v.values.filter((s, i) => s > v.threshold && v.labels[i] === 1).length;
+    const positives = v.labels.filter((l) => l === 1).length;
+    text += `; ${hits} of ${positives} labelled anomalies caught`;
+  }
+  if (v.threshold !== v.modelThreshold) text += ` — the model's threshold is ${formatNumber(v.modelThreshold)}`;
+  $('flagged').textContent = text;
+  renderTop();
+}
+
+/** Smallest and largest value without spreading a large array into arguments. */
+function minMax(values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of values) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
+function setThreshold(value) {
+  if (!state.view) return;
+  state.view.threshold = value;
+  renderThreshold();
+}
+$('threshold').addEventListener('input', () => setThreshold(Number($('threshold').value)));
+
+// Drag the threshold on the histogram with a mouse, pen or finger (the slider is the keyboard path).
+let histX = null; // the histogram's x scale (score → CSS pixel), from charts.js
+let dragging = false;
+function thresholdFromPointer(e) {
+  if (!state.view || !histX) return;
+  const rect = $('hist').getBoundingClientRect();
+  const t = histX.invert(e.clientX - rect.left);
+  setThreshold(Math.min(Number($('threshold').max), Math.max(Number($('threshold').min), t)));
+}
+$('hist').addEventListener('pointerdown', (e) => {
+  if (!state.view) return;
+  dragging = true;
+  $('hist').setPointerCapture(e.pointerId);
+  thresholdFromPointer(e);
+});
+$('hist').addEventListener('pointermove', (e) => dragging && thresholdFromPointer(e));
+$('hist').addEventListener('pointerup', () => (dragging = false));
+$('hist').addEventListener('pointercancel', () => (dragging = false));
+
+function renderTop() {
+  const v = state.view;
+  const body = $('top').tBodies[0];
+  if (!v) {
+    body.replaceChildren();
+    return;
+  }
+  let top = v.top;
+  if (!top && v.lines) {
+    const order = v.values.map((_, i) => i).sort((a, b) => v.values[b] - v.values[a]).slice(0, 20);
+    top = order.map((i) => ({ line: v.lines[i], score: v.values[i], label: v.labels ? v.labels[i] : null }));
+  }
+  $('top-caption').textContent = top ? `The ${top.length} most anomalous rows of the ${v.source}` : 'Most anomalous rows: score the loaded data to list them';
+  body.replaceChildren(
+    ...(top || []).map((r, i) => {
+      const tr = document.createElement('tr');
+      if (r.label === 1) tr.className = 'anomaly';
+      for (const text of [i + 1, r.line, r.score.toFixed(5), r.label == null ? '–' : r.label === 1 ? 'anomaly' : 'normal', r.score > v.threshold ? 'yes' : 'no']) {
+        const td = document.createElement('td');
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring, downloads and bundles
+
+async function scoreLoaded() {
+  const scored = await rpc('score');
+  state.scored = scored;
+  state.view = viewOfScored(scored);
+  renderMetrics();
+  renderThreshold();
+  const auc = scored.metrics && scored.metrics.roc_auc;
+  announce(`Scored ${scored.rows} rows: ${scored.flagged} flagged.${auc != null ? ` ROC AUC ${auc.toFixed(3)}.` : ''}`);
+  return scored;
+}
+
+$('score').addEventListener('click', () =>
+  guarded(async () => {
+    try {
+      await scoreLoaded();
+    } catch (e) {
+      throw new Error(`Scoring failed: ${e.message}`);
+    }
+  }),
+);
+
+function download(bytes, name, type) {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** The scores CSV; the anomaly column follows the threshold on the page when it was moved. */
+function scoresCsv(scored, threshold) {
+  if (threshold === scored.threshold) return scored.csv;
+  const lines = scored.csv.trimEnd().split('\n');
+  const out = [lines[0]];
+  for (const line of lines.slice(1)) {
+    const [n, score] = line.split(',');
+    out.push(`${n},${score},${Number(score) > threshold ? 1 : 0}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+$('download-scores').addEventListener('click', () =>
+  guarded(async () => {
+    const scored = state.scored || (await scoreLoaded());
+    const threshold = state.view && state.view.lines ? state.view.threshold : scored.threshold;
+    const base = state.sourceName.replace(/\.(csv|txt)(\.gz)?$/i, '') || 'data';
+    download(scoresCsv(scored, threshold), `${base}-scores.csv`, 'text/csv');
+  }),
+);
+
+$('download-model').addEventListener('click', () =>
+  guarded(async () => {
+    const bytes = await rpc('exportBundle');
+    download(bytes, 'model.da3d', 'application/octet-stream');
+  }),
+);
+
+function describeHeader(h) {
+  const names = (h.preprocessor.columns || []).map((c) => c.name || (Object.values(c)[0] || {}).name).filter(Boolean);
+  const cfg = h.config || {};
+  return `Imported bundle: ${cfg.method || ''} model, preset ${cfg.preset || '?'}, trained on ${h.training_rows} rows` +
+    ` (${h.backend}), threshold ${formatNumber(h.threshold)}; columns ${names.join(', ')}. It scores on the CPU.`;
+}
+
+$('bundle-file').addEventListener('change', () => {
+  const file = $('bundle-file').files[0];
+  if (!file) return;
+  guarded(async () => {
+    if (file.size > MAX_FILE_BYTES) throw new Error(`“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB: files over 200 MB are refused.`);
+    const bytes = await file.arrayBuffer();
+    let header;
+    try {
+      header = await rpc('importBundle', { bytes }, [bytes]);
+    } catch (e) {
+      throw new Error(`“${file.name}” is not a usable model bundle: ${e.message}`);
+    }
+    state.model = { kind: 'imported', header };
+    state.results = null;
+    state.scored = null;
+    state.view = null;
+    $('model-info').textContent = describeHeader(header);
+    renderResults();
+    if (state.summary) {
+      try {
+        await scoreLoaded();
+      } catch (e) {
+        throw new Error(`The model bundle does not fit the loaded data: ${e.message}`);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    drawLosses();
+    renderResults();
+  }, 150);
+});
+
+drawLosses();
+renderResults();
+updateButtons();
+listDatasets();
+startSession();

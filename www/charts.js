@@ -1,0 +1,307 @@
+// Canvas charts without a library: line charts, a scatter plot and a histogram with a
+// threshold marker. Every function draws the whole chart, sets the canvas's aria-label to a
+// text description of what it shows, and records in `canvas.dataset.points` how many data
+// points it drew (the page tests read it).
+
+export const COLORS = ['#1f6fb4', '#d62728', '#e07b00', '#2a9d2a', '#8a5cc2', '#8c564b', '#d44fa6', '#128a96'];
+const BACKGROUND = '#ffffff';
+const AXIS = '#5b6470';
+const GRID = '#e6e9ee';
+const TEXT = '#1d2430';
+const FONT = '12px system-ui, sans-serif';
+const PAD = { left: 54, right: 14, top: 14, bottom: 40 };
+
+/** Size the canvas to its CSS box (sharp on high-DPI screens); returns a 2-D context in CSS pixels. */
+function setup(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(200, Math.round(canvas.clientWidth || Number(canvas.getAttribute('width')) || 400));
+  const height = Math.max(140, Math.round(canvas.clientHeight || Number(canvas.getAttribute('height')) || 260));
+  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.fillStyle = BACKGROUND;
+  ctx.fillRect(0, 0, width, height);
+  ctx.font = FONT;
+  return { ctx, width, height };
+}
+
+/** A linear scale from [d0, d1] onto [r0, r1]. */
+function scale(d0, d1, r0, r1) {
+  const span = d1 - d0 || 1;
+  const f = (v) => r0 + ((v - d0) / span) * (r1 - r0);
+  f.invert = (p) => d0 + ((p - r0) / (r1 - r0)) * span;
+  return f;
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+function ticks(lo, hi, count = 5) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
+}
+
+export function formatNumber(v) {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) return v.toExponential(1);
+  return String(+v.toPrecision(3));
+}
+
+/** Draw axes, grid and labels for the given scales; returns the plot box. */
+function axes(ctx, width, height, x, y, xDomain, yDomain, labels) {
+  const box = { left: PAD.left, right: width - PAD.right, top: PAD.top, bottom: height - PAD.bottom };
+  ctx.lineWidth = 1;
+  ctx.textBaseline = 'top';
+  ctx.textAlign = 'center';
+  for (const t of ticks(xDomain[0], xDomain[1], labels.xTicks || 5)) {
+    const px = Math.round(x(t)) + 0.5;
+    ctx.strokeStyle = GRID;
+    ctx.beginPath(); ctx.moveTo(px, box.top); ctx.lineTo(px, box.bottom); ctx.stroke();
+    ctx.fillStyle = AXIS;
+    ctx.fillText(labels.xFormat ? labels.xFormat(t) : formatNumber(t), px, box.bottom + 4);
+  }
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const t of ticks(yDomain[0], yDomain[1], 4)) {
+    const py = Math.round(y(t)) + 0.5;
+    ctx.strokeStyle = GRID;
+    ctx.beginPath(); ctx.moveTo(box.left, py); ctx.lineTo(box.right, py); ctx.stroke();
+    ctx.fillStyle = AXIS;
+    ctx.fillText(labels.yFormat ? labels.yFormat(t) : formatNumber(t), box.left - 5, py);
+  }
+  ctx.strokeStyle = AXIS;
+  ctx.strokeRect(box.left + 0.5, box.top + 0.5, box.right - box.left, box.bottom - box.top);
+  ctx.fillStyle = TEXT;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'bottom';
+  if (labels.x) ctx.fillText(labels.x, (box.left + box.right) / 2, height - 3);
+  if (labels.y) {
+    ctx.save();
+    ctx.translate(12, (box.top + box.bottom) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = 'middle';
+    ctx.fillText(labels.y, 0, 0);
+    ctx.restore();
+  }
+  return box;
+}
+
+/** A legend in the top-right corner of the plot box: [{name, color, marker}]. */
+function legend(ctx, box, items) {
+  ctx.font = FONT;
+  const w = Math.max(...items.map((i) => ctx.measureText(i.name).width)) + 30;
+  const h = items.length * 16 + 6;
+  const x0 = box.right - w - 6;
+  const y0 = box.top + 6;
+  ctx.fillStyle = 'rgba(255,255,255,0.88)';
+  ctx.fillRect(x0, y0, w, h);
+  ctx.strokeStyle = GRID;
+  ctx.strokeRect(x0 + 0.5, y0 + 0.5, w, h);
+  items.forEach((item, i) => {
+    const cy = y0 + 11 + i * 16;
+    ctx.strokeStyle = item.color;
+    ctx.fillStyle = item.color;
+    if (item.marker) marker(ctx, item.marker, x0 + 13, cy, 4);
+    else {
+      ctx.lineWidth = 2;
+      if (item.dash) ctx.setLineDash(item.dash);
+      ctx.beginPath(); ctx.moveTo(x0 + 5, cy); ctx.lineTo(x0 + 21, cy); ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.fillStyle = TEXT;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(item.name, x0 + 25, cy);
+  });
+}
+
+/** Distinct marker shapes, so the groups differ by more than colour. */
+function marker(ctx, shape, x, y, r) {
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  if (shape === 'cross') {
+    ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r);
+    ctx.moveTo(x - r, y + r); ctx.lineTo(x + r, y - r);
+    ctx.stroke();
+  } else if (shape === 'triangle') {
+    ctx.moveTo(x, y - r - 1); ctx.lineTo(x + r + 1, y + r); ctx.lineTo(x - r - 1, y + r); ctx.closePath();
+    ctx.fill();
+  } else if (shape === 'square') {
+    ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+  } else {
+    ctx.arc(x, y, r * 0.75, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+}
+
+function extent(values, pad = 0) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  }
+  if (lo === Infinity) return [0, 1];
+  if (lo === hi) { lo -= 0.5; hi += 0.5; }
+  const p = (hi - lo) * pad;
+  return [lo - p, hi + p];
+}
+
+function emptyMessage(ctx, width, height, text) {
+  ctx.fillStyle = AXIS;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.fillText(text, width / 2, height / 2);
+}
+
+/**
+ * Line chart. `series`: [{name, points: [[x, y], ..], color?, dash?}].
+ * Options: xLabel, yLabel, xDomain, yDomain, description (prefix of the aria-label), empty (text).
+ */
+export function lineChart(canvas, series, options = {}) {
+  const { ctx, width, height } = setup(canvas);
+  const all = series.flatMap((s) => s.points);
+  canvas.dataset.points = String(all.length);
+  if (all.length === 0) {
+    emptyMessage(ctx, width, height, options.empty || 'No data yet');
+    canvas.setAttribute('aria-label', `${options.description || 'Chart'}: ${options.empty || 'no data yet'}.`);
+    return;
+  }
+  const xDomain = options.xDomain || extent(all.map((p) => p[0]));
+  const yDomain = options.yDomain || extent(all.map((p) => p[1]), 0.08);
+  const x = scale(xDomain[0], xDomain[1], PAD.left, width - PAD.right);
+  const y = scale(yDomain[0], yDomain[1], height - PAD.bottom, PAD.top);
+  const box = axes(ctx, width, height, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel, xTicks: options.xTicks, xFormat: options.xFormat });
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  ctx.clip();
+  series.forEach((s, i) => {
+    const color = s.color || COLORS[i % COLORS.length];
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = 2;
+    ctx.setLineDash(s.dash || []);
+    ctx.beginPath();
+    s.points.forEach(([px, py], j) => (j ? ctx.lineTo(x(px), y(py)) : ctx.moveTo(x(px), y(py))));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    // A dot on each point when there are few, so one-epoch curves are visible.
+    if (s.points.length <= 40 && !s.dash) for (const [px, py] of s.points) marker(ctx, 'circle', x(px), y(py), 3.5);
+  });
+  ctx.restore();
+  if (series.length > 1 || options.legend) {
+    legend(ctx, box, series.map((s, i) => ({ name: s.name, color: s.color || COLORS[i % COLORS.length], dash: s.dash })));
+  }
+  const text = series
+    .filter((s) => s.points.length)
+    .map((s) => `${s.name}: ${s.points.length} points, last ${formatNumber(s.points[s.points.length - 1][1])}`)
+    .join('; ');
+  canvas.setAttribute('aria-label', `${options.description || 'Line chart'}. ${text}.`);
+}
+
+/**
+ * Scatter plot. `groups`: [{name, points: [[x, y], ..], color, marker: 'circle'|'cross'|'triangle'}].
+ */
+export function scatterChart(canvas, groups, options = {}) {
+  const { ctx, width, height } = setup(canvas);
+  const all = groups.flatMap((g) => g.points);
+  canvas.dataset.points = String(all.length);
+  if (all.length === 0) {
+    emptyMessage(ctx, width, height, options.empty || 'No data yet');
+    canvas.setAttribute('aria-label', `${options.description || 'Scatter plot'}: ${options.empty || 'no data yet'}.`);
+    return;
+  }
+  const xDomain = extent(all.map((p) => p[0]), 0.05);
+  const yDomain = extent(all.map((p) => p[1]), 0.05);
+  const x = scale(xDomain[0], xDomain[1], PAD.left, width - PAD.right);
+  const y = scale(yDomain[0], yDomain[1], height - PAD.bottom, PAD.top);
+  const box = axes(ctx, width, height, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  ctx.clip();
+  for (const g of groups) {
+    ctx.globalAlpha = g.alpha ?? 0.7;
+    ctx.strokeStyle = g.color;
+    ctx.fillStyle = g.color;
+    for (const [px, py] of g.points) marker(ctx, g.marker, x(px), y(py), 3);
+  }
+  ctx.globalAlpha = 1;
+  ctx.restore();
+  legend(ctx, box, groups.map((g) => ({ name: `${g.name} (${g.points.length})`, color: g.color, marker: g.marker })));
+  const text = groups.map((g) => `${g.points.length} ${g.name}`).join(', ');
+  canvas.setAttribute('aria-label', `${options.description || 'Scatter plot'}: ${text}.`);
+}
+
+/**
+ * Histogram of scores, split by label when labels are given, with a threshold line.
+ * Returns the x scale so that the caller can map a pointer position to a score.
+ */
+export function histogram(canvas, scores, labels, threshold, options = {}) {
+  const { ctx, width, height } = setup(canvas);
+  canvas.dataset.points = String(scores.length);
+  if (scores.length === 0) {
+    emptyMessage(ctx, width, height, options.empty || 'No scores yet');
+    canvas.setAttribute('aria-label', `Score histogram: ${options.empty || 'no scores yet'}.`);
+    return null;
+  }
+  const domain = options.domain && options.domain[1] > options.domain[0] ? options.domain : extent(scores);
+  const nBins = Math.min(60, Math.max(10, Math.round(Math.sqrt(scores.length))));
+  const binWidth = (domain[1] - domain[0]) / nBins;
+  const groups = labels ? [[], []] : [[]];
+  groups.forEach((g) => g.push(...new Array(nBins).fill(0)));
+  scores.forEach((s, i) => {
+    const b = Math.min(nBins - 1, Math.max(0, Math.floor((s - domain[0]) / binWidth)));
+    groups[labels && labels[i] === 1 ? 1 : 0][b] += 1;
+  });
+  // Square-root counts: the few anomalies stay visible next to thousands of normal rows.
+  const maxCount = Math.max(1, ...groups.flat());
+  const x = scale(domain[0], domain[1], PAD.left, width - PAD.right);
+  const y = scale(0, Math.sqrt(maxCount), height - PAD.bottom, PAD.top);
+  const box = axes(ctx, width, height, x, y, domain, [0, Math.sqrt(maxCount)], {
+    x: options.xLabel || 'score',
+    y: 'rows (√ scale)',
+    yFormat: (t) => formatNumber(Math.round(t * t)),
+  });
+  const colors = [COLORS[0], COLORS[1]];
+  groups.forEach((counts, gi) => {
+    ctx.fillStyle = colors[gi];
+    ctx.globalAlpha = gi === 0 ? 0.55 : 0.8;
+    counts.forEach((c, b) => {
+      if (!c) return;
+      const x0 = x(domain[0] + b * binWidth);
+      const x1 = x(domain[0] + (b + 1) * binWidth);
+      const top = y(Math.sqrt(c));
+      ctx.fillRect(x0 + 0.5, top, Math.max(1, x1 - x0 - 1), box.bottom - top);
+    });
+  });
+  ctx.globalAlpha = 1;
+  // The threshold: a dashed line with a handle at the top (drag it, or use the slider).
+  const tx = Math.round(x(threshold)) + 0.5;
+  ctx.strokeStyle = TEXT;
+  ctx.lineWidth = 2;
+  ctx.setLineDash([6, 4]);
+  ctx.beginPath(); ctx.moveTo(tx, box.top); ctx.lineTo(tx, box.bottom); ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = TEXT;
+  ctx.beginPath(); ctx.moveTo(tx - 7, box.top); ctx.lineTo(tx + 7, box.top); ctx.lineTo(tx, box.top + 10); ctx.closePath(); ctx.fill();
+  const items = labels
+    ? [{ name: 'normal', color: colors[0], marker: 'square' }, { name: 'anomaly', color: colors[1], marker: 'square' }]
+    : [{ name: 'rows', color: colors[0], marker: 'square' }];
+  legend(ctx, { ...box, right: box.right }, items.concat([{ name: 'threshold', color: TEXT, dash: [6, 4] }]));
+  const flagged = scores.filter((s) => s > threshold).length;
+  canvas.setAttribute(
+    'aria-label',
+    `Histogram of ${scores.length} anomaly scores from ${formatNumber(domain[0])} to ${formatNumber(domain[1])}` +
+      `${labels ? `, ${labels.filter((l) => l === 1).length} labelled anomalies` : ''}; ` +
+      `threshold ${formatNumber(threshold)} flags ${flagged} rows.`,
+  );
+  return x;
+}
