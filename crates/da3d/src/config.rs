@@ -140,6 +140,11 @@ pub struct Losses {
     pub lipschitz: Lipschitz,
     /// Objective 1 of the generator.
     pub alarm_objective: AlarmObjective,
+    /// Draw the code-space noise (critic noise, simple-generator pool) around the measured
+    /// distribution of the training codes, `mean + std · N(0, σ²)` per dimension, instead of
+    /// around N(0, I): the AAE's codes are often far from N(0, I) (SPEC; docs/results.md).
+    #[serde(default)]
+    pub code_relative_noise: bool,
     /// Simple-generator ablation: σ of the code-space noise and size of the fixed pool.
     pub simple_generator_std: f32,
     pub simple_generator_pool: usize,
@@ -267,6 +272,7 @@ impl TrainingConfig {
                     trivial_anomaly_std: 1.0,
                     lipschitz: Lipschitz::SpectralNorm,
                     alarm_objective: AlarmObjective::Probability,
+                    code_relative_noise: false,
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },
@@ -298,6 +304,7 @@ impl TrainingConfig {
                     trivial_anomaly_std: 1.0,
                     lipschitz: Lipschitz::GradNormClip(0.01),
                     alarm_objective: AlarmObjective::Probability,
+                    code_relative_noise: false,
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },

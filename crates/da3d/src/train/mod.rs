@@ -17,7 +17,7 @@ pub use losses::bce_with_logits;
 
 use crate::config::{AlarmObjective, Lipschitz, Method, TrainingConfig};
 use crate::data::Matrix;
-use crate::detector::{alarm_input_codes, alarm_input_rows, read_async, read_sync};
+use crate::detector::{alarm_input_codes, alarm_input_rows, read_async, read_sync, upload};
 use crate::error::{Error, Result};
 use crate::model::{Aae, Alarm, Critic, Generator, Networks, NetworksConfig};
 use crate::rng::HostRng;
@@ -170,6 +170,8 @@ pub struct Trainer {
     critic: Slot<Critic>,
     frozen_aae: Option<Aae>,
     simple_pool: Option<(Tensor<2>, usize)>,
+    /// Per-dimension mean and std `[1, code]` of the training codes (frozen AAE), on the device.
+    code_moments: Option<(Tensor<2>, Tensor<2>)>,
     optim: Optimizers,
     phase: Phase,
     epoch: usize,
@@ -226,6 +228,7 @@ impl Trainer {
             critic: Slot(Some(nets.critic)),
             frozen_aae: None,
             simple_pool: None,
+            code_moments: None,
             optim,
             phase: Phase::Aae,
             epoch: 0,
@@ -353,6 +356,38 @@ impl Trainer {
 
     fn normal(&self, shape: [usize; 2], mean: f32, std: f32) -> Tensor<2> {
         Tensor::random(shape, Distribution::Normal(mean as f64, std as f64), &self.device)
+    }
+
+    /// Code-space noise with standard deviation `std`: around N(0, I), or around the training
+    /// codes' own mean and spread with `code_relative_noise`.
+    fn code_noise(&mut self, rows: usize, std: f32) -> Tensor<2> {
+        let code = self.networks_config.aae.d_code;
+        let noise = self.normal([rows, code], 0.0, std);
+        if !self.config.losses.code_relative_noise {
+            return noise;
+        }
+        let (mean, spread) = self.code_moments();
+        noise * spread + mean
+    }
+
+    /// Mean and std of the frozen encoder's codes over all training rows, computed on the
+    /// device once (no read-back).
+    fn code_moments(&mut self) -> (Tensor<2>, Tensor<2>) {
+        if self.code_moments.is_none() {
+            let frozen = self.frozen_aae.as_ref().expect("AAE frozen");
+            let mut parts = Vec::new();
+            let mut start = 0;
+            while start < self.x.rows {
+                let end = (start + crate::detector::SCORE_BATCH).min(self.x.rows);
+                parts.push(frozen.encode(upload(&self.x, start, end, &self.device)).detach());
+                start = end;
+            }
+            let codes = Tensor::cat(parts, 0);
+            let mean = codes.clone().mean_dim(0);
+            let spread = (codes - mean.clone()).square().mean_dim(0).sqrt().clamp_min(1e-3);
+            self.code_moments = Some((mean, spread));
+        }
+        self.code_moments.clone().expect("moments")
     }
 
     /// Train one batch. Never reads from the device.
@@ -552,7 +587,11 @@ impl Trainer {
             let std = self.config.losses.simple_generator_std as f64;
             let mut rng = HostRng::new(self.config.seed, POOL_STREAM);
             let v: Vec<f32> = (0..n * code).map(|_| (rng.normal() * std) as f32).collect();
-            let pool = Tensor::from_data(TensorData::new(v, [n, code]), &self.device);
+            let mut pool = Tensor::from_data(TensorData::new(v, [n, code]), &self.device);
+            if self.config.losses.code_relative_noise {
+                let (mean, spread) = self.code_moments();
+                pool = pool * spread + mean;
+            }
             self.simple_pool = Some((pool, n));
         }
         self.simple_pool.clone().expect("pool")
@@ -564,7 +603,6 @@ impl Trainer {
         let lr = self.lr();
         let mode = self.config.architecture.alarm_input;
         let g = self.networks_config.generator.d_noise;
-        let code = self.networks_config.aae.d_code;
 
         let (alarm_loss, normal_codes) = self.alarm_step(x, 3);
 
@@ -589,8 +627,8 @@ impl Trainer {
         // Critic: small on generated and normal codes, large on N(0, σ²) noise.
         let noise = self.normal([b, g], 0.0, 1.0);
         let generated = (*self.generator).clone().no_grad().forward(noise).detach();
+        let disc_noise = self.code_noise(b, self.config.losses.critic_noise_std);
         let l = &self.config.losses;
-        let disc_noise = self.normal([b, code], 0.0, l.critic_noise_std);
         let out = self.critic.forward(Tensor::cat(vec![generated, normal_codes.detach(), disc_noise], 0));
         let m_gen = out.clone().slice([0..b]).mean();
         let m_normal = out.clone().slice([b..2 * b]).mean();
