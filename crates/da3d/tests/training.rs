@@ -98,6 +98,19 @@ fn ablations_run_from_the_same_loop() {
 }
 
 #[test]
+fn code_relative_noise_trains_both_generators() {
+    let p = synthetic_prepared(9);
+    for method in [Method::Da3d, Method::SimpleGenerator] {
+        let mut c = small_config(p.train.cols, 0, method);
+        c.losses.code_relative_noise = true;
+        let t = train_to_end(c, &p);
+        assert!(t.history().last().unwrap().values.iter().all(|v| v.is_finite()));
+        let auc = roc_auc(&t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap(), &p.test.labels).unwrap();
+        assert!(auc > 0.6, "{method:?}: {auc}");
+    }
+}
+
+#[test]
 fn weight_clipping_keeps_critic_weights_bounded() {
     let p = synthetic_prepared(4);
     let mut c = small_config(p.train.cols, 0, Method::Da3d);
