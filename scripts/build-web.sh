@@ -64,10 +64,21 @@ if [ "${DA3D_WASM_OPT:-1}" != 0 ]; then
     (cd tests/page && npm ci --no-audit --no-fund) || echo "build-web.sh: npm ci failed; skipping wasm-opt" >&2
   fi
   if [ -x "$wasm_opt" ]; then
-    step "wasm-opt -O3 ($("$wasm_opt" --version))"
+    # wasm-opt takes minutes on a debug module: keep its output per input hash and reuse it.
+    cache="$CARGO_TARGET_DIR/da3d-web-opt"
+    key=$(sha256sum "$out" | cut -c1-16)
     before=$(stat -c %s "$out")
-    "$wasm_opt" -O3 "$out" -o "$out.opt"
-    mv "$out.opt" "$out"
+    if [ -f "$cache/$key.wasm" ]; then
+      step "wasm-opt -O3: unchanged module, reusing $cache/$key.wasm"
+      cp "$cache/$key.wasm" "$out"
+    else
+      step "wasm-opt -O3 ($("$wasm_opt" --version)); several minutes for a debug build"
+      "$wasm_opt" -O3 "$out" -o "$out.opt"
+      mv "$out.opt" "$out"
+      mkdir -p "$cache"
+      rm -f "$cache"/*.wasm # keep one: the latest
+      cp "$out" "$cache/$key.wasm"
+    fi
     echo "wasm-opt: $before → $(stat -c %s "$out") bytes" >&2
   else
     echo "build-web.sh: wasm-opt (npm binaryen@132) unavailable; the module stays unoptimised" >&2

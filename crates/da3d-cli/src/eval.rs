@@ -119,6 +119,7 @@ pub fn run(
                             method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
                             validation_roc_auc: vauc, checkpoints: vec![], code_stats: code_stats.clone(), seconds: aae_seconds,
                         });
+                        save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
                         continue;
                     }
                     let mut c = cfg.clone();
@@ -150,24 +151,35 @@ pub fn run(
                         method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
                         validation_roc_auc: vauc, checkpoints: cps, code_stats: code_stats.clone(), seconds: secs,
                     });
+                    save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
                 }
             }
         }
     }
 
-    let report = serde_json::json!({
-        "data": path.display().to_string(),
-        "dataset": dataset,
-        "backend": backend.name,
-        "seeds": seeds,
-        "epochs": {"aae": args.epochs_aae, "pretrain": args.epochs_pretrain, "da3d": args.epochs},
-        "wall_seconds": started.elapsed().as_secs_f64(),
-        "runs": runs,
-    });
+    let report = report_json(path, dataset, &backend.name, seeds, args, started, &runs);
     if let Some(out) = out {
         let text = serde_json::to_string_pretty(&report)?;
         write_atomic(out, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
     }
+    print_report(&report, &runs, contaminations, methods, json)?;
+    eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn report_json(path: &Path, dataset: Option<&str>, backend: &str, seeds: &[u64], args: &TrainArgs, started: Instant, runs: &[Run]) -> serde_json::Value {
+    serde_json::json!({
+        "data": path.display().to_string(),
+        "dataset": dataset,
+        "backend": backend,
+        "seeds": seeds,
+        "epochs": {"aae": args.epochs_aae, "pretrain": args.epochs_pretrain, "da3d": args.epochs},
+        "wall_seconds": started.elapsed().as_secs_f64(),
+        "runs": runs,
+    })
+}
+
+fn print_report(report: &serde_json::Value, runs: &[Run], contaminations: &[f64], methods: &[String], json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -222,6 +234,15 @@ pub fn run(
             }
         }
     }
-    eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Write the runs so far, so that a later failure loses nothing already measured.
+#[allow(clippy::too_many_arguments)]
+fn save_partial(out: Option<&Path>, path: &Path, dataset: Option<&str>, backend: &str, seeds: &[u64], args: &TrainArgs, started: Instant, runs: &[Run]) -> Result<()> {
+    if let Some(out) = out {
+        let text = serde_json::to_string_pretty(&report_json(path, dataset, backend, seeds, args, started, runs))?;
+        write_atomic(out, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
+    }
     Ok(())
 }
