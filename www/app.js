@@ -128,9 +128,8 @@ async function startSession() {
   setBackendText(preferGpu ? 'Looking for a WebGPU adapter…' : 'Starting on the CPU…', '');
   await guarded(async () => {
     const { backend, summary } = await rpc('init', { preferGpu });
-    const text = backend.gpu
-      ? `Backend: WebGPU (${backend.reason}).`
-      : `Backend: CPU (WebAssembly). Why: ${backend.reason}.`;
+    const why = preferGpu ? backend.reason : 'the “Use WebGPU” box is off';
+    const text = backend.gpu ? `Backend: WebGPU (${backend.reason}).` : `Backend: CPU (WebAssembly). Why: ${why}.`;
     setBackendText(text, backend.name);
     if (summary) showSummary(summary);
   });
@@ -332,8 +331,12 @@ async function train() {
     state.training = true;
     state.paused = false;
     showProgress(started.progress);
-    const rows = started.data.train_rows ?? started.data.n_train ?? '';
-    announce(`Training started${rows ? ` on ${rows} rows` : ''}: ${started.progress.steps_total} steps.`);
+    const d = started.data;
+    $('split').textContent = d.test_rows !== undefined
+      ? `Paper protocol: training on ${d.train_rows.toLocaleString('en')} normal rows; ` +
+        `held-out test: ${d.test_rows.toLocaleString('en')} rows with ${d.test_anomalies} anomalies; ${d.input_width} inputs.`
+      : `No labels: training on all ${d.train_rows.toLocaleString('en')} rows; ${d.input_width} inputs.`;
+    announce(`Training started on ${d.train_rows} rows: ${started.progress.steps_total} steps.`);
   });
 }
 
@@ -473,7 +476,9 @@ function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
     const [id, description] = LOSS_CHARTS[net];
     const entry = state.losses.get(net);
     const series = entry ? [...entry.series].map(([name, points], i) => ({ name, points, color: COLORS[i % COLORS.length] })) : [];
+    const epochs = entry ? entry.epochs : 1;
     lineChart($(id), series, {
+      xDomain: [0.5, epochs + 0.5], // half an epoch of margin: the first and last points stay clear of the frame
       xLabel: 'epoch',
       yLabel: 'loss',
       description,
@@ -576,6 +581,7 @@ function renderMetrics() {
   });
   $('auc').textContent = has ? `ROC AUC ${m.roc_auc.toFixed(3)}` : 'ROC AUC –';
   $('ap').textContent = has && m.average_precision != null ? `Average precision ${m.average_precision.toFixed(3)}` : 'Average precision –';
+  $('metric-source').textContent = has ? `(${state.view.source})` : '';
 }
 
 /** Histogram, slider, flagged count and top rows for the current threshold. */
@@ -601,7 +607,7 @@ function renderThreshold() {
   slider.setAttribute('aria-valuetext', `${formatNumber(v.threshold)}`);
   $('threshold-value').textContent = formatNumber(v.threshold);
   histX = histogram($('hist'), v.values, v.labels, v.threshold, { xLabel: `score (${v.source})`, domain: [lo, hi] });
-  $('hist-caption').textContent = `Anomaly scores of the ${v.source}`;
+  $('hist-caption').textContent = `Anomaly scores: ${v.source}`;
   const flagged = v.values.filter((s) => s > v.threshold).length;
   let text = `${flagged.toLocaleString('en')} of ${v.values.length.toLocaleString('en')} rows flagged (score > ${formatNumber(v.threshold)})`;
   if (v.labels) {
@@ -630,7 +636,13 @@ function setThreshold(value) {
   state.view.threshold = value;
   renderThreshold();
 }
-$('threshold').addEventListener('input', () => setThreshold(Number($('threshold').value)));
+$('threshold').addEventListener('input', () => {
+  // The slider's values lie on a step grid that may miss its ends by a rounding error: snap to
+  // them, so that End really means "flag nothing" and Home "flag all but the lowest".
+  const slider = $('threshold');
+  const [v, lo, hi, step] = ['value', 'min', 'max', 'step'].map((k) => Number(slider[k]));
+  setThreshold(v + step / 2 >= hi ? hi : v - step / 2 <= lo ? lo : v);
+});
 
 // Drag the threshold on the histogram with a mouse, pen or finger (the slider is the keyboard path).
 let histX = null; // the histogram's x scale (score → CSS pixel), from charts.js
@@ -663,7 +675,7 @@ function renderTop() {
     const order = v.values.map((_, i) => i).sort((a, b) => v.values[b] - v.values[a]).slice(0, 20);
     top = order.map((i) => ({ line: v.lines[i], score: v.values[i], label: v.labels ? v.labels[i] : null }));
   }
-  $('top-caption').textContent = top ? `The ${top.length} most anomalous rows of the ${v.source}` : 'Most anomalous rows: score the loaded data to list them';
+  $('top-caption').textContent = top ? `The ${top.length} most anomalous rows (${v.source})` : 'Most anomalous rows: score the loaded data to list them';
   body.replaceChildren(
     ...(top || []).map((r, i) => {
       const tr = document.createElement('tr');
@@ -688,7 +700,7 @@ async function scoreLoaded() {
   renderMetrics();
   renderThreshold();
   const auc = scored.metrics && scored.metrics.roc_auc;
-  announce(`Scored ${scored.rows} rows: ${scored.flagged} flagged.${auc != null ? ` ROC AUC ${auc.toFixed(3)}.` : ''}`);
+  announce(`Scored ${scored.rows.toLocaleString('en')} rows: ${scored.flagged.toLocaleString('en')} flagged.${auc != null ? ` ROC AUC ${auc.toFixed(3)}.` : ''}`);
   return scored;
 }
 
@@ -770,7 +782,8 @@ $('bundle-file').addEventListener('change', () => {
       try {
         await scoreLoaded();
       } catch (e) {
-        throw new Error(`The model bundle does not fit the loaded data: ${e.message}`);
+        // the module's message already says "the model does not fit this data: …" when it is so
+        throw new Error(/does not fit/.test(e.message) ? `“${file.name}”: ${e.message}` : `The model bundle does not fit the loaded data: ${e.message}`);
       }
     }
   });

@@ -54,9 +54,8 @@ export function formatNumber(v) {
   return String(+v.toPrecision(3));
 }
 
-/** Draw axes, grid and labels for the given scales; returns the plot box. */
-function axes(ctx, width, height, x, y, xDomain, yDomain, labels) {
-  const box = { left: PAD.left, right: width - PAD.right, top: PAD.top, bottom: height - PAD.bottom };
+/** Draw axes, grid and labels for the given scales inside the plot box. */
+function axes(ctx, height, box, x, y, xDomain, yDomain, labels) {
   ctx.lineWidth = 1;
   ctx.textBaseline = 'top';
   ctx.textAlign = 'center';
@@ -90,36 +89,49 @@ function axes(ctx, width, height, x, y, xDomain, yDomain, labels) {
     ctx.fillText(labels.y, 0, 0);
     ctx.restore();
   }
-  return box;
 }
 
-/** A legend in the top-right corner of the plot box: [{name, color, marker}]. */
-function legend(ctx, box, items) {
+/**
+ * The plot box below a legend: the legend's items ([{name, color, marker?, dash?}]) are laid out
+ * in rows above the plot, so that they never hide data. Returns {box, draw} where draw() paints
+ * the legend.
+ */
+function layout(ctx, width, height, items) {
   ctx.font = FONT;
-  const w = Math.max(...items.map((i) => ctx.measureText(i.name).width)) + 30;
-  const h = items.length * 16 + 6;
-  const x0 = box.right - w - 6;
-  const y0 = box.top + 6;
-  ctx.fillStyle = 'rgba(255,255,255,0.88)';
-  ctx.fillRect(x0, y0, w, h);
-  ctx.strokeStyle = GRID;
-  ctx.strokeRect(x0 + 0.5, y0 + 0.5, w, h);
-  items.forEach((item, i) => {
-    const cy = y0 + 11 + i * 16;
-    ctx.strokeStyle = item.color;
-    ctx.fillStyle = item.color;
-    if (item.marker) marker(ctx, item.marker, x0 + 13, cy, 4);
-    else {
-      ctx.lineWidth = 2;
-      if (item.dash) ctx.setLineDash(item.dash);
-      ctx.beginPath(); ctx.moveTo(x0 + 5, cy); ctx.lineTo(x0 + 21, cy); ctx.stroke();
-      ctx.setLineDash([]);
+  const rows = [[]];
+  let x = PAD.left;
+  for (const item of items) {
+    const w = ctx.measureText(item.name).width + 34;
+    if (x + w > width - PAD.right && rows[rows.length - 1].length) {
+      rows.push([]);
+      x = PAD.left;
     }
-    ctx.fillStyle = TEXT;
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'middle';
-    ctx.fillText(item.name, x0 + 25, cy);
-  });
+    rows[rows.length - 1].push({ item, x });
+    x += w;
+  }
+  const legendHeight = items.length ? rows.length * 16 + 4 : 0;
+  const box = { left: PAD.left, right: width - PAD.right, top: PAD.top + legendHeight, bottom: height - PAD.bottom };
+  const draw = () => {
+    rows.forEach((row, r) => {
+      const cy = 12 + r * 16;
+      for (const { item, x: x0 } of row) {
+        ctx.strokeStyle = item.color;
+        ctx.fillStyle = item.color;
+        if (item.marker) marker(ctx, item.marker, x0 + 10, cy, 4);
+        else {
+          ctx.lineWidth = 2;
+          ctx.setLineDash(item.dash || []);
+          ctx.beginPath(); ctx.moveTo(x0 + 2, cy); ctx.lineTo(x0 + 20, cy); ctx.stroke();
+          ctx.setLineDash([]);
+        }
+        ctx.fillStyle = TEXT;
+        ctx.textAlign = 'left';
+        ctx.textBaseline = 'middle';
+        ctx.fillText(item.name, x0 + 24, cy);
+      }
+    });
+  };
+  return { box, draw };
 }
 
 /** Distinct marker shapes, so the groups differ by more than colour. */
@@ -173,11 +185,16 @@ export function lineChart(canvas, series, options = {}) {
     canvas.setAttribute('aria-label', `${options.description || 'Chart'}: ${options.empty || 'no data yet'}.`);
     return;
   }
-  const xDomain = options.xDomain || extent(all.map((p) => p[0]));
+  const xDomain = options.xDomain || extent(all.map((p) => p[0]), 0.04);
   const yDomain = options.yDomain || extent(all.map((p) => p[1]), 0.08);
-  const x = scale(xDomain[0], xDomain[1], PAD.left, width - PAD.right);
-  const y = scale(yDomain[0], yDomain[1], height - PAD.bottom, PAD.top);
-  const box = axes(ctx, width, height, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel, xTicks: options.xTicks, xFormat: options.xFormat });
+  const items = series.length > 1 || options.legend
+    ? series.map((s, i) => ({ name: s.name, color: s.color || COLORS[i % COLORS.length], dash: s.dash }))
+    : [];
+  const { box, draw } = layout(ctx, width, height, items);
+  const x = scale(xDomain[0], xDomain[1], box.left, box.right);
+  const y = scale(yDomain[0], yDomain[1], box.bottom, box.top);
+  axes(ctx, height, box, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel, xTicks: options.xTicks, xFormat: options.xFormat });
+  draw();
   ctx.save();
   ctx.beginPath();
   ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
@@ -196,9 +213,6 @@ export function lineChart(canvas, series, options = {}) {
     if (s.points.length <= 40 && !s.dash) for (const [px, py] of s.points) marker(ctx, 'circle', x(px), y(py), 3.5);
   });
   ctx.restore();
-  if (series.length > 1 || options.legend) {
-    legend(ctx, box, series.map((s, i) => ({ name: s.name, color: s.color || COLORS[i % COLORS.length], dash: s.dash })));
-  }
   const text = series
     .filter((s) => s.points.length)
     .map((s) => `${s.name}: ${s.points.length} points, last ${formatNumber(s.points[s.points.length - 1][1])}`)
@@ -220,9 +234,11 @@ export function scatterChart(canvas, groups, options = {}) {
   }
   const xDomain = extent(all.map((p) => p[0]), 0.05);
   const yDomain = extent(all.map((p) => p[1]), 0.05);
-  const x = scale(xDomain[0], xDomain[1], PAD.left, width - PAD.right);
-  const y = scale(yDomain[0], yDomain[1], height - PAD.bottom, PAD.top);
-  const box = axes(ctx, width, height, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
+  const { box, draw } = layout(ctx, width, height, groups.map((g) => ({ name: `${g.name} (${g.points.length})`, color: g.color, marker: g.marker })));
+  const x = scale(xDomain[0], xDomain[1], box.left, box.right);
+  const y = scale(yDomain[0], yDomain[1], box.bottom, box.top);
+  axes(ctx, height, box, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
+  draw();
   ctx.save();
   ctx.beginPath();
   ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
@@ -235,7 +251,6 @@ export function scatterChart(canvas, groups, options = {}) {
   }
   ctx.globalAlpha = 1;
   ctx.restore();
-  legend(ctx, box, groups.map((g) => ({ name: `${g.name} (${g.points.length})`, color: g.color, marker: g.marker })));
   const text = groups.map((g) => `${g.points.length} ${g.name}`).join(', ');
   canvas.setAttribute('aria-label', `${options.description || 'Scatter plot'}: ${text}.`);
 }
@@ -263,14 +278,19 @@ export function histogram(canvas, scores, labels, threshold, options = {}) {
   });
   // Square-root counts: the few anomalies stay visible next to thousands of normal rows.
   const maxCount = Math.max(1, ...groups.flat());
-  const x = scale(domain[0], domain[1], PAD.left, width - PAD.right);
-  const y = scale(0, Math.sqrt(maxCount), height - PAD.bottom, PAD.top);
-  const box = axes(ctx, width, height, x, y, domain, [0, Math.sqrt(maxCount)], {
+  const colors = [COLORS[0], COLORS[1]];
+  const items = (labels
+    ? [{ name: 'normal', color: colors[0], marker: 'square' }, { name: 'anomaly', color: colors[1], marker: 'square' }]
+    : [{ name: 'rows', color: colors[0], marker: 'square' }]).concat([{ name: 'threshold (drag it)', color: TEXT, dash: [6, 4] }]);
+  const { box, draw } = layout(ctx, width, height, items);
+  const x = scale(domain[0], domain[1], box.left, box.right);
+  const y = scale(0, Math.sqrt(maxCount), box.bottom, box.top);
+  axes(ctx, height, box, x, y, domain, [0, Math.sqrt(maxCount)], {
     x: options.xLabel || 'score',
     y: 'rows (√ scale)',
     yFormat: (t) => formatNumber(Math.round(t * t)),
   });
-  const colors = [COLORS[0], COLORS[1]];
+  draw();
   groups.forEach((counts, gi) => {
     ctx.fillStyle = colors[gi];
     ctx.globalAlpha = gi === 0 ? 0.55 : 0.8;
@@ -292,10 +312,6 @@ export function histogram(canvas, scores, labels, threshold, options = {}) {
   ctx.setLineDash([]);
   ctx.fillStyle = TEXT;
   ctx.beginPath(); ctx.moveTo(tx - 7, box.top); ctx.lineTo(tx + 7, box.top); ctx.lineTo(tx, box.top + 10); ctx.closePath(); ctx.fill();
-  const items = labels
-    ? [{ name: 'normal', color: colors[0], marker: 'square' }, { name: 'anomaly', color: colors[1], marker: 'square' }]
-    : [{ name: 'rows', color: colors[0], marker: 'square' }];
-  legend(ctx, { ...box, right: box.right }, items.concat([{ name: 'threshold', color: TEXT, dash: [6, 4] }]));
   const flagged = scores.filter((s) => s > threshold).length;
   canvas.setAttribute(
     'aria-label',

@@ -19,20 +19,22 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const WWW = path.join(ROOT, 'www');
+const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
 const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/da3d-target');
 const CLI = process.env.DA3D_CLI || path.join(TARGET, 'debug/da3d');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DATA_DIR = process.env.DA3D_DATA_DIR || path.join(ROOT, '../shared/datasets');
 
-// The short schedule trained in the browser. SwiftShader runs each step in seconds, so few,
-// large batches; this preset and seed reach a test ROC AUC well above 0.7 on Mammography.
+// The short schedule trained in the browser. SwiftShader WebGPU needs about 10-20 s per
+// training step (5 steps per epoch at batch 2048), so one epoch per phase. With the reference
+// preset and seed 0 this reaches a test ROC AUC of about 0.88 on Mammography (the CLI on the CPU:
+// 0.885; seeds 1-3 give 0.75-0.88). Every value can be overridden from the environment.
 const SCHEDULE = {
   preset: process.env.PAGE_PRESET || 'reference',
-  aae: process.env.PAGE_EPOCHS_AAE || '2',
-  pretrain: process.env.PAGE_EPOCHS_PRETRAIN || '2',
-  da3d: process.env.PAGE_EPOCHS_DA3D || '2',
+  aae: process.env.PAGE_EPOCHS_AAE || '1',
+  pretrain: process.env.PAGE_EPOCHS_PRETRAIN || '1',
+  da3d: process.env.PAGE_EPOCHS_DA3D || '1',
   batch: process.env.PAGE_BATCH || '2048',
   seed: process.env.PAGE_SEED || '0',
 };
@@ -186,7 +188,8 @@ async function assertChartsDrawn(page, ids) {
     const px = await chartPixels(page, id);
     assert.equal(px.role, 'img', `#${id} has role=img`);
     assert.ok(px.points > 0, `#${id} drew no data points (${JSON.stringify(px)})`);
-    assert.ok(px.colored > 100, `#${id} looks blank: ${px.colored} coloured pixels`);
+    // a one-epoch loss curve is a few dots: some dozens of coloured pixels
+    assert.ok(px.colored > 20, `#${id} looks blank: ${px.colored} coloured pixels`);
     assert.ok(!/no data yet|no scores yet|needs labels/i.test(px.label), `#${id} aria-label does not describe data: ${px.label}`);
   }
 }
@@ -220,11 +223,17 @@ async function trainAndWait(page) {
   await page.waitForSelector('#pause:not([disabled])', { timeout: 60_000 });
   // The progress region announces politely; the bar moves.
   assert.equal(await page.getAttribute('#live', 'aria-live'), 'polite');
-  await page.waitForFunction(
-    () => /ROC AUC \d/.test(document.getElementById('auc').textContent) || !document.getElementById('error').hidden,
-    null,
-    { timeout: TRAIN_TIMEOUT_MS, polling: 1000 },
-  );
+  // Training on SwiftShader takes minutes: say where it stands once a minute.
+  const ticker = setInterval(() => text(page, '#progress-text').then((t) => console.log(`  … ${t}`), () => {}), 60_000);
+  try {
+    await page.waitForFunction(
+      () => /ROC AUC \d/.test(document.getElementById('auc').textContent) || !document.getElementById('error').hidden,
+      null,
+      { timeout: TRAIN_TIMEOUT_MS, polling: 1000 },
+    );
+  } finally {
+    clearInterval(ticker);
+  }
   if (await page.isVisible('#error')) assert.fail(`training failed: ${await text(page, '#error-text')}`);
   const seconds = JSON.parse(await page.getAttribute('#epoch-times', 'data-seconds'));
   return { wall: (Date.now() - t0) / 1000, seconds };
@@ -237,8 +246,10 @@ function meanSeconds(seconds) {
 
 function reportTiming(backend, timing) {
   const m = meanSeconds(timing.seconds);
+  const each = Object.entries(timing.seconds).map(([k, v]) => `${k} [${v.map((x) => x.toFixed(1)).join(', ')}]`).join(' ');
+  // The first epoch of each phase includes compiling that phase's shaders (WebGPU).
   const line = `browser seconds per epoch: ${backend} aae ${m.aae.toFixed(2)} pretrain ${m.pretrain.toFixed(2)} da3d ${m.da3d.toFixed(2)}` +
-    ` (batch ${SCHEDULE.batch}, ${SCHEDULE.aae}/${SCHEDULE.pretrain}/${SCHEDULE.da3d} epochs; whole run ${timing.wall.toFixed(1)} s)`;
+    ` (Mammography, ${SCHEDULE.preset} preset, batch ${SCHEDULE.batch}; each epoch: ${each}; Train click to AUC shown ${timing.wall.toFixed(1)} s)`;
   console.log(line);
   return m;
 }
@@ -395,6 +406,35 @@ describe('da3d page', () => {
     }
   });
 
+  test('CPU: Pause holds training, Resume goes on, Stop finishes the model as it is', { timeout: 300_000 }, async () => {
+    const browser = await launch({ webgpu: false });
+    try {
+      const { page, errors } = await openPage(browser, srv.origin);
+      await loadBundledMammography(page);
+      await setSchedule(page, { ...SCHEDULE, aae: '50', pretrain: '5', da3d: '50', batch: '256' });
+      const step = async () => Number((await text(page, '#progress-text')).match(/step (\d+)\//)?.[1] ?? -1);
+      await page.click('#train');
+      await page.waitForFunction(() => /step ([3-9]|\d\d+)\//.test(document.getElementById('progress-text').textContent));
+      await page.click('#pause');
+      await page.waitForFunction(() => /paused/.test(document.getElementById('progress-text').textContent));
+      assert.equal(await text(page, '#pause'), 'Resume');
+      assert.equal(await page.getAttribute('#pause', 'aria-pressed'), 'true');
+      const held = await step();
+      await page.waitForTimeout(1500);
+      assert.equal(await step(), held, 'no step while paused');
+      await page.click('#pause');
+      await page.waitForFunction((n) => Number(document.getElementById('progress-text').textContent.match(/step (\d+)\//)?.[1]) > n, held);
+      await page.click('#stop');
+      await page.waitForFunction(() => /Stopped/.test(document.getElementById('progress-text').textContent), null, { timeout: 120_000 });
+      await page.waitForFunction(() => /ROC AUC \d/.test(document.getElementById('auc').textContent));
+      assert.match(await text(page, '#live'), /Training stopped/);
+      assert.equal(await page.isDisabled('#download-model'), false, 'the stopped model can be downloaded');
+      assert.deepEqual(errors, [], 'no console errors');
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('a bundle trained by the CLI scores the same in the page (CPU, ±1e-5)', { timeout: 600_000 }, async (t) => {
     if (!fs.existsSync(CLI)) {
       t.skip(`${CLI} is missing: cargo build -p da3d-cli`);
@@ -407,8 +447,9 @@ describe('da3d page', () => {
     fs.writeFileSync(csvPath, `${small.join('\n')}\n`);
     const model = path.join(tmp, 'm.da3d');
     const cliScores = path.join(tmp, 's.csv');
-    execFileSync(CLI, ['train', csvPath, '-o', model, '--epochs-aae', '3', '--epochs-pretrain', '1', '--epochs', '2', '--quiet'], { stdio: 'inherit' });
-    execFileSync(CLI, ['score', model, csvPath, '-o', cliScores], { stdio: 'inherit' });
+    // (stdout and stderr are kept: execFileSync's error shows them when the CLI fails)
+    execFileSync(CLI, ['train', csvPath, '-o', model, '--epochs-aae', '3', '--epochs-pretrain', '1', '--epochs', '2', '--quiet'], { stdio: 'pipe' });
+    execFileSync(CLI, ['score', model, csvPath, '-o', cliScores], { stdio: 'pipe' });
     const expected = parseScores(fs.readFileSync(cliScores));
 
     const browser = await launch({ webgpu: false });
@@ -456,6 +497,15 @@ describe('da3d page', () => {
       const raggedText = await expectError(page, /ragged\.csv.*line 3/, 'a ragged row');
       console.log(`ragged CSV message: ${raggedText}`);
 
+      // The drop zone takes files too.
+      const dropped = await page.evaluateHandle(() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(['f1,f2,label\n1.0,2.0\n'], 'dropped.csv', { type: 'text/csv' }));
+        return dt;
+      });
+      await page.dispatchEvent('#drop', 'drop', { dataTransfer: dropped });
+      await expectError(page, /dropped\.csv.*line 2/, 'a ragged CSV dropped on the drop zone');
+
       // Over 200 MB: a sparse file, refused before it is read.
       const huge = path.join(tmp, 'huge.csv');
       fs.closeSync(fs.openSync(huge, 'w'));
@@ -472,7 +522,7 @@ describe('da3d page', () => {
         await page.setInputFiles('#csv-file', { name: 'other.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b,label\n1,2,0\n3,4,0\n5,6,1\n') });
         await page.waitForFunction(() => /other\.csv: 3 rows/.test(document.getElementById('data-summary').textContent));
         await page.setInputFiles('#bundle-file', model);
-        const msg = await expectError(page, /does not fit the loaded data/, 'a bundle that does not fit the data');
+        const msg = await expectError(page, /does not fit/, 'a bundle that does not fit the data');
         console.log(`bundle mismatch message: ${msg}`);
       }
       assert.deepEqual(errors, [], 'errors are shown on the page, not in the console');
