@@ -31,9 +31,9 @@ fn short_schedule_on_mammography_beats_080_test_auc() {
     assert_eq!(p.summary.input_width, 6);
     let mut cfg = TrainingConfig::preset(Preset::Paper, 6, Some("mammography"));
     cfg.seed = 0;
-    cfg.schedule.aae_epochs = 40;
-    cfg.schedule.pretrain_epochs = 10;
-    cfg.schedule.da3d_epochs = 30;
+    cfg.schedule.aae_epochs = 100;
+    cfg.schedule.pretrain_epochs = 50;
+    cfg.schedule.da3d_epochs = 25;
     let mut t = Trainer::new(cfg, p.train.clone(), &Device::flex()).unwrap();
     while t.step_epoch().unwrap().is_some() {}
     let scores = t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
