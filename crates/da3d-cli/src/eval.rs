@@ -157,11 +157,8 @@ pub fn run(
         }
     }
 
+    save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
     let report = report_json(path, dataset, &backend.name, seeds, args, started, &runs);
-    if let Some(out) = out {
-        let text = serde_json::to_string_pretty(&report)?;
-        write_atomic(out, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
-    }
     print_report(&report, &runs, contaminations, methods, json)?;
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
@@ -237,7 +234,8 @@ fn print_report(report: &serde_json::Value, runs: &[Run], contaminations: &[f64]
     Ok(())
 }
 
-/// Write the runs so far, so that a later failure loses nothing already measured.
+/// Write the runs so far to `out` (after every run, so that a later failure loses nothing
+/// already measured, and once more at the end).
 #[allow(clippy::too_many_arguments)]
 fn save_partial(out: Option<&Path>, path: &Path, dataset: Option<&str>, backend: &str, seeds: &[u64], args: &TrainArgs, started: Instant, runs: &[Run]) -> Result<()> {
     if let Some(out) = out {

@@ -44,6 +44,23 @@ pub(crate) fn upload(x: &Matrix, start: usize, end: usize, device: &Device) -> T
     Tensor::from_data(TensorData::new(values, [end - start, x.cols]), device)
 }
 
+/// `f` applied to the rows of `x` in batches of `SCORE_BATCH`, concatenated; `None` for no rows.
+/// Nothing is read back.
+pub(crate) fn in_batches<const D: usize>(
+    x: &Matrix,
+    device: &Device,
+    f: impl Fn(Tensor<2>) -> Tensor<D>,
+) -> Option<Tensor<D>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < x.rows {
+        let end = (start + SCORE_BATCH).min(x.rows);
+        parts.push(f(upload(x, start, end, device)));
+        start = end;
+    }
+    if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
+}
+
 /// Read a float tensor back (blocking; native backends).
 pub(crate) fn read_sync<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     let data = t.try_into_data().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
@@ -114,20 +131,8 @@ impl Detector {
         Ok(())
     }
 
-    /// `f` applied to the rows in batches of `SCORE_BATCH`, concatenated (no read-back).
-    fn batched<const D: usize>(&self, x: &Matrix, f: impl Fn(Tensor<2>) -> Tensor<D>) -> Option<Tensor<D>> {
-        let mut parts = Vec::new();
-        let mut start = 0;
-        while start < x.rows {
-            let end = (start + SCORE_BATCH).min(x.rows);
-            parts.push(f(upload(x, start, end, &self.device)));
-            start = end;
-        }
-        if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
-    }
-
     fn batches(&self, x: &Matrix, kind: ScoreKind) -> Option<Tensor<1>> {
-        self.batched(x, |t| self.score_tensor(t, kind))
+        in_batches(x, &self.device, |t| self.score_tensor(t, kind))
     }
 
     /// Scores of every row (blocking read; native backends).
@@ -154,7 +159,7 @@ impl Detector {
 
     /// Codes of all rows as one tensor `[rows, code]`, computed in batches.
     fn code_batches(&self, x: &Matrix) -> Option<Tensor<2>> {
-        self.batched(x, |t| self.networks.aae.encode(t))
+        in_batches(x, &self.device, |t| self.networks.aae.encode(t))
     }
 
     /// Codes of every row: `[rows × code]` row-major (for the latent plot and code statistics).

@@ -17,7 +17,7 @@ pub use losses::bce_with_logits;
 
 use crate::config::{AlarmObjective, Lipschitz, Method, TrainingConfig};
 use crate::data::Matrix;
-use crate::detector::{alarm_input_codes, alarm_input_rows, read_async, read_sync, upload};
+use crate::detector::{alarm_input_codes, alarm_input_rows, in_batches, read_async, read_sync};
 use crate::error::{Error, Result};
 use crate::model::{Aae, Alarm, Critic, Generator, Networks, NetworksConfig};
 use crate::rng::HostRng;
@@ -375,14 +375,8 @@ impl Trainer {
     fn code_moments(&mut self) -> (Tensor<2>, Tensor<2>) {
         if self.code_moments.is_none() {
             let frozen = self.frozen_aae.as_ref().expect("AAE frozen");
-            let mut parts = Vec::new();
-            let mut start = 0;
-            while start < self.x.rows {
-                let end = (start + crate::detector::SCORE_BATCH).min(self.x.rows);
-                parts.push(frozen.encode(upload(&self.x, start, end, &self.device)).detach());
-                start = end;
-            }
-            let codes = Tensor::cat(parts, 0);
+            let codes = in_batches(&self.x, &self.device, |t| frozen.encode(t).detach())
+                .expect("the trainer has training rows");
             let mean = codes.clone().mean_dim(0);
             let spread = (codes - mean.clone()).square().mean_dim(0).sqrt().clamp_min(1e-3);
             self.code_moments = Some((mean, spread));
