@@ -48,6 +48,14 @@ impl Drop for Dir {
 
 const FAST: &[&str] = &["--epochs-aae", "15", "--epochs-pretrain", "3", "--epochs", "8", "--batch-size", "64", "--quiet"];
 
+/// `da3d train DATA -o MODEL` on the fast schedule, with `extra` flags.
+fn train_fast(data: &str, model: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["train", data, "-o", model];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(FAST);
+    run(&args)
+}
+
 fn fixture(dir: &Dir) -> String {
     dir.file("data.csv", &synthetic_csv(&SyntheticSpec { rows: 800, seed: 11, ..Default::default() }))
 }
@@ -57,9 +65,7 @@ fn train_score_info_round_trip() {
     let dir = Dir::new("roundtrip");
     let data = fixture(&dir);
     let model = dir.path("m.da3d");
-    let mut args = vec!["train", &data, "-o", &model, "--seed", "3"];
-    args.extend_from_slice(FAST);
-    let o = run(&args);
+    let o = train_fast(&data, &model, &["--seed", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("test: ROC AUC"), "{}", stderr(&o));
     assert!(Path::new(&model).exists());
@@ -104,9 +110,7 @@ fn same_seed_same_model_scores() {
     let mut out = Vec::new();
     for name in ["a", "b"] {
         let model = dir.path(&format!("{name}.da3d"));
-        let mut args = vec!["train", &data, "-o", &model, "--seed", "9"];
-        args.extend_from_slice(FAST);
-        assert!(run(&args).status.success());
+        assert!(train_fast(&data, &model, &["--seed", "9"]).status.success());
         out.push(stdout(&run(&["score", &model, &data])));
     }
     assert_eq!(out[0], out[1]);
@@ -168,9 +172,7 @@ fn score_reports_bad_rows_and_can_skip_them() {
     let dir = Dir::new("skip");
     let data = fixture(&dir);
     let model = dir.path("m.da3d");
-    let mut args = vec!["train", &data, "-o", &model];
-    args.extend_from_slice(FAST);
-    assert!(run(&args).status.success());
+    assert!(train_fast(&data, &model, &[]).status.success());
     let mut text = std::fs::read_to_string(&data).unwrap();
     let header = text.lines().next().unwrap().to_string();
     let good = text.lines().nth(1).unwrap().to_string();
@@ -229,9 +231,7 @@ fn streaming_in_small_batches_gives_the_same_scores() {
     let dir = Dir::new("stream");
     let data = fixture(&dir);
     let model = dir.path("m.da3d");
-    let mut args = vec!["train", &data, "-o", &model];
-    args.extend_from_slice(FAST);
-    assert!(run(&args).status.success());
+    assert!(train_fast(&data, &model, &[]).status.success());
     let whole = stdout(&run(&["score", &model, &data]));
     let small = stdout(&run(&["score", &model, &data, "--batch-rows", "7"]));
     let rows = |t: &str| -> Vec<(String, f32)> {
