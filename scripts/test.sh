@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command. Installs what is missing (scripts/setup.sh), then runs:
-#   1. cargo tests: unit and integration tests of the model crate, end-to-end tests of the CLI;
+#   1. cargo tests: unit and integration tests of the model crate, end-to-end tests of the CLI,
+#      including training on wgpu (Mesa's lavapipe: DA3D_REQUIRE_WGPU=1 makes a missing adapter a
+#      failure) against the CPU;
 #   2. the model crate's build for wasm32-unknown-unknown;
-#   3. the page tests: builds the WASM module and the page (scripts/build-web.sh) and drives it in
-#      headless Chromium on WebGPU (SwiftShader) and on the CPU fallback (node --test tests/page/).
+#   3. the page tests: builds the WASM module and the page (scripts/build-web.sh), runs the web
+#      crate's Rust tests inside headless Chromium (wasm-bindgen-test: WebGPU on SwiftShader and
+#      the CPU backend), then drives the page on WebGPU and on the CPU fallback (node --test).
 # Tests that need the data sets read $DA3D_DATA_DIR (default ../shared/datasets).
 # DA3D_SKIP_PAGE=1 runs only steps 1-2.
 set -euo pipefail
@@ -11,9 +14,12 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}"
 export DA3D_DATA_DIR="${DA3D_DATA_DIR:-$PWD/../shared/datasets}"
 scripts/setup.sh
-cargo test "$@"
+DA3D_REQUIRE_WGPU="${DA3D_REQUIRE_WGPU:-1}" cargo test "$@"
 cargo build -p da3d --target wasm32-unknown-unknown
 if [ "${DA3D_SKIP_PAGE:-0}" != 1 ]; then
   DA3D_WASM_OPT="${DA3D_WASM_OPT:-0}" DA3D_WEB_DATASETS="${DA3D_WEB_DATASETS:-mammography}" scripts/build-web.sh
-  node --test --test-concurrency=1 tests/page/
+  # Chromium's WebGPU runs on its own SwiftShader Vulkan driver: no VK_DRIVER_FILES for it.
+  env -u VK_DRIVER_FILES CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=1200 \
+    cargo test -p da3d-web --target wasm32-unknown-unknown
+  env -u VK_DRIVER_FILES node --test --test-concurrency=1 tests/page/
 fi

@@ -257,3 +257,68 @@ fn eval_without_labels_says_so() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("label column"), "{}", stderr(&o));
 }
+
+/// The folder of the shared data sets (`DA3D_DATA_DIR`, default `../shared/datasets`).
+fn data_dir() -> PathBuf {
+    std::env::var_os("DA3D_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"))
+}
+
+/// Test ROC AUC of `da3d eval` (DA³D, seed 0, clean) on Mammography with a short schedule
+/// (5/2/5 epochs at batch 1024: about 3.5 minutes on lavapipe, 6 seconds on the CPU).
+fn short_mammography_auc(data: &str, backend: &str) -> (f64, String) {
+    let o = run(&[
+        "eval", data, "--dataset", "mammography", "--methods", "da3d", "--seeds", "0", "--contamination", "0",
+        "--epochs-aae", "5", "--epochs-pretrain", "2", "--epochs", "5", "--batch-size", "1024", "--backend", backend,
+        "--json", "--quiet",
+    ]);
+    assert!(o.status.success(), "{backend}: {}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("eval --json prints JSON");
+    let auc = report["runs"][0]["test_roc_auc"].as_f64().expect("one run with a test AUC");
+    (auc, report["backend"].as_str().unwrap_or("").to_string())
+}
+
+/// The GPU path: burn's wgpu backend (Mesa's lavapipe in CI, where `DA3D_REQUIRE_WGPU=1`) trains
+/// from the same seed to a test AUC within 0.03 of the CPU run.
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_training_is_within_003_auc_of_the_cpu() {
+    let data = data_dir().join("mammography.csv");
+    if !data.exists() {
+        eprintln!("SKIPPED: {} is absent (set DA3D_DATA_DIR)", data.display());
+        return;
+    }
+    let probe = run(&["bench", "--rows", "64", "--cols", "3", "--epochs", "1", "--backends", "wgpu"]);
+    if !probe.status.success() {
+        assert!(
+            std::env::var("DA3D_REQUIRE_WGPU").as_deref() != Ok("1"),
+            "DA3D_REQUIRE_WGPU=1 but wgpu has no adapter: {}",
+            stderr(&probe)
+        );
+        eprintln!("SKIPPED: no wgpu adapter here ({})", stderr(&probe).trim());
+        return;
+    }
+    let data = data.display().to_string();
+    let (cpu, cpu_name) = short_mammography_auc(&data, "cpu");
+    let (gpu, gpu_name) = short_mammography_auc(&data, "wgpu");
+    eprintln!("Mammography, 5/2/5 epochs, seed 0: {cpu_name} AUC {cpu:.4}, {gpu_name} AUC {gpu:.4}");
+    assert!(gpu_name.starts_with("wgpu ("), "{gpu_name}");
+    assert!(cpu > 0.7 && gpu > 0.7, "cpu {cpu}, wgpu {gpu}");
+    assert!((cpu - gpu).abs() <= 0.03, "cpu {cpu:.4} vs wgpu {gpu:.4}");
+
+    // A model trained on the CPU scores the same on the GPU.
+    let dir = Dir::new("wgpu-score");
+    let fixture = fixture(&dir);
+    let model = dir.path("m.da3d");
+    assert!(train_fast(&fixture, &model, &[]).status.success());
+    let scores = |backend: &str| -> Vec<f64> {
+        let o = run(&["score", &model, &fixture, "--backend", backend]);
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        stdout(&o).lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect()
+    };
+    let (on_cpu, on_gpu) = (scores("cpu"), scores("wgpu"));
+    assert_eq!(on_cpu.len(), on_gpu.len());
+    let max_diff = on_cpu.iter().zip(&on_gpu).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(max_diff < 1e-4, "CPU-trained model: scores on wgpu differ by {max_diff}");
+}

@@ -3,7 +3,11 @@
 
 import { COLORS, formatNumber, histogram, lineChart, scatterChart } from './charts.js';
 
-const MAX_FILE_BYTES = 200 * 1024 * 1024;
+// The largest file the page reads (CSV or bundle). The whole file is held in memory (in the
+// page, then parsed in the WebAssembly module, whose memory cannot exceed 4 GB): 512 MB leaves
+// room for the parsed table and training. Larger files: the CLI (`da3d score` streams).
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+const MB = 1024 * 1024;
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------------------------------------
@@ -46,6 +50,7 @@ const state = {
   busy: false, // a request that changes the session is running (load, score, import...)
   training: false,
   paused: false,
+  gpuLost: false, // the WebGPU device was lost: the CPU until the page is reloaded
   summary: null, // the load_csv summary of the loaded data
   sourceName: '', // file or data-set name of the loaded data
   dataset: null, // the bundled data set's name when one is loaded
@@ -91,7 +96,7 @@ function updateButtons() {
   $('load-dataset').disabled = !idle || !$('dataset').value;
   $('csv-file').disabled = !idle;
   $('label-col').disabled = !idle || !loaded;
-  $('use-gpu').disabled = !idle;
+  $('use-gpu').disabled = !idle || state.gpuLost;
   $('train').disabled = !idle || !loaded;
   $('pause').disabled = !state.training;
   $('stop').disabled = !state.training;
@@ -123,14 +128,18 @@ async function guarded(fn) {
 // ---------------------------------------------------------------------------------------------
 // Backend
 
+function showBackend(backend, preferGpu) {
+  const why = preferGpu ? backend.reason : 'the “Use WebGPU” box is off';
+  const text = backend.gpu ? `Backend: WebGPU (${backend.reason}).` : `Backend: CPU (WebAssembly). Why: ${why}.`;
+  setBackendText(text, backend.name);
+}
+
 async function startSession() {
   const preferGpu = $('use-gpu').checked;
   setBackendText(preferGpu ? 'Looking for a WebGPU adapter…' : 'Starting on the CPU…', '');
   await guarded(async () => {
     const { backend, summary } = await rpc('init', { preferGpu });
-    const why = preferGpu ? backend.reason : 'the “Use WebGPU” box is off';
-    const text = backend.gpu ? `Backend: WebGPU (${backend.reason}).` : `Backend: CPU (WebAssembly). Why: ${why}.`;
-    setBackendText(text, backend.name);
+    showBackend(backend, preferGpu);
     if (summary) showSummary(summary);
   });
 }
@@ -161,30 +170,54 @@ async function listDatasets() {
   updateButtons();
 }
 
-/** Refuse what cannot be a CSV before reading it: too large, or not a CSV by name. */
-function checkCsvFile(file) {
+const megabytes = (bytes) => `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`;
+
+/** Refuse a file larger than the page can hold, before reading it (`file.size` only). */
+function checkSize(file, what) {
   if (file.size > MAX_FILE_BYTES) {
-    throw new Error(`“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB: files over 200 MB are refused (the page holds the whole file in memory).`);
+    throw new Error(`“${file.name}” is ${megabytes(file.size)}: too large for this page, which reads ${what} of up to ` +
+      `${MAX_FILE_BYTES / MB} MB (it holds the whole file in memory). For larger files use the command line: ` +
+      '“da3d score” streams a CSV of any size.');
   }
-  if (!/\.(csv|txt)(\.gz)?$/i.test(file.name)) {
-    throw new Error(`“${file.name}” is not a CSV file: choose a .csv, .txt or .csv.gz file with a header row.`);
-  }
-  if (file.size === 0) throw new Error(`“${file.name}” is empty.`);
 }
 
-/** Text files have no NUL bytes; gzip starts with 1f 8b. */
-function checkCsvBytes(bytes, name) {
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return;
-  const head = bytes.subarray(0, 4096);
-  if (head.includes(0)) throw new Error(`“${name}” is not a CSV file: it holds binary data.`);
+/**
+ * What the first 64 KB say about a file that is not gzip: `utf8` false when they are not UTF-8
+ * text; `binary` when they hold control bytes no text file has (a picture, an archive, random
+ * bytes); `nul` the line of the first NUL byte.
+ */
+function sniff(bytes) {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return { utf8: true, binary: false, nul: null };
+  const head = bytes.subarray(0, 65536);
+  let utf8 = true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true }); // a character cut at the end is fine
+  } catch {
+    utf8 = false;
+  }
+  const binary = head.some((b) => (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0c && b !== 0x0d) || b === 0x7f);
+  const at = head.indexOf(0);
+  const nul = at < 0 ? null : head.subarray(0, at).reduce((n, b) => n + (b === 0x0a), 1);
+  return { utf8, binary, nul };
 }
 
 async function loadFile(file) {
   await guarded(async () => {
-    checkCsvFile(file);
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    checkCsvBytes(bytes, file.name);
-    await loadBytes(bytes, file.name, null);
+    checkSize(file, 'CSV files');
+    if (file.size === 0) throw new Error(`“${file.name}” is empty: a CSV file needs a header row and data rows.`);
+    let bytes;
+    try {
+      bytes = new Uint8Array(await file.arrayBuffer());
+    } catch (e) {
+      throw new Error(`“${file.name}” could not be read (${e.message}).`);
+    }
+    const { utf8, binary, nul } = sniff(bytes);
+    // NUL bytes in what is otherwise UTF-8: the CSV reader would take them as text.
+    if (utf8 && nul) throw new Error(`“${file.name}” is not a CSV file: line ${nul} holds a NUL byte (binary data, not text).`);
+    // Otherwise the CSV reader decides; its error names the line and column. A picture or
+    // random bytes fail on the first bytes that are not UTF-8.
+    const why = binary ? 'is not a CSV file (it holds binary data, not text)' : !utf8 ? 'is not UTF-8 text (save it as UTF-8 CSV)' : null;
+    await loadBytes(bytes, file.name, null, why);
   });
 }
 
@@ -199,13 +232,13 @@ async function loadDataset() {
   });
 }
 
-async function loadBytes(bytes, name, dataset) {
+async function loadBytes(bytes, name, dataset, notCsv = null) {
   const options = { label: 'label', ignore: [], dataset };
   let summary;
   try {
     summary = await rpc('load', { bytes: bytes.buffer, options }, [bytes.buffer]);
   } catch (e) {
-    throw new Error(`Could not read “${name}”: ${e.message}`);
+    throw new Error(notCsv ? `“${name}” ${notCsv}: ${e.message}` : `Could not read “${name}”: ${e.message}`);
   }
   state.sourceName = name;
   state.dataset = dataset;
@@ -431,6 +464,30 @@ const events = {
     state.paused = false;
     showError(error);
     announce('Training failed.');
+    updateButtons();
+  },
+  /** The worker replaced its session (GPU device lost, module crashed): the model is gone, the data reloaded. */
+  renewed({ error, backend, summary, gpuLost }) {
+    const wasTraining = state.training;
+    state.training = false;
+    state.paused = false;
+    resetTraining();
+    $('model-info').textContent = 'No model yet.';
+    if (gpuLost) {
+      state.gpuLost = true;
+      $('use-gpu').checked = false;
+    }
+    showBackend(backend, gpuLost || $('use-gpu').checked);
+    if (wasTraining) $('progress-text').textContent = gpuLost ? 'Stopped: the GPU device was lost.' : 'Stopped: the module crashed.';
+    if (summary) showSummary(summary);
+    else if (state.summary) {
+      state.summary = null;
+      $('data-summary').textContent = 'No data loaded: load the file again.';
+    }
+    // A request that failed with the crash may have shown its own message: keep both.
+    const box = $('error');
+    showError(!box.hidden && $('error-text').textContent ? `${$('error-text').textContent}\n${error}` : error);
+    announce(error);
     updateButtons();
   },
 };
@@ -668,6 +725,7 @@ function renderTop() {
   const body = $('top').tBodies[0];
   if (!v) {
     body.replaceChildren();
+    $('top-caption').textContent = 'Most anomalous rows';
     return;
   }
   let top = v.top;
@@ -764,7 +822,7 @@ $('bundle-file').addEventListener('change', () => {
   const file = $('bundle-file').files[0];
   if (!file) return;
   guarded(async () => {
-    if (file.size > MAX_FILE_BYTES) throw new Error(`“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB: files over 200 MB are refused.`);
+    checkSize(file, 'model bundles');
     const bytes = await file.arrayBuffer();
     let header;
     try {
@@ -782,8 +840,10 @@ $('bundle-file').addEventListener('change', () => {
       try {
         await scoreLoaded();
       } catch (e) {
-        // the module's message already says "the model does not fit this data: …" when it is so
-        throw new Error(/does not fit/.test(e.message) ? `“${file.name}”: ${e.message}` : `The model bundle does not fit the loaded data: ${e.message}`);
+        // the module's message says "the model does not fit this data: …" when it is so
+        const problem = e.message.replace(/^the model does not fit this data: /, '');
+        throw new Error(`The model bundle “${file.name}” does not fit the loaded data (${state.sourceName}): ${problem}. ` +
+          'Load a CSV with the columns the model was trained on (listed below), then press “Score the loaded data”.');
       }
     }
   });

@@ -3,13 +3,24 @@
 //
 // Protocol. Page → worker: {id, type, ...args}; the worker answers {id, ok: true, result} or
 // {id, ok: false, error}. Training runs as a loop of `session.step` calls in this worker; it
-// reports with messages without id: {event: 'progress' | 'epoch' | 'finished' | 'error', ...}.
+// reports with messages without id: {event: 'progress' | 'paused' | 'finished' | 'error' |
+// 'renewed', ...}.
+//
+// Failures that leave the Session unusable get a new Session (see `renew`), with the loaded data
+// read into it again, and a 'renewed' event that says what happened:
+// - the WebGPU device is lost (driver reset, GPU removed, ...): training stops at once and the
+//   new Session runs on the CPU (WebGPU stays off until the page is reloaded: the module keeps
+//   one WebGPU device per page);
+// - the module traps (a Rust panic, or running out of memory: WebAssembly.RuntimeError).
 
 import init, { Session } from './pkg/da3d_web.js';
 
 let ready = null; // the promise of the WASM module's initialisation
 let session = null;
 let csv = null; // {bytes: Uint8Array, options} of the data loaded into the session
+let generation = 0; // bumped when the session is replaced: answers of older sessions are dropped
+let renewing = null; // the promise of a session being replaced; requests wait for it
+let backendInfo = null; // session.backend() of the current session, kept: a broken session cannot answer
 
 const training = {
   active: false, // a trainer exists (between start and finish)
@@ -32,6 +43,120 @@ function exclusive(fn) {
 
 const parse = (json) => JSON.parse(json);
 const message = (e) => (e && e.message) || String(e);
+/** A promise to reject when the session is replaced: requests waiting on the old one end with it. */
+function signal() {
+  let reject;
+  const promise = new Promise((_, r) => (reject = r));
+  promise.catch(() => {});
+  return { promise, reject };
+}
+let replaced = signal();
+
+/** A trap of the WebAssembly module (a Rust panic, out of memory): the Session is unusable. */
+const isTrap = (e) => e instanceof WebAssembly.RuntimeError;
+
+// ---------------------------------------------------------------------------------------------
+// The WebGPU device. burn creates it inside the module; wrapping requestDevice lets this worker
+// see it and hear when it is lost (`device.lost` resolves; reason 'destroyed' or 'unknown').
+
+const gpu = { device: null, lost: null }; // lost: {reason, message} once the device is gone
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    gpu.device = device;
+    device.lost.then((info) => deviceLost({ reason: info.reason, message: info.message }));
+    return device;
+  };
+}
+
+/** Test hook (tests/page): destroy the WebGPU device, as a driver reset would lose it. */
+self.da3dTestHooks = {
+  loseGpuDevice() {
+    if (!gpu.device) return false;
+    gpu.device.destroy();
+    return true;
+  },
+};
+
+function lostText(lost) {
+  const detail = [lost.reason, lost.message].filter(Boolean).join(': ').replace(/\.$/, '');
+  return `The GPU device was lost (${detail || 'no reason given'})`;
+}
+
+/**
+ * The device is gone: stop training now (a step on a lost device may never end) and go on on the
+ * CPU. Returns false when the current session does not run on the GPU (nothing to do).
+ */
+function deviceLost(lost) {
+  gpu.lost ||= lost;
+  lost = gpu.lost;
+  if (!session || !backendInfo || !backendInfo.gpu) return false; // a CPU session never used the device
+  const wasTraining = training.active;
+  const what = lostText(lost);
+  renew(false, `${what.replace(/^The/, 'the')}; reload the page to use WebGPU again`, what).then(
+    (r) => {
+      const next = wasTraining
+        ? 'training stopped. The page now runs on the CPU: press Train to train again on the CPU.'
+        : 'the page now runs on the CPU. A model trained or loaded before is gone: train again, or load its bundle.';
+      self.postMessage({ event: 'renewed', error: `${what}; ${next} (Reload the page to try WebGPU again.)`, gpuLost: true, ...r });
+    },
+    (e) => self.postMessage({ event: 'error', error: `${what}, and no CPU session could start: ${message(e)}. Reload the page.` }),
+  );
+  return true;
+}
+
+const lostDevice = (e) => gpu.lost || (/device (is|was) (lost|poisoned|destroyed)/i.test(message(e)) ? { reason: 'unknown', message: message(e) } : null);
+
+/**
+ * Replace the Session: a new one (on the CPU unless `preferGpu` and the GPU is not lost), with
+ * the loaded data read into it again. The old Session is dropped, not freed: a call may still
+ * hold it (a step on a lost device), and its answers are ignored (`generation`).
+ */
+function renew(preferGpu, cpuReason, why) {
+  generation += 1;
+  Object.assign(training, { active: false, paused: false, stopping: false, looping: false });
+  session = null;
+  backendInfo = null;
+  queue = Promise.resolve(); // the old session's calls may never end: do not wait behind them
+  replaced.reject(new Error(why)); // requests still waiting on the old session fail now
+  replaced = signal();
+  renewing = exclusive(async () => {
+    const next = await Session.create(Boolean(preferGpu) && !gpu.lost);
+    session = next;
+    const backend = parse(session.backend());
+    if (!backend.gpu && cpuReason) backend.reason = cpuReason;
+    backendInfo = backend;
+    let summary = null;
+    if (csv) {
+      try {
+        summary = parse(session.load_csv(csv.bytes, JSON.stringify(csv.options)));
+      } catch (e) {
+        csv = null;
+      }
+    }
+    return { backend, summary };
+  });
+  const done = renewing;
+  done.finally(() => {
+    if (renewing === done) renewing = null;
+  }).catch(() => {});
+  return done;
+}
+
+/** After a trap: a new Session on the same backend; the page hears of it with a 'renewed' event. */
+function recoverFromTrap(e, doing) {
+  const preferGpu = Boolean(backendInfo && backendInfo.gpu);
+  renew(preferGpu, null, `the WebAssembly module crashed (${message(e)})`).then(
+    (r) => self.postMessage({
+      event: 'renewed',
+      error: `${doing} crashed the WebAssembly module (${message(e)}; perhaps out of memory). ` +
+        'A fresh session was started with the loaded data: train or load the model again.',
+      ...r,
+    }),
+    (e2) => self.postMessage({ event: 'error', error: `The WebAssembly module crashed (${message(e)}) and could not restart (${message(e2)}). Reload the page.` }),
+  );
+}
 
 const handlers = {
   /** Load the module and create a session; reloads the current data into a new session. */
@@ -42,8 +167,11 @@ const handlers = {
     return exclusive(async () => {
       if (session) session.free();
       session = null;
-      session = await Session.create(Boolean(preferGpu));
+      backendInfo = null;
+      session = await Session.create(Boolean(preferGpu) && !gpu.lost);
       const backend = parse(session.backend());
+      if (preferGpu && gpu.lost) backend.reason = `${lostText(gpu.lost).replace(/^The/, 'the')}; reload the page to use WebGPU again`;
+      backendInfo = backend;
       const summary = csv ? parse(session.load_csv(csv.bytes, JSON.stringify(csv.options))) : null;
       return { backend, summary };
     });
@@ -118,11 +246,13 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 async function loop() {
   if (training.looping) return;
   training.looping = true;
+  const gen = generation;
   let done = false;
   try {
     while (!training.paused && !training.stopping) {
       const t0 = performance.now();
       const r = parse(await exclusive(() => session.step(training.batches)));
+      if (gen !== generation) return; // the session was replaced meanwhile (device lost)
       const now = performance.now();
       adapt(now - t0, r.report !== null);
       let seconds = null;
@@ -138,11 +268,15 @@ async function loop() {
       await tick();
     }
   } catch (e) {
+    if (gen !== generation) return; // the session was replaced meanwhile (device lost)
     training.active = false;
-    self.postMessage({ event: 'error', error: `Training failed: ${message(e)}` });
+    training.looping = false;
+    if (lostDevice(e) && deviceLost(lostDevice(e))) return;
+    if (isTrap(e)) recoverFromTrap(e, 'Training');
+    else self.postMessage({ event: 'error', error: `Training failed: ${message(e)}` });
     return;
   } finally {
-    training.looping = false;
+    if (gen === generation) training.looping = false;
   }
   if (done || training.stopping) await finish();
   else self.postMessage({ event: 'paused' });
@@ -158,25 +292,44 @@ function adapt(ms, epochEnded) {
 async function finish() {
   if (!training.active) return;
   training.active = false;
+  const gen = generation;
   try {
     const t0 = performance.now();
     const results = parse(await exclusive(() => session.finish(training.thresholdRate)));
+    if (gen !== generation) return;
     self.postMessage({ event: 'finished', results, stopped: training.stopping, seconds: (performance.now() - t0) / 1000 });
   } catch (e) {
-    self.postMessage({ event: 'error', error: `Finishing the model failed: ${message(e)}` });
+    if (gen !== generation) return;
+    if (lostDevice(e) && deviceLost(lostDevice(e))) return;
+    if (isTrap(e)) recoverFromTrap(e, 'Finishing the model');
+    else self.postMessage({ event: 'error', error: `Finishing the model failed: ${message(e)}` });
   }
 }
+
+const DOING = {
+  load: 'Reading the CSV',
+  config: 'Reading the preset',
+  train: 'Starting training',
+  score: 'Scoring',
+  exportBundle: 'Exporting the bundle',
+  importBundle: 'Loading the bundle',
+};
 
 self.onmessage = async (e) => {
   const { id, type, ...args } = e.data;
   try {
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request '${type}'`);
+    if (renewing) await renewing.catch(() => {});
     if (type !== 'init' && !session) throw new Error('the module is not ready yet');
-    const result = await handler(args);
+    const result = await Promise.race([handler(args), replaced.promise]);
     const transfer = result instanceof ArrayBuffer ? [result] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
-    self.postMessage({ id, ok: false, error: message(err) });
+    if (isTrap(err) && session) {
+      // The request fails with its message; the page then hears of the new session.
+      recoverFromTrap(err, DOING[type] || `The request '${type}'`);
+    }
+    self.postMessage({ id, ok: false, error: isTrap(err) ? `the WebAssembly module crashed (${message(err)}; perhaps out of memory)` : message(err) });
   }
 };

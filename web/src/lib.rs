@@ -83,7 +83,14 @@ impl Session {
     pub async fn create(prefer_gpu: bool) -> Session {
         let (device, backend) = if prefer_gpu {
             match gpu_device().await {
-                Ok(d) => (d, json!({"name": "webgpu", "gpu": true, "reason": "WebGPU adapter found"})),
+                Ok(d) => {
+                    let adapter = d.identity().map(|i| i.name).filter(|n| !n.trim().is_empty());
+                    let reason = match &adapter {
+                        Some(a) => format!("adapter: {a}"),
+                        None => "WebGPU adapter found".to_string(),
+                    };
+                    (d, json!({"name": "webgpu", "gpu": true, "adapter": adapter, "reason": reason}))
+                }
                 Err(e) => (Device::flex(), json!({"name": "cpu", "gpu": false, "reason": format!("WebGPU unavailable: {e}")})),
             }
         } else {
@@ -102,7 +109,7 @@ impl Session {
         }
     }
 
-    /// `{"name", "gpu", "reason"}`.
+    /// `{"name", "gpu", "adapter" (WebGPU: the adapter's name, when the browser gives one), "reason"}`.
     pub fn backend(&self) -> String {
         self.inner.borrow().backend.to_string()
     }

@@ -25,7 +25,7 @@ pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
         BackendChoice::Auto => match wgpu() {
             Ok(b) => Ok(b),
             Err(e) => {
-                eprintln!("note: using the CPU ({e})");
+                eprintln!("note: no GPU, using the CPU ({e})");
                 Ok(Backend { device: Device::flex(), name: "cpu (flex)".into() })
             }
         },
@@ -39,12 +39,13 @@ fn wgpu() -> anyhow::Result<Backend> {
     let probe = std::panic::catch_unwind(|| -> anyhow::Result<(Device, Vec<f32>)> {
         let device = Device::wgpu_options().init().map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Tensor::<1>::from_floats([1.0, 2.0], &device);
-        let v: Vec<f32> = (t.clone() + t).into_data().to_vec().unwrap_or_default();
+        let v: Vec<f32> = (t.clone() + t).into_data().try_to_vec::<f32>().unwrap_or_default();
         Ok((device, v))
     });
     match probe {
         Ok(Ok((device, v))) if v == vec![2.0, 4.0] => {
-            let name = format!("wgpu ({device:?})");
+            let adapter = device.identity().map(|i| i.name).filter(|n| !n.is_empty());
+            let name = format!("wgpu ({})", adapter.as_deref().unwrap_or("unnamed adapter"));
             Ok(Backend { device, name })
         }
         Ok(Ok(_)) => anyhow::bail!("the wgpu adapter computed a wrong result"),

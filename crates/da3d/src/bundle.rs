@@ -53,7 +53,7 @@ pub struct Model {
     pub networks: Networks,
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;
@@ -104,6 +104,12 @@ impl Model {
         let header: BundleHeader =
             serde_json::from_slice(header_bytes).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
         header.config.validate().map_err(|e| Error::Bundle(format!("stored config is not valid: {e}")))?;
+        // The stored networks must be the ones the stored (validated) config gives: an edited or
+        // corrupted `networks` entry (say, dropout 1.2, found by fuzzing) must not reach burn.
+        let expected = header.config.networks(header.networks.aae.d_input);
+        if serde_json::to_value(&expected).ok() != serde_json::to_value(&header.networks).ok() {
+            return Err(Error::Bundle("the stored networks do not match the stored config".into()));
+        }
         if header.preprocessor.width() != header.networks.aae.d_input {
             return Err(Error::Bundle(format!(
                 "preprocessing gives {} inputs but the networks take {}",
@@ -111,8 +117,19 @@ impl Model {
                 header.networks.aae.d_input
             )));
         }
+        // Refuse before allocating: stored networks bigger than the weights that come with them.
+        let parameters = header.networks.parameter_count();
+        if parameters.saturating_mul(4) > weights.len() as u64 {
+            return Err(Error::Bundle(format!(
+                "the stored networks have {parameters} parameters but the weights hold only {} bytes",
+                weights.len()
+            )));
+        }
+        // Cast to the networks' dtype (f32): a record claiming another dtype (a corrupted byte,
+        // found by fuzzing) made burn panic when loaded verbatim.
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| Error::Bundle(format!("weights are not valid: {e}")))?;
+            .map_err(|e| Error::Bundle(format!("weights are not valid: {e}")))?
+            .cast_to_module_dtype();
         let networks = header
             .networks
             .init(device)
@@ -142,28 +159,36 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
     if version == 0 {
         return Err(Error::Bundle("bundle format 0 is not valid".into()));
     }
-    let header_len = read_u64(bytes, 12) as usize;
-    let weights_at = 20usize.checked_add(header_len).filter(|&w| w + 8 <= bytes.len());
-    let Some(weights_at) = weights_at else {
-        return Err(Error::Bundle(format!("truncated: header of {header_len} bytes does not fit in {} bytes", bytes.len())));
+    // Lengths come from the file: arithmetic on them is checked (a length near usize::MAX overflowed).
+    let truncated = |need: Option<usize>| match need {
+        Some(n) => Error::Bundle(format!("truncated: expected {n} bytes, found {}", bytes.len())),
+        None => Error::Bundle("corrupted: a stored length is impossibly large".into()),
     };
-    let weights_len = read_u64(bytes, weights_at) as usize;
-    let end = (weights_at + 8).checked_add(weights_len);
-    match end {
-        Some(e) if e + 8 == bytes.len() => {
-            let stored = read_u64(bytes, e);
-            if stored != fnv1a(&bytes[..e]) {
-                return Err(Error::Bundle("corrupted: checksum mismatch".into()));
-            }
-            Ok((&bytes[20..20 + header_len], &bytes[weights_at + 8..e]))
-        }
-        Some(e) if e + 8 > bytes.len() => Err(Error::Bundle(format!(
-            "truncated: expected {} bytes, found {}",
-            e + 8,
-            bytes.len()
-        ))),
-        _ => Err(Error::Bundle("corrupted: trailing bytes after the checksum".into())),
+    let header_len = usize::try_from(read_u64(bytes, 12)).unwrap_or(usize::MAX);
+    let weights_at = 20usize.checked_add(header_len);
+    let weights_start = weights_at.and_then(|w| w.checked_add(8));
+    let (Some(weights_at), Some(weights_start)) = (weights_at, weights_start) else {
+        return Err(truncated(None));
+    };
+    if weights_start > bytes.len() {
+        return Err(Error::Bundle(format!("truncated: header of {header_len} bytes does not fit in {} bytes", bytes.len())));
     }
+    let weights_len = usize::try_from(read_u64(bytes, weights_at)).unwrap_or(usize::MAX);
+    let end = weights_start.checked_add(weights_len);
+    let total = end.and_then(|e| e.checked_add(8));
+    let (Some(end), Some(total)) = (end, total) else {
+        return Err(truncated(None));
+    };
+    if total > bytes.len() {
+        return Err(truncated(Some(total)));
+    }
+    if total < bytes.len() {
+        return Err(Error::Bundle("corrupted: trailing bytes after the checksum".into()));
+    }
+    if read_u64(bytes, end) != fnv1a(&bytes[..end]) {
+        return Err(Error::Bundle("corrupted: checksum mismatch".into()));
+    }
+    Ok((&bytes[20..weights_at], &bytes[weights_start..end]))
 }
 
 /// Quantiles recorded in a bundle.

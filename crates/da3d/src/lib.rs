@@ -15,6 +15,8 @@ pub mod data;
 pub mod datasets;
 pub mod detector;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod model;
 pub mod rng;

@@ -85,9 +85,15 @@ pub struct Preprocessor {
     pub label: Option<String>,
 }
 
+/// Scaled values are kept within ±`SCALED_LIMIT`: a value far outside the training range (say
+/// 1e38 where training saw [0, 1e-30]) would otherwise become infinite in f32 and poison the
+/// score. It is an extreme outlier either way, and is counted in `out_of_range`.
+pub const SCALED_LIMIT: f64 = 1e6;
+
 fn scale(v: f64, min: f64, max: f64) -> f64 {
     let range = max - min;
-    if range > 0.0 { (v - min) / range } else { v - min }
+    let s = if range > 0.0 { (v - min) / range } else { v - min };
+    s.clamp(-SCALED_LIMIT, SCALED_LIMIT)
 }
 
 impl Preprocessor {
@@ -337,6 +343,15 @@ mod tests {
         let p = Preprocessor::fit(&t, &[0, 1], None).unwrap();
         let (m, stats) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         assert_eq!(m.values, vec![0.0, 1.0, 2.0, -1.0]);
+        assert_eq!(stats.out_of_range, 2);
+    }
+
+    #[test]
+    fn values_far_outside_the_training_range_stay_finite() {
+        let t = table("a,label\n0,0\n1e-30,0\n3e38,1\n-3e38,1\n");
+        let p = Preprocessor::fit(&t, &[0, 1], None).unwrap();
+        let (m, stats) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
+        assert_eq!(m.values, vec![0.0, 1.0, SCALED_LIMIT as f32, -SCALED_LIMIT as f32]);
         assert_eq!(stats.out_of_range, 2);
     }
 

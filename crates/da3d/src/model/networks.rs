@@ -194,4 +194,46 @@ impl NetworksConfig {
             critic: self.critic.init(device),
         }
     }
+
+    /// Weights and biases of every linear layer (saturating): what `init` would allocate. A
+    /// bundle loader compares it with the stored weights before allocating anything.
+    pub fn parameter_count(&self) -> u64 {
+        fn chain(first: usize, hidden: &[usize], last: usize) -> u64 {
+            let widths: Vec<u64> = std::iter::once(first).chain(hidden.iter().copied()).chain([last]).map(|w| w as u64).collect();
+            widths.windows(2).fold(0u64, |n, w| n.saturating_add(w[0].saturating_mul(w[1]).saturating_add(w[1])))
+        }
+        let a = &self.aae;
+        let mut decoder_hidden = a.encoder_hidden.clone();
+        decoder_hidden.reverse();
+        [
+            chain(a.d_input, &a.encoder_hidden, a.d_code),
+            chain(a.d_code, &decoder_hidden, a.d_input),
+            chain(self.latent_discriminator.d_code, &self.latent_discriminator.hidden, 1),
+            chain(self.alarm.d_input, &self.alarm.hidden, 1),
+            chain(self.generator.d_noise, &self.generator.hidden, self.generator.d_code),
+            chain(self.critic.d_code, &self.critic.hidden, 1),
+        ]
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::tensor::Device;
+
+    use crate::config::{Preset, TrainingConfig};
+
+    #[test]
+    fn parameter_count_matches_the_initialised_networks() {
+        for preset in [Preset::Paper, Preset::Reference] {
+            let networks = TrainingConfig::preset(preset, 9, None).networks(9);
+            let linear_parameters = networks.parameter_count();
+            let initialised = networks.init(&Device::flex()).num_params() as u64;
+            // Spectral normalisation keeps its power-iteration vectors as (non-trained) state.
+            assert!(initialised >= linear_parameters, "{preset:?}: {initialised} < {linear_parameters}");
+            assert!(initialised < linear_parameters + 1000, "{preset:?}: {initialised} vs {linear_parameters}");
+        }
+    }
 }

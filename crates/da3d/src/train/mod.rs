@@ -152,6 +152,9 @@ struct Optimizers {
     critic: ModuleOptimizer,
 }
 
+/// Mixed into the seed for the device's noise stream (the initial weights use the seed itself).
+const NOISE_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// Host-side stream ids (one seed, separate streams).
 const SHUFFLE_STREAM: u64 = 0x5AFF;
 const POOL_STREAM: u64 = 0xB001;
@@ -197,9 +200,18 @@ impl Trainer {
             return Err(Error::Data(format!("training value {} (row {}) is not finite", x.values[i], i / x.cols)));
         }
         let device = device.clone().autodiff();
-        device.seed(config.seed);
         let networks_config = config.networks(x.cols);
-        let nets = networks_config.init(&device);
+        // The initial weights are drawn on the CPU from the seed, so one seed gives the same
+        // starting networks on every backend; the device then draws the training noise from a
+        // stream of its own.
+        let host = Device::flex().autodiff();
+        host.seed(config.seed);
+        let initial = networks_config.init(&host).into_record();
+        let nets = networks_config
+            .init(&device)
+            .try_load_record(initial)
+            .map_err(|e| Error::Backend(format!("cannot place the initial weights on the device: {e}")))?;
+        device.seed(config.seed ^ NOISE_SEED);
         let o = &config.optimizer;
         let adam = AdamConfig::new().with_beta_1(o.beta_1).with_beta_2(o.beta_2).with_epsilon(o.epsilon);
         let clipped = match config.losses.lipschitz {
