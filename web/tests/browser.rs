@@ -11,7 +11,9 @@ use serde_json::Value;
 use wasm_bindgen::{JsError, JsValue};
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+// In a dedicated worker, as the page trains: the main thread stays free for the runner's polling
+// (in the main thread, a long SwiftShader step made ChromeDriver time out after 30 s).
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 /// The message of a `JsError`.
 fn message(e: JsError) -> String {
