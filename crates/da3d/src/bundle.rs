@@ -231,3 +231,57 @@ impl Model {
         Ok(Model { header, networks: trainer.networks() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A small real bundle (the fuzzers' seed), with its header replaced by `edit(header)` and a
+    /// correct checksum.
+    fn edited(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let bytes: &[u8] = include_bytes!("../fuzz/regression/bundle_loader/valid-tiny.da3d");
+        let (header, weights) = split(bytes).expect("the seed bundle is valid");
+        let mut header: Value = serde_json::from_slice(header).unwrap();
+        edit(&mut header);
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+        out.extend_from_slice(weights);
+        let sum = fnv1a(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    fn load_error(bytes: &[u8]) -> String {
+        Model::from_bytes(bytes, &Device::flex()).err().expect("refused").to_string()
+    }
+
+    #[test]
+    fn the_seed_bundle_loads_unchanged() {
+        assert!(Model::from_bytes(&edited(|_| {}), &Device::flex()).is_ok());
+    }
+
+    #[test]
+    fn huge_stored_networks_are_refused_before_allocating() {
+        // Consistent config and networks, 10⁸ alarm units: 400 MB of weights that are not there.
+        let bytes = edited(|h| {
+            h["config"]["architecture"]["alarm"] = serde_json::json!([100_000_000]);
+            h["networks"]["alarm"]["hidden"] = serde_json::json!([100_000_000]);
+        });
+        let e = load_error(&bytes);
+        assert!(e.contains("parameters but the weights hold only"), "{e}");
+    }
+
+    #[test]
+    fn stored_networks_must_match_the_stored_config() {
+        let bytes = edited(|h| h["networks"]["alarm"]["dropout"] = serde_json::json!(1.2));
+        assert!(load_error(&bytes).contains("the stored networks do not match the stored config"));
+    }
+}
