@@ -56,6 +56,17 @@ fn train_fast(data: &str, model: &str, extra: &[&str]) -> Output {
     run(&args)
 }
 
+/// `(line, score)` of each row of `da3d score`'s output.
+fn score_rows(csv: &str) -> Vec<(String, f32)> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].parse().unwrap())
+        })
+        .collect()
+}
+
 fn fixture(dir: &Dir) -> String {
     dir.file("data.csv", &synthetic_csv(&SyntheticSpec { rows: 800, seed: 11, ..Default::default() }))
 }
@@ -234,13 +245,7 @@ fn streaming_in_small_batches_gives_the_same_scores() {
     assert!(train_fast(&data, &model, &[]).status.success());
     let whole = stdout(&run(&["score", &model, &data]));
     let small = stdout(&run(&["score", &model, &data, "--batch-rows", "7"]));
-    let rows = |t: &str| -> Vec<(String, f32)> {
-        t.lines().skip(1).map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[1].parse().unwrap())
-        }).collect()
-    };
-    let (a, b) = (rows(&whole), rows(&small));
+    let (a, b) = (score_rows(&whole), score_rows(&small));
     assert_eq!(a.len(), 800);
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
@@ -312,13 +317,13 @@ fn wgpu_training_is_within_003_auc_of_the_cpu() {
     let fixture = fixture(&dir);
     let model = dir.path("m.da3d");
     assert!(train_fast(&fixture, &model, &[]).status.success());
-    let scores = |backend: &str| -> Vec<f64> {
+    let scores = |backend: &str| -> Vec<(String, f32)> {
         let o = run(&["score", &model, &fixture, "--backend", backend]);
         assert!(o.status.success(), "{backend}: {}", stderr(&o));
-        stdout(&o).lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect()
+        score_rows(&stdout(&o))
     };
     let (on_cpu, on_gpu) = (scores("cpu"), scores("wgpu"));
     assert_eq!(on_cpu.len(), on_gpu.len());
-    let max_diff = on_cpu.iter().zip(&on_gpu).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let max_diff = on_cpu.iter().zip(&on_gpu).map(|(a, b)| (a.1 - b.1).abs()).fold(0.0, f32::max);
     assert!(max_diff < 1e-4, "CPU-trained model: scores on wgpu differ by {max_diff}");
 }

@@ -80,16 +80,7 @@ impl Model {
             .into_record()
             .into_bytes()
             .map_err(|e| Error::Bundle(format!("cannot serialise weights: {e}")))?;
-        let mut out = Vec::with_capacity(MIN_LEN + header.len() + weights.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-        out.extend_from_slice(&weights);
-        let sum = fnv1a(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        Ok(out)
+        Ok(frame(&header, &weights))
     }
 
     /// Read only the header (no weights loaded, no device needed).
@@ -137,6 +128,21 @@ impl Model {
             .map_err(|e| Error::Bundle(format!("weights do not fit the stored config: {e}")))?;
         Ok(Model { header, networks })
     }
+}
+
+/// The bundle bytes around a serialised header and weights: magic, format version, lengths and
+/// the checksum (the inverse of `split`).
+fn frame(header: &[u8], weights: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MIN_LEN + header.len() + weights.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(weights);
+    let sum = fnv1a(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
 }
 
 /// Check framing, version and checksum; return (header, weights) slices.
@@ -246,17 +252,7 @@ mod tests {
         let (header, weights) = split(bytes).expect("the seed bundle is valid");
         let mut header: Value = serde_json::from_slice(header).unwrap();
         edit(&mut header);
-        let header = serde_json::to_vec(&header).unwrap();
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-        out.extend_from_slice(weights);
-        let sum = fnv1a(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        out
+        frame(&serde_json::to_vec(&header).unwrap(), weights)
     }
 
     fn load_error(bytes: &[u8]) -> String {

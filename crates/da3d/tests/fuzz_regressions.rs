@@ -10,9 +10,6 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
     entries.sort_by_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "md") {
-            continue;
-        }
         let bytes = std::fs::read(&path).unwrap();
         let outcome = std::panic::catch_unwind(|| run(&bytes));
         assert!(outcome.is_ok(), "{target}: {} panics", path.display());
