@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use da3d::bundle::Model;
@@ -39,7 +39,9 @@ pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
             .read,
         None => ReadOptions::default(),
     };
-    opts.label = Some(args.label.clone());
+    if let Some(label) = &args.label {
+        opts.label = Some(label.clone());
+    }
     opts.ignore.extend(args.ignore.iter().cloned());
     opts.categorical.extend(args.categorical.iter().cloned());
     if args.split_column.is_some() {
@@ -48,13 +50,37 @@ pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
     Ok(opts)
 }
 
+/// The data file: the one given, or the named data set's file in `$DA3D_DATA_DIR`
+/// (default `../shared/datasets`).
+pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
+    if let Some(path) = data {
+        return Ok(path);
+    }
+    let Some(name) = &args.dataset else {
+        return Err(usage("no data file given: pass a CSV file, or --dataset NAME to read that data set's file"));
+    };
+    let preset = datasets::dataset(name)
+        .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))?;
+    let dir = std::env::var_os("DA3D_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/datasets"));
+    let path = dir.join(preset.file);
+    if !path.is_file() {
+        return Err(anyhow::anyhow!(
+            "data set '{}': {} not found (set DA3D_DATA_DIR to the folder holding {}, or pass the file)",
+            preset.name,
+            path.display(),
+            preset.file
+        ));
+    }
+    Ok(path)
+}
+
 pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let table = data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))?;
     let r = &table.report;
     if r.rows_dropped_missing > 0 {
         eprintln!(
-            "note: {}: {} of {} rows dropped for missing numeric values (first at line {})",
+            "note: {}: {} of {} rows dropped for missing or non-finite numeric values (first at line {})",
             path.display(),
             r.rows_dropped_missing,
             r.rows_read,
@@ -338,7 +364,7 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64) -> Result<()> {
+pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64, export: Option<&Path>) -> Result<()> {
     if !(0.0..0.5).contains(&contamination) {
         return Err(usage(format!("--contamination {contamination} is outside [0, 0.5)")));
     }
@@ -353,7 +379,37 @@ pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64) -
         "validation_lines": p.validation.lines,
         "test_lines": p.test.lines,
         "summary": p.summary,
+        "label_column": opts.label,
+        "train_shape": [p.train.rows, p.train.cols],
+        "test_shape": [p.test.x.rows, p.test.x.cols],
     });
+    if let Some(dir) = export {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let f32s = |m: &data::Matrix| m.values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        for (name, bytes) in [
+            ("train.f32", f32s(&p.train)),
+            ("test.f32", f32s(&p.test.x)),
+            ("test_labels.u8", p.test.labels.clone()),
+        ] {
+            let file = dir.join(name);
+            write_atomic(&file, |w| Ok(std::io::Write::write_all(w, &bytes)?))?;
+        }
+    }
     println!("{out}");
     Ok(())
+}
+
+pub fn synth(layout: &str, rows: usize, anomaly_rate: f64, seed: u64, output: Option<&Path>) -> Result<()> {
+    if !(0.0..=1.0).contains(&anomaly_rate) {
+        return Err(usage(format!("--anomaly-rate {anomaly_rate} is outside [0, 1]")));
+    }
+    let text = match layout {
+        "plain" => da3d::synthetic::synthetic_csv(&da3d::synthetic::SyntheticSpec { rows, anomaly_rate, seed, ..Default::default() }),
+        other => da3d::synthetic::layout_csv(other, rows, anomaly_rate, seed)
+            .ok_or_else(|| usage(format!("unknown layout '{other}' (known: plain, doh, url)")))?,
+    };
+    match output {
+        Some(path) => write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?)),
+        None => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
+    }
 }

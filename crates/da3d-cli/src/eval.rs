@@ -36,6 +36,9 @@ struct Run {
     validation_roc_auc: Option<f64>,
     checkpoints: Vec<Checkpoint>,
     code_stats: CodeStats,
+    /// Epochs of the AAE, detector pretraining and DA³D phases as run, and the batch size.
+    epochs: [usize; 3],
+    batch_size: usize,
     seconds: f64,
 }
 
@@ -97,6 +100,8 @@ pub fn run(
                     continue;
                 }
                 let cfg = build_config(args, preset, p.train.cols, dataset, seed)?;
+                let sched = &cfg.schedule;
+                let (epochs, batch_size) = ([sched.aae_epochs, sched.pretrain_epochs, sched.da3d_epochs], sched.batch_size);
                 // One AAE per preset and seed, shared by the methods of that preset.
                 let t0 = Instant::now();
                 let mut aae_trainer = Trainer::new(cfg.clone(), p.train.clone(), &backend.device)?;
@@ -117,7 +122,8 @@ pub fn run(
                         eprintln!("  {method}: test AUC {auc:.4}");
                         runs.push(Run {
                             method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
-                            validation_roc_auc: vauc, checkpoints: vec![], code_stats: code_stats.clone(), seconds: aae_seconds,
+                            validation_roc_auc: vauc, checkpoints: vec![], code_stats: code_stats.clone(), epochs, batch_size,
+                            seconds: aae_seconds,
                         });
                         save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
                         continue;
@@ -149,7 +155,7 @@ pub fn run(
                     eprintln!("  {method}: test AUC {auc:.4}, AP {ap:.4} ({secs:.0} s)");
                     runs.push(Run {
                         method: method.clone(), seed, contamination, test_roc_auc: auc, test_average_precision: ap,
-                        validation_roc_auc: vauc, checkpoints: cps, code_stats: code_stats.clone(), seconds: secs,
+                        validation_roc_auc: vauc, checkpoints: cps, code_stats: code_stats.clone(), epochs, batch_size, seconds: secs,
                     });
                     save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
                 }
@@ -159,7 +165,7 @@ pub fn run(
 
     save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
     let report = report_json(path, dataset, &backend.name, seeds, args, started, &runs);
-    print_report(&report, &runs, contaminations, methods, json)?;
+    print_report(&report, dataset, &runs, contaminations, methods, json)?;
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -176,11 +182,48 @@ fn report_json(path: &Path, dataset: Option<&str>, backend: &str, seeds: &[u64],
     })
 }
 
-fn print_report(report: &serde_json::Value, runs: &[Run], contaminations: &[f64], methods: &[String], json: bool) -> Result<()> {
+fn print_report(
+    report: &serde_json::Value,
+    dataset: Option<&str>,
+    runs: &[Run],
+    contaminations: &[f64],
+    methods: &[String],
+    json: bool,
+) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    // Shaped like the paper's Table 2: one row per method, one column per contamination level.
+    let cell = |m: &str, c: f64| -> String {
+        let sel: Vec<f64> = runs.iter().filter(|r| r.method == m && r.contamination == c).map(|r| r.test_roc_auc).collect();
+        if sel.is_empty() {
+            return "–".into();
+        }
+        let (a, sa) = mean_std(&sel);
+        format!("{a:.2} ± {sa:.2} ({})", sel.len())
+    };
+    let level = |c: f64| if c == 0.0 { "clean".to_string() } else { format!("{} % contaminated", c * 100.0) };
+    println!("Test ROC AUC, mean ± std (runs):");
+    println!();
+    println!("| method | {} |", contaminations.iter().map(|&c| level(c)).collect::<Vec<_>>().join(" | "));
+    println!("|---|{}", "---|".repeat(contaminations.len()));
+    for m in methods {
+        println!("| {m} | {} |", contaminations.iter().map(|&c| cell(m, c)).collect::<Vec<_>>().join(" | "));
+    }
+    if let Some(paper) = dataset.and_then(da3d::datasets::paper_da3d_auc) {
+        let p = |c: f64| {
+            if c == 0.0 {
+                format!("{:.2} ± {:.2}", paper[0].0, paper[0].1)
+            } else if (c - 0.01).abs() < 1e-12 {
+                format!("{:.2} ± {:.2}", paper[1].0, paper[1].1)
+            } else {
+                "–".into()
+            }
+        };
+        println!("| DA³D, paper's Table 2 | {} |", contaminations.iter().map(|&c| p(c)).collect::<Vec<_>>().join(" | "));
+    }
+    println!();
     println!("| contamination | method | ROC AUC | average precision | runs |");
     println!("|---|---|---|---|---|");
     for &c in contaminations {

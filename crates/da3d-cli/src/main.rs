@@ -36,9 +36,9 @@ struct Cli {
 /// How to read a CSV.
 #[derive(Args, Clone, Debug)]
 pub struct DataArgs {
-    /// Label column (0 = normal, 1 = anomaly).
-    #[arg(long, default_value = "label")]
-    pub label: String,
+    /// Label column (0 = normal, 1 = anomaly) [default: label, or the named data set's].
+    #[arg(long)]
+    pub label: Option<String>,
     /// Ignore columns whose name starts with PREFIX (repeatable).
     #[arg(long = "ignore", value_name = "PREFIX")]
     pub ignore: Vec<String>,
@@ -49,7 +49,8 @@ pub struct DataArgs {
     #[arg(long, value_name = "COL")]
     pub split_column: Option<String>,
     /// Named data set: its reading rules and the paper's architecture
-    /// (mammography, nslkdd, census, doh, url).
+    /// (mammography, nslkdd, census, doh, url). Without a data file, its file is read from
+    /// $DA3D_DATA_DIR (default ../shared/datasets).
     #[arg(long, value_name = "NAME")]
     pub dataset: Option<String>,
 }
@@ -91,8 +92,8 @@ enum Command {
     #[command(after_help = "Example:\n  da3d train data.csv -o model.da3d --seed 1\n  da3d train ../shared/datasets/mammography.csv --dataset mammography -o mammo.da3d --epochs-aae 100 --epochs 100\n\nWith a label column the paper's protocol is used: seeded 80/5/15 split, training on normal rows \
 (plus --contamination), and the test AUC is reported. Without one, every row trains the model.")]
     Train {
-        /// Input CSV (plain or .gz).
-        data: PathBuf,
+        /// Input CSV (plain or .gz); optional with --dataset.
+        data: Option<PathBuf>,
         /// Output model bundle.
         #[arg(short, long)]
         output: PathBuf,
@@ -130,11 +131,12 @@ enum Command {
         batch_rows: usize,
     },
     /// The paper's protocol: seeds × contamination × methods, ROC AUC and AP (mean ± std).
-    #[command(after_help = "Example:\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
+    #[command(after_help = "Example:\n  da3d eval --dataset nslkdd --seeds 0,1,2 --contamination 0,0.01\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
 Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simple-generator, aae-recon \
 (the AAE's reconstruction error). Methods of one preset share the AAE of each seed.")]
     Eval {
-        data: PathBuf,
+        /// Input CSV (plain or .gz); optional with --dataset.
+        data: Option<PathBuf>,
         #[command(flatten)]
         data_args: DataArgs,
         #[command(flatten)]
@@ -167,13 +169,35 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
     /// training, validation and test rows), so other tools can use the very same rows.
     #[command(after_help = "Example:\n  da3d split ../shared/datasets/mammography.csv --dataset mammography --seed 0 > split0.json")]
     Split {
-        data: PathBuf,
+        /// Input CSV (plain or .gz); optional with --dataset.
+        data: Option<PathBuf>,
         #[command(flatten)]
         data_args: DataArgs,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[arg(long, default_value_t = 0.0)]
         contamination: f64,
+        /// Also write the preprocessed rows (one-hot, min-max fit on the training rows) to DIR:
+        /// train.f32 and test.f32 (row-major little-endian f32), test_labels.u8.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Write a seeded synthetic CSV: the project's fixture (`plain`), or a file in the published
+    /// column layout of a data set that is not available here (`doh`, `url`).
+    #[command(after_help = "Example:\n  da3d synth --layout doh --rows 5000 -o doh.csv\n  da3d eval doh.csv --dataset doh --seeds 0")]
+    Synth {
+        /// plain, doh or url.
+        #[arg(long, default_value = "plain")]
+        layout: String,
+        #[arg(long, default_value_t = 2000)]
+        rows: usize,
+        #[arg(long, default_value_t = 0.05)]
+        anomaly_rate: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output CSV (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Seconds per epoch of each phase, steps per second and peak memory, per backend.
     #[command(after_help = "Example:\n  da3d bench --data ../shared/datasets/mammography.csv --dataset mammography --backends cpu,ndarray\n  da3d bench --rows 100000 --cols 50")]
@@ -184,16 +208,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
-            commands::train(&data, &output, &data_args, &train, &method, seed, contamination, threshold_rate)
+            commands::data_path(data, &data_args).and_then(|data| {
+                commands::train(&data, &output, &data_args, &train, &method, seed, contamination, threshold_rate)
+            })
         }
         Command::Score { model, data, output, skip_bad_rows, backend, batch_rows } => {
             commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows)
         }
         Command::Eval { data, data_args, train, seeds, contamination, methods, checkpoints, json, out } => {
-            eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
+            commands::data_path(data, &data_args).and_then(|data| {
+                eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
+            })
         }
         Command::Info { model, json } => commands::info(&model, json),
-        Command::Split { data, data_args, seed, contamination } => commands::split(&data, &data_args, seed, contamination),
+        Command::Split { data, data_args, seed, contamination, export } => commands::data_path(data, &data_args)
+            .and_then(|data| commands::split(&data, &data_args, seed, contamination, export.as_deref())),
+        Command::Synth { layout, rows, anomaly_rate, seed, output } => {
+            commands::synth(&layout, rows, anomaly_rate, seed, output.as_deref())
+        }
         Command::Bench(args) => bench::run(&args),
     };
     match result {

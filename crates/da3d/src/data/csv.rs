@@ -23,6 +23,41 @@ pub struct ReadOptions {
     pub split_column: Option<String>,
     /// Field delimiter.
     pub delimiter: u8,
+    /// Text label values (`Benign`, `phishing`, …) instead of 0/1; matched case-insensitively.
+    #[serde(default)]
+    pub label_values: Option<LabelValues>,
+    /// Read `inf`, `Infinity` and values beyond the f32 range in numeric columns as missing (the
+    /// row is dropped), instead of stopping with an error.
+    #[serde(default)]
+    pub non_finite_as_missing: bool,
+    /// Columns the file must have (a published layout); a missing one is an error naming it.
+    #[serde(default)]
+    pub required_columns: Vec<String>,
+}
+
+/// Label values of a file that names its classes: each cell must be one of `normal` (0) or
+/// `anomaly` (1), compared case-insensitively after trimming.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabelValues {
+    pub normal: Vec<String>,
+    pub anomaly: Vec<String>,
+}
+
+impl LabelValues {
+    pub(crate) fn describe(&self) -> String {
+        format!("one of {} (normal) or {} (anomaly)", self.normal.join(", "), self.anomaly.join(", "))
+    }
+
+    pub(crate) fn parse(&self, cell: &str) -> Option<u8> {
+        let t = cell.trim();
+        if self.normal.iter().any(|v| v.eq_ignore_ascii_case(t)) {
+            Some(0)
+        } else if self.anomaly.iter().any(|v| v.eq_ignore_ascii_case(t)) {
+            Some(1)
+        } else {
+            None
+        }
+    }
 }
 
 impl Default for ReadOptions {
@@ -34,6 +69,9 @@ impl Default for ReadOptions {
             categorical: Vec::new(),
             split_column: None,
             delimiter: b',',
+            label_values: None,
+            non_finite_as_missing: false,
+            required_columns: Vec::new(),
         }
     }
 }
@@ -67,6 +105,11 @@ pub(crate) fn parse_number(cell: &str) -> std::result::Result<Option<f64>, Strin
     }
 }
 
+/// Whether a cell is a number outside the finite f32 range (`inf`, `-Infinity`, `1e39`).
+fn is_non_finite(cell: &str) -> bool {
+    cell.trim().parse::<f64>().is_ok_and(|v| !v.is_nan() && (!v.is_finite() || v.abs() > f32::MAX as f64))
+}
+
 /// Kind of a feature column after inference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -96,6 +139,7 @@ impl RawColumn {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ReadReport {
     pub rows_read: usize,
+    /// Rows dropped for a missing (or, with `non_finite_as_missing`, non-finite) numeric value.
     pub rows_dropped_missing: usize,
     /// Line of the first row dropped for a missing numeric value.
     pub first_dropped_line: Option<u64>,
@@ -111,6 +155,8 @@ pub struct Table {
     /// Physical line (1-based, header = 1) where each kept row starts.
     pub lines: Vec<u64>,
     pub report: ReadReport,
+    /// The text label values the file was read with, if any (kept with the model for scoring).
+    pub label_values: Option<LabelValues>,
 }
 
 impl Table {
@@ -318,6 +364,17 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
     let mut rr = RecordReader::new(reader, options.delimiter)?;
     let headers = rr.headers().to_vec();
 
+    let missing: Vec<&str> =
+        options.required_columns.iter().filter(|c| !headers.contains(c)).map(|c| c.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Data(format!(
+            "the file lacks {} column(s) of the expected layout: {}; its columns are: {}",
+            missing.len(),
+            missing.join(", "),
+            headers.join(", ")
+        )));
+    }
+
     let label_idx = match &options.label {
         Some(name) => match headers.iter().position(|h| h == name) {
             Some(i) => Some(i),
@@ -380,14 +437,18 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
     while let Some((line, fields)) = rr.next_record()? {
         if let (Some(li), Some(ls)) = (label_idx, labels.as_mut()) {
             let cell = fields[li];
-            match parse_label(cell) {
+            let parsed = match &options.label_values {
+                Some(values) => values.parse(cell),
+                None => parse_label(cell),
+            };
+            match parsed {
                 Some(v) => ls.push(v),
                 None => {
-                    return Err(Error::csv(
-                        line,
-                        Some(&headers[li]),
-                        format!("label '{}' is not 0 (normal) or 1 (anomaly)", cell.trim()),
-                    ))
+                    let expected = match &options.label_values {
+                        Some(v) => v.describe(),
+                        None => "0 (normal) or 1 (anomaly)".to_string(),
+                    };
+                    return Err(Error::csv(line, Some(&headers[li]), format!("label '{}' is not {expected}", cell.trim())));
                 }
             }
         }
@@ -406,7 +467,7 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
                 b.numbers.push(f64::NAN);
                 continue;
             }
-            if is_missing(cell) {
+            if is_missing(cell) || (options.non_finite_as_missing && is_non_finite(cell)) {
                 b.numbers.push(f64::NAN);
                 b.codes.push(NUMERIC_CELL);
                 row_missing = true;
@@ -468,6 +529,7 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
         split,
         lines: filter(lines),
         report: ReadReport { rows_read, rows_dropped_missing: dropped, first_dropped_line, ignored_columns: ignored },
+        label_values: options.label_values.clone(),
     })
 }
 
@@ -569,6 +631,36 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("infinite"), "{e}");
         let e = read("a,label\n1e39,0\n").unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("f32 range"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_values_drop_their_row_when_asked() {
+        let opts = ReadOptions { non_finite_as_missing: true, ..Default::default() };
+        let t = read_table_bytes(b"a,b,label\n1,2,0\nInfinity,3,0\n4,-inf,1\n5,1e39,0\n6,7,1\n", &opts).unwrap();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.lines, vec![2, 6]);
+        assert_eq!(t.report.rows_dropped_missing, 3);
+        assert_eq!(t.report.first_dropped_line, Some(3));
+        assert_eq!(t.labels, Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn text_labels_map_to_normal_and_anomaly() {
+        let values = LabelValues { normal: vec!["benign".into()], anomaly: vec!["phishing".into(), "spam".into()] };
+        let opts = ReadOptions { label: Some("kind".into()), label_values: Some(values), ..Default::default() };
+        let t = read_table_bytes(b"a,kind\n1,benign\n2,Phishing\n3, SPAM \n4,Benign\n", &opts).unwrap();
+        assert_eq!(t.labels, Some(vec![0, 1, 1, 0]));
+        let e = read_table_bytes(b"a,kind\n1,benign\n2,malware\n", &opts).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("'kind'") && e.contains("'malware'") && e.contains("benign"), "{e}");
+        // 0/1 are not class names here.
+        assert!(read_table_bytes(b"a,kind\n1,0\n", &opts).is_err());
+    }
+
+    #[test]
+    fn required_columns_name_what_is_missing() {
+        let opts = ReadOptions { required_columns: vec!["a".into(), "FlowBytesSent".into()], ..Default::default() };
+        let e = read_table_bytes(b"a,b,label\n1,2,0\n", &opts).unwrap_err().to_string();
+        assert!(e.contains("FlowBytesSent") && e.contains("expected layout") && !e.contains("column(s) of the expected layout: a"), "{e}");
     }
 
     #[test]

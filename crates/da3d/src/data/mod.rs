@@ -4,7 +4,7 @@ pub mod csv;
 pub mod preprocess;
 pub mod split;
 
-pub use self::csv::{ColumnKind, ReadOptions, ReadReport, RecordReader, SplitTag, Table, read_table, read_table_bytes};
+pub use self::csv::{ColumnKind, LabelValues, ReadOptions, ReadReport, RecordReader, SplitTag, Table, read_table, read_table_bytes};
 pub use preprocess::{FeatureColumn, Matrix, Preprocessor, RowEncoder, TransformStats};
 pub use split::{Split, TrainingRows, contamination_count, random_split, tagged_split, training_rows};
 

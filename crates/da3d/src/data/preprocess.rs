@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{ColumnKind, Table, is_missing, parse_label, parse_number};
+use super::csv::{ColumnKind, LabelValues, Table, is_missing, parse_label, parse_number};
 use crate::error::{Error, Result};
 
 /// A row-major matrix of `f32` features.
@@ -83,6 +83,9 @@ pub struct Preprocessor {
     pub columns: Vec<FeatureColumn>,
     /// Label column name used in training, if any.
     pub label: Option<String>,
+    /// Text label values of the training file (`Benign` / `Malicious`, …); `None`: 0/1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_values: Option<LabelValues>,
 }
 
 /// Scaled values are kept within ±`SCALED_LIMIT`: a value far outside the training range (say
@@ -131,7 +134,7 @@ impl Preprocessor {
                 }
             }
         }
-        Ok(Preprocessor { columns, label })
+        Ok(Preprocessor { columns, label, label_values: table.label_values.clone() })
     }
 
     /// Number of model inputs.
@@ -305,13 +308,15 @@ impl RowEncoder {
                 }
             }
             match self.label_idx {
-                Some(li) => parse_label(fields[li]).map(Some).ok_or_else(|| {
-                    Error::csv(
-                        line,
-                        Some(&self.headers[li]),
-                        format!("label '{}' is not 0 (normal) or 1 (anomaly)", fields[li].trim()),
-                    )
-                }),
+                Some(li) => {
+                    let (parsed, expected) = match &self.pre.label_values {
+                        Some(v) => (v.parse(fields[li]), v.describe()),
+                        None => (parse_label(fields[li]), "0 (normal) or 1 (anomaly)".to_string()),
+                    };
+                    parsed.map(Some).ok_or_else(|| {
+                        Error::csv(line, Some(&self.headers[li]), format!("label '{}' is not {expected}", fields[li].trim()))
+                    })
+                }
                 None => Ok(None),
             }
         })();
