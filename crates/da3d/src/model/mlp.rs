@@ -43,11 +43,15 @@ pub enum WeightNorm {
 /// SELU with the exponential taken of `min(x, 0)` only. burn's `activation::selu` takes `exp(x)`
 /// of every element and masks it afterwards: above x ≈ 88 that is `inf`, and its backward pass
 /// gives `0 · inf = NaN` (seen as a NaN reconstruction loss after ~400 AAE epochs).
+///
+/// `max(x, 0)` and `min(x, 0) = −relu(−x)` are taken with `relu`, whose backward pass is one fused
+/// kernel; `clamp_min`/`clamp_max` under autodiff are a comparison plus a mask fill forward and
+/// another mask fill backward (16 % of a CPU training step before this change).
 pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     const ALPHA: f64 = 1.673_263_242_354_377_3;
     const GAMMA: f64 = 1.050_700_987_355_480_5;
-    let positive = x.clone().clamp_min(0.0).mul_scalar(GAMMA);
-    let negative = x.clamp_max(0.0).exp().sub_scalar(1.0).mul_scalar(ALPHA * GAMMA);
+    let positive = activation::relu(x.clone()).mul_scalar(GAMMA);
+    let negative = activation::relu(x.neg()).neg().exp().sub_scalar(1.0).mul_scalar(ALPHA * GAMMA);
     positive + negative
 }
 
@@ -137,7 +141,7 @@ impl Mlp {
                 if let Some(h) = hidden.as_deref_mut() {
                     h.push(x.clone());
                 }
-                x = self.dropout.forward(x);
+                x = super::dropout::apply(&self.dropout, x);
             }
         }
         x

@@ -212,6 +212,7 @@ impl Trainer {
             .try_load_record(initial)
             .map_err(|e| Error::Backend(format!("cannot place the initial weights on the device: {e}")))?;
         device.seed(config.seed ^ NOISE_SEED);
+        crate::model::seed_dropout_masks(config.seed);
         let o = &config.optimizer;
         let adam = AdamConfig::new().with_beta_1(o.beta_1).with_beta_2(o.beta_2).with_epsilon(o.epsilon);
         let clipped = match config.losses.lipschitz {
@@ -262,6 +263,7 @@ impl Trainer {
     pub fn from_trained_aae(config: TrainingConfig, x: Matrix, device: &Device, aae: Aae) -> Result<Self> {
         let mut t = Trainer::new(config, x, device)?;
         t.device.seed(t.config.seed.wrapping_add(1));
+        crate::model::seed_dropout_masks(t.config.seed.wrapping_add(1));
         t.aae = Slot(Some(aae));
         t.phase = Phase::Pretrain;
         t.epoch = 0;
