@@ -36,9 +36,9 @@ schedule() {
     # 2 CPU cores: Mammography, DoH and URL are small enough for the paper's schedule; NSL-KDD
     # (64k training rows, an alarm of 1000-500-200-75 units: ~90 s per DA³D epoch) and Census
     # (224k rows x 502 inputs) get a few epochs.
-    mammography|doh|url) echo "--seeds 0,1,2 --methods da3d,a3-noise,aae-recon" ;;
+    mammography|doh|url) echo "--seeds 0,1,2 --methods da3d,a3-noise,simple-generator,aae-recon" ;;
     nslkdd) echo "--seeds 0,1,2 --methods da3d,a3-noise,aae-recon --epochs-aae 20 --epochs-pretrain 1 --epochs 4 --checkpoints 1,2,3,4" ;;
-    census) echo "--methods da3d,aae-recon --seeds 0 --epochs-aae 2 --epochs-pretrain 1 --epochs 1 --checkpoints 1" ;;
+    census) echo "--methods da3d,aae-recon --seeds 0,1 --epochs-aae 2 --epochs-pretrain 1 --epochs 1 --checkpoints 1" ;;
   esac
 }
 
