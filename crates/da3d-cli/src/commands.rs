@@ -34,9 +34,7 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 /// Read options from the command line (and the named data set's rules).
 pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
     let mut opts = match &args.dataset {
-        Some(name) => datasets::dataset(name)
-            .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))?
-            .read,
+        Some(name) => named_dataset(name)?.read,
         None => ReadOptions::default(),
     };
     if let Some(label) = &args.label {
@@ -50,6 +48,11 @@ pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
     Ok(opts)
 }
 
+fn named_dataset(name: &str) -> Result<datasets::DatasetPreset> {
+    datasets::dataset(name)
+        .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))
+}
+
 /// The data file: the one given, or the named data set's file in `$DA3D_DATA_DIR`
 /// (default `../shared/datasets`).
 pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
@@ -59,8 +62,7 @@ pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
     let Some(name) = &args.dataset else {
         return Err(usage("no data file given: pass a CSV file, or --dataset NAME to read that data set's file"));
     };
-    let preset = datasets::dataset(name)
-        .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))?;
+    let preset = named_dataset(name)?;
     let dir = std::env::var_os("DA3D_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/datasets"));
     let path = dir.join(preset.file);
     if !path.is_file() {
