@@ -53,7 +53,7 @@ const WARMUP_STEPS: usize = 5;
 /// a fresh trainer, the detector phases on trainers that start from its AAE.
 fn seconds_per_step(cfg: &da3d::config::TrainingConfig, x: &data::Matrix, device: &burn::tensor::Device, steps: usize) -> Result<Vec<(Phase, f64)>> {
     let time = |t: &mut Trainer| -> Result<f64> {
-        let mut run = |n: usize, t: &mut Trainer| -> Result<()> {
+        let run = |n: usize, t: &mut Trainer| -> Result<()> {
             for _ in 0..n {
                 if let da3d::train::Step::EpochEnd = t.step_batch()? {
                     t.finish_epoch()?;
