@@ -4,7 +4,7 @@
 Usage: scripts/table2.py RESULTS.json...   (any mix of eval and Isolation Forest files, any data sets)
 Prints two markdown tables (clean and 1 % contaminated training), one row per data set: test ROC AUC
 mean ± std (runs) of every method, the paper's DA³D figure, the target of issue 5 and whether it
-is met, the schedule, backend and wall time.
+is met, the schedule, backend and the wall time of one DA³D run (AAE included).
 """
 import json, statistics, sys
 from collections import defaultdict
@@ -49,13 +49,14 @@ for (ds, c, method, seed), (r, d) in sorted(unique.items(), key=lambda kv: str(k
         if method in ("da3d", "a3-noise", "simple-generator"):
             meta[(ds, c)]["epochs"].add(f"{a}/{p}/{e}")
         meta[(ds, c)]["backend"].add(d.get("backend", "?"))
-        meta[(ds, c)]["seconds"][seed] = max(meta[(ds, c)]["seconds"][seed], r.get("seconds") or 0.0)
+        if method == "da3d":
+            meta[(ds, c)]["seconds"][seed] = r.get("seconds") or 0.0
 
 datasets = sorted({k[0] for k in runs})
 for c, title in [(0.0, "Clean training"), (0.01, "1 % contaminated training")]:
     print(f"**{title}** — test ROC AUC, mean ± std (runs):")
     print()
-    print("| data | " + " | ".join(NAMES[m] for m in METHODS) + " | paper DA³D | target | met | epochs AAE/pre/DA³D | backend | minutes per seed |")
+    print("| data | " + " | ".join(NAMES[m] for m in METHODS) + " | paper DA³D | target | met | epochs AAE/pre/DA³D | backend | minutes per DA³D run |")
     print("|---|" + "---|" * (len(METHODS) + 6))
     for ds in datasets:
         cells = [ms(runs.get((ds, c, m), [])) for m in METHODS]
@@ -65,8 +66,11 @@ for c, title in [(0.0, "Clean training"), (0.01, "1 % contaminated training")]:
         paper = f"{p[0 if c == 0 else 1][0]:.2f} ± {p[0 if c == 0 else 1][1]:.2f}" if p else "—"
         da3d, forest = cells[-1], cells[0]
         if ds == "census":
-            target = "> Isolation Forest"
-            met = None if da3d is None or forest is None else da3d[0] > forest[0]
+            # against the forest on the seeds (splits) DA³D ran on
+            seeds = {k[3] for k in unique if k[:3] == (ds, c, "da3d")}
+            same = [unique[(ds, c, "iforest", sd)][0]["test_roc_auc"] for sd in sorted(seeds) if (ds, c, "iforest", sd) in unique]
+            target = "> Isolation Forest" + (f" ({statistics.mean(same):.3f} on seeds {','.join(map(str, sorted(seeds)))})" if same else "")
+            met = None if da3d is None or not same else da3d[0] > statistics.mean(same)
         elif p:
             target = f"≥ {p[0 if c == 0 else 1][0]:.2f}"
             met = None if da3d is None else round(da3d[0], 3) >= p[0 if c == 0 else 1][0]
