@@ -48,5 +48,5 @@ cols = sorted(glob.glob(f"{out}/cols-*.json"), key=lambda f: int(f.split("-")[-1
 print("Against rows (6 inputs):\n"); table(rows, "rows")
 print("Against input width (10,000 rows):\n"); table(cols, "inputs")
 if os.path.exists(f"{out}/census.json"):
-    print("Census (224k training rows x 502 inputs, Table 3 architecture):\n"); table([f"{out}/census.json"], "inputs")
+    print("Census (all training rows, one-hot inputs, Table 3 architecture):\n"); table([f"{out}/census.json"], "inputs")
 PY
