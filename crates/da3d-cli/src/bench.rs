@@ -51,7 +51,13 @@ const WARMUP_STEPS: usize = 5;
 
 /// Seconds per batch of each phase, timed over `steps` batches after a warm-up: the AAE phase on
 /// a fresh trainer, the detector phases on trainers that start from its AAE.
-fn seconds_per_step(cfg: &da3d::config::TrainingConfig, x: &data::Matrix, device: &burn::tensor::Device, steps: usize) -> Result<Vec<(Phase, f64)>> {
+fn seconds_per_step(
+    cfg: &da3d::config::TrainingConfig,
+    x: &data::Matrix,
+    batches_per_epoch: usize,
+    device: &burn::tensor::Device,
+    steps: usize,
+) -> Result<Vec<(Phase, f64)>> {
     let time = |t: &mut Trainer| -> Result<f64> {
         let run = |n: usize, t: &mut Trainer| -> Result<()> {
             for _ in 0..n {
@@ -67,7 +73,7 @@ fn seconds_per_step(cfg: &da3d::config::TrainingConfig, x: &data::Matrix, device
         run(steps, t)?;
         Ok(start.elapsed().as_secs_f64() / steps as f64)
     };
-    let epochs_needed = (WARMUP_STEPS + steps).div_ceil(x.rows.div_ceil(cfg.schedule.batch_size)) + 1;
+    let epochs_needed = (WARMUP_STEPS + steps).div_ceil(batches_per_epoch) + 1;
     let mut c = cfg.clone();
     c.schedule.aae_epochs = epochs_needed;
     let mut aae_trainer = Trainer::new(c, x.clone(), device)?;
@@ -130,7 +136,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {
-            for (phase, per_step) in seconds_per_step(&cfg, &x, &backend.device, steps.max(1))? {
+            for (phase, per_step) in seconds_per_step(&cfg, &x, batches, &backend.device, steps.max(1))? {
                 let mean = per_step * batches as f64;
                 results.push(serde_json::json!({
                     "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,

@@ -44,11 +44,7 @@ pub struct LabelValues {
 }
 
 impl LabelValues {
-    pub(crate) fn describe(&self) -> String {
-        format!("one of {} (normal) or {} (anomaly)", self.normal.join(", "), self.anomaly.join(", "))
-    }
-
-    pub(crate) fn parse(&self, cell: &str) -> Option<u8> {
+    fn parse(&self, cell: &str) -> Option<u8> {
         let t = cell.trim();
         if self.normal.iter().any(|v| v.eq_ignore_ascii_case(t)) {
             Some(0)
@@ -105,9 +101,10 @@ pub(crate) fn parse_number(cell: &str) -> std::result::Result<Option<f64>, Strin
     }
 }
 
-/// Whether a cell is a number outside the finite f32 range (`inf`, `-Infinity`, `1e39`).
+/// Whether a cell is a number outside the finite f32 range (`inf`, `-Infinity`, `1e39`): what
+/// [`parse_number`] refuses.
 fn is_non_finite(cell: &str) -> bool {
-    cell.trim().parse::<f64>().is_ok_and(|v| !v.is_nan() && (!v.is_finite() || v.abs() > f32::MAX as f64))
+    parse_number(cell).is_err()
 }
 
 /// Kind of a feature column after inference.
@@ -276,12 +273,24 @@ fn csv_error(e: csv::Error, line: u64) -> Error {
     }
 }
 
-pub(crate) fn parse_label(cell: &str) -> Option<u8> {
-    match cell.trim() {
-        "0" | "0.0" => Some(0),
-        "1" | "1.0" => Some(1),
-        _ => None,
-    }
+/// A label cell as 0 (normal) or 1 (anomaly): `0`/`1`, or with `values` the file's class names.
+/// The error says what was found and what was expected.
+pub(crate) fn parse_label(cell: &str, values: Option<&LabelValues>) -> std::result::Result<u8, String> {
+    let parsed = match values {
+        Some(v) => v.parse(cell),
+        None => match cell.trim() {
+            "0" | "0.0" => Some(0),
+            "1" | "1.0" => Some(1),
+            _ => None,
+        },
+    };
+    parsed.ok_or_else(|| {
+        let expected = match values {
+            Some(v) => format!("one of {} (normal) or {} (anomaly)", v.normal.join(", "), v.anomaly.join(", ")),
+            None => "0 (normal) or 1 (anomaly)".to_string(),
+        };
+        format!("label '{}' is not {expected}", cell.trim())
+    })
 }
 
 pub(crate) fn parse_split(cell: &str) -> Option<SplitTag> {
@@ -436,21 +445,9 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
 
     while let Some((line, fields)) = rr.next_record()? {
         if let (Some(li), Some(ls)) = (label_idx, labels.as_mut()) {
-            let cell = fields[li];
-            let parsed = match &options.label_values {
-                Some(values) => values.parse(cell),
-                None => parse_label(cell),
-            };
-            match parsed {
-                Some(v) => ls.push(v),
-                None => {
-                    let expected = match &options.label_values {
-                        Some(v) => v.describe(),
-                        None => "0 (normal) or 1 (anomaly)".to_string(),
-                    };
-                    return Err(Error::csv(line, Some(&headers[li]), format!("label '{}' is not {expected}", cell.trim())));
-                }
-            }
+            let label = parse_label(fields[li], options.label_values.as_ref())
+                .map_err(|msg| Error::csv(line, Some(&headers[li]), msg))?;
+            ls.push(label);
         }
         if let (Some(si), Some(ss)) = (split_idx, split.as_mut()) {
             let cell = fields[si];

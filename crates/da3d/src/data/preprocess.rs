@@ -308,15 +308,9 @@ impl RowEncoder {
                 }
             }
             match self.label_idx {
-                Some(li) => {
-                    let (parsed, expected) = match &self.pre.label_values {
-                        Some(v) => (v.parse(fields[li]), v.describe()),
-                        None => (parse_label(fields[li]), "0 (normal) or 1 (anomaly)".to_string()),
-                    };
-                    parsed.map(Some).ok_or_else(|| {
-                        Error::csv(line, Some(&self.headers[li]), format!("label '{}' is not {expected}", fields[li].trim()))
-                    })
-                }
+                Some(li) => parse_label(fields[li], self.pre.label_values.as_ref())
+                    .map(Some)
+                    .map_err(|msg| Error::csv(line, Some(&self.headers[li]), msg)),
                 None => Ok(None),
             }
         })();
