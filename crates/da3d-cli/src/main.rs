@@ -204,7 +204,22 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
     Bench(bench::BenchArgs),
 }
 
+/// Keep freed memory in the process. A training step allocates and frees the same few hundred
+/// kilobyte-sized tensors every batch; glibc's defaults serve those from `mmap` and trim the heap
+/// eagerly, so every step paid page faults and page zeroing (~30 % of a CPU step on Mammography).
+/// Held memory is bounded by the peak a run needs anyway, plus 64 MiB of top pad.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {

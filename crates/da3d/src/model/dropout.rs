@@ -26,15 +26,17 @@ fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
     let scale = (1.0 / keep) as f32;
     let threshold = (keep * 65_536.0).round() as u64;
     let mut guard = MASKS.lock().unwrap_or_else(|e| e.into_inner());
-    let rng = guard.get_or_insert_with(|| HostRng::new(0, 0xD20));
+    // A local copy keeps the generator's state in registers through the loop.
+    let mut rng = guard.get_or_insert_with(|| HostRng::new(0, 0xD20)).clone();
     let n = rows * cols;
     let mut out = vec![0.0f32; n.div_ceil(4) * 4];
     for chunk in out.chunks_exact_mut(4) {
         let r = rng.next_u64();
         for (i, v) in chunk.iter_mut().enumerate() {
-            *v = scale * (((r >> (16 * i)) & 0xFFFF) < threshold) as u32 as f32;
+            *v = if ((r >> (16 * i)) & 0xFFFF) < threshold { scale } else { 0.0 };
         }
     }
+    *guard = Some(rng);
     out.truncate(n);
     out
 }

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor, TensorData, activation};
 
 /// Hidden-layer activation.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -40,16 +40,20 @@ pub enum WeightNorm {
     Spectral,
 }
 
+/// SELU. On the CPU backend one fused operation (`fused::selu_flex`); elsewhere the composite.
+pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if super::fused::on_flex(&x.device()) { super::fused::selu_flex(x) } else { selu_composite(x) }
+}
+
 /// SELU with the exponential taken of `min(x, 0)` only. burn's `activation::selu` takes `exp(x)`
 /// of every element and masks it afterwards: above x ≈ 88 that is `inf`, and its backward pass
 /// gives `0 · inf = NaN` (seen as a NaN reconstruction loss after ~400 AAE epochs).
 ///
 /// `max(x, 0)` and `min(x, 0) = −relu(−x)` are taken with `relu`, whose backward pass is one fused
 /// kernel; `clamp_min`/`clamp_max` under autodiff are a comparison plus a mask fill forward and
-/// another mask fill backward (16 % of a CPU training step before this change).
-pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    const ALPHA: f64 = 1.673_263_242_354_377_3;
-    const GAMMA: f64 = 1.050_700_987_355_480_5;
+/// another mask fill backward.
+pub(crate) fn selu_composite<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    use super::fused::{SELU_ALPHA as ALPHA, SELU_GAMMA as GAMMA};
     let positive = activation::relu(x.clone()).mul_scalar(GAMMA);
     let negative = activation::relu(x.neg()).neg().exp().sub_scalar(1.0).mul_scalar(ALPHA * GAMMA);
     positive + negative
@@ -158,17 +162,64 @@ fn unit(v: Tensor<2>) -> Tensor<2> {
 
 /// Largest singular value of `w` (`[in, out]`): power iteration on the detached weight from a
 /// fixed start, then `vᵀ W u` with gradients through `W`. Returns a one-element tensor.
+///
+/// On the CPU backend the iteration runs on the host (the weight is already in memory): ~45 tiny
+/// tensor operations per layer and pass become a loop over a few thousand numbers.
 fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
-    let [_, d_out] = w.dims();
-    let fixed = w.clone().detach();
-    let mut u = unit(Tensor::ones([d_out, 1], &w.device()));
+    let [d_in, d_out] = w.dims();
+    let device = w.device();
+    let (u, v) = if super::fused::on_flex(&device) {
+        let weight: Vec<f32> = w.clone().detach().into_data().convert::<f32>().try_to_vec::<f32>().expect("converted to f32");
+        let (u, v) = host_power_iteration(&weight, d_in, d_out);
+        let column = |x: Vec<f32>, n: usize| Tensor::<2>::from_data(TensorData::new(x, [n, 1]), &device);
+        (column(u, d_out), column(v, d_in))
+    } else {
+        device_power_iteration(w.clone().detach())
+    };
+    v.transpose().matmul(w.matmul(u)).reshape([1])
+}
+
+/// The power iteration of `spectral_norm` as tensor operations on the device: unit `u`
+/// (`[out, 1]`) and `v` (`[in, 1]`).
+fn device_power_iteration(fixed: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let [_, d_out] = fixed.dims();
+    let mut u = unit(Tensor::ones([d_out, 1], &fixed.device()));
     let mut v = unit(fixed.clone().matmul(u.clone()));
     for _ in 1..POWER_ITERATIONS {
         u = unit(fixed.clone().transpose().matmul(v.clone()));
         v = unit(fixed.clone().matmul(u.clone()));
     }
-    u = unit(fixed.transpose().matmul(v.clone()));
-    v.transpose().matmul(w.matmul(u)).reshape([1])
+    (unit(fixed.transpose().matmul(v.clone())), v)
+}
+
+/// The power iteration of `spectral_norm` on a row-major `[d_in, d_out]` weight: unit `u`
+/// (`d_out`) and `v` (`d_in`).
+fn host_power_iteration(w: &[f32], d_in: usize, d_out: usize) -> (Vec<f32>, Vec<f32>) {
+    fn unit(x: Vec<f64>) -> Vec<f64> {
+        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt() + 1e-12;
+        x.into_iter().map(|v| v / norm).collect()
+    }
+    let w_u = |u: &[f64]| -> Vec<f64> {
+        (0..d_in).map(|i| w[i * d_out..(i + 1) * d_out].iter().zip(u).map(|(&a, b)| a as f64 * b).sum()).collect()
+    };
+    let wt_v = |v: &[f64]| -> Vec<f64> {
+        let mut out = vec![0.0; d_out];
+        for (row, vi) in w.chunks_exact(d_out).zip(v) {
+            for (o, &a) in out.iter_mut().zip(row) {
+                *o += a as f64 * vi;
+            }
+        }
+        out
+    };
+    let mut u = unit(vec![1.0; d_out]);
+    let mut v = unit(w_u(&u));
+    for _ in 1..POWER_ITERATIONS {
+        u = unit(wt_v(&v));
+        v = unit(w_u(&u));
+    }
+    u = unit(wt_v(&v));
+    let to_f32 = |x: Vec<f64>| x.into_iter().map(|a| a as f32).collect::<Vec<f32>>();
+    (to_f32(u), to_f32(v))
 }
 
 /// A linear layer with its weight normalised. `[batch, in]` → `[batch, out]`.
@@ -194,15 +245,15 @@ mod tests {
     fn selu_matches_burn_and_has_finite_gradients_for_large_inputs() {
         let device = Device::flex();
         let x = Tensor::<1>::from_floats([-3.0, -0.5, 0.0, 0.7, 5.0], &device);
-        let a: Vec<f32> = selu(x.clone()).into_data().to_vec().unwrap();
-        let b: Vec<f32> = activation::selu(x).into_data().to_vec().unwrap();
+        let a: Vec<f32> = selu(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = activation::selu(x).into_data().try_to_vec::<f32>().unwrap();
         for (p, q) in a.iter().zip(&b) {
             assert!((p - q).abs() < 1e-6, "{p} vs {q}");
         }
         let ad = device.autodiff();
         let x = Tensor::<1>::from_floats([100.0, -100.0, 1.0], &ad).require_grad();
         let grads = selu(x.clone()).sum().backward();
-        let g: Vec<f32> = x.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let g: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
         assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
         assert!((g[0] - 1.0507).abs() < 1e-3);
     }
@@ -217,6 +268,19 @@ mod tests {
         let w = Tensor::<2>::from_floats([[2.0 * 3.0, 2.0 * 4.0], [0.0, 0.0]], &device);
         let s: f32 = spectral_norm(w).into_scalar::<f32>();
         assert!((s - 10.0).abs() < 1e-3, "{s}");
+    }
+
+    #[test]
+    fn host_and_device_power_iterations_agree() {
+        let device = Device::flex();
+        device.seed(11);
+        let w = Tensor::<2>::random([40, 30], burn::tensor::Distribution::Normal(0.0, 0.3), &device);
+        let (u, v) = device_power_iteration(w.clone());
+        let weight: Vec<f32> = w.into_data().try_to_vec::<f32>().unwrap();
+        let (hu, hv) = host_power_iteration(&weight, 40, 30);
+        let close = |a: Vec<f32>, b: Vec<f32>| a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5);
+        assert!(close(u.into_data().try_to_vec::<f32>().unwrap(), hu));
+        assert!(close(v.into_data().try_to_vec::<f32>().unwrap(), hv));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::config::{AlarmObjective, Lipschitz, Method, TrainingConfig};
 use crate::data::Matrix;
 use crate::detector::{alarm_input_codes, alarm_input_rows, in_batches, read_async, read_sync};
 use crate::error::{Error, Result};
-use crate::model::{Aae, Alarm, Critic, Generator, Networks, NetworksConfig};
+use crate::model::fused::on_flex;
+use crate::model::{Aae, Alarm, Critic, FusedAdam, Generator, Networks, NetworksConfig};
 use crate::rng::HostRng;
 
 /// Training phases, in order.
@@ -152,6 +153,18 @@ struct Optimizers {
     critic: ModuleOptimizer,
 }
 
+/// Most values (rows × (code + alarm inputs)) the trainer keeps for `normal_features`: 32 Mi
+/// floats, 128 MiB (NSL-KDD's ~26 Mi fit; Census's ~240 Mi are recomputed per batch instead).
+const NORMAL_FEATURES_BUDGET: usize = 32 << 20;
+
+/// The cache of the frozen AAE's outputs for the training rows.
+enum NormalFeatures {
+    NotYet,
+    Cached(Tensor<2>),
+    /// Over `NORMAL_FEATURES_BUDGET`: computed per batch.
+    TooLarge,
+}
+
 /// Mixed into the seed for the device's noise stream (the initial weights use the seed itself).
 const NOISE_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -172,9 +185,15 @@ pub struct Trainer {
     generator: Slot<Generator>,
     critic: Slot<Critic>,
     frozen_aae: Option<Aae>,
+    /// The frozen AAE on the inner (non-autodiff) device: for what no gradient flows through
+    /// (training rows, trivial anomalies, detached generated codes), without graph bookkeeping.
+    frozen_aae_inner: Option<Aae>,
     simple_pool: Option<(Tensor<2>, usize)>,
     /// Per-dimension mean and std `[1, code]` of the training codes (frozen AAE), on the device.
     code_moments: Option<(Tensor<2>, Tensor<2>)>,
+    /// The frozen AAE's codes and alarm inputs of every training row, `[rows, code + a]`: they do
+    /// not change after the AAE phase, so detector steps gather them instead of recomputing.
+    normal_features: NormalFeatures,
     optim: Optimizers,
     phase: Phase,
     epoch: usize,
@@ -214,18 +233,35 @@ impl Trainer {
         device.seed(config.seed ^ NOISE_SEED);
         crate::model::seed_dropout_masks(config.seed);
         let o = &config.optimizer;
-        let adam = AdamConfig::new().with_beta_1(o.beta_1).with_beta_2(o.beta_2).with_epsilon(o.epsilon);
-        let clipped = match config.losses.lipschitz {
-            Lipschitz::GradNormClip(c) => adam.clone().with_grad_clipping(Some(GradientClippingConfig::Norm(c))),
-            _ => adam.clone(),
+        let clip = match config.losses.lipschitz {
+            Lipschitz::GradNormClip(c) => Some(GradientClippingConfig::Norm(c)),
+            _ => None,
+        };
+        // Adam: fused into one pass per parameter on the CPU, burn's own elsewhere (same numbers).
+        let fused = on_flex(&device);
+        let adam = |clip: Option<&GradientClippingConfig>| -> ModuleOptimizer {
+            if fused {
+                let optim = ModuleOptimizer::from(FusedAdam { beta_1: o.beta_1, beta_2: o.beta_2, epsilon: o.epsilon });
+                match clip {
+                    Some(c) => optim.with_grad_clipping(c.init()),
+                    None => optim,
+                }
+            } else {
+                AdamConfig::new()
+                    .with_beta_1(o.beta_1)
+                    .with_beta_2(o.beta_2)
+                    .with_epsilon(o.epsilon)
+                    .with_grad_clipping(clip.cloned())
+                    .init()
+            }
         };
         let optim = Optimizers {
-            aae: adam.init(),
-            latent_discriminator: clipped.init(),
-            encoder: adam.init(),
-            alarm: adam.init(),
-            generator: clipped.init(),
-            critic: clipped.init(),
+            aae: adam(None),
+            latent_discriminator: adam(clip.as_ref()),
+            encoder: adam(None),
+            alarm: adam(None),
+            generator: adam(clip.as_ref()),
+            critic: adam(clip.as_ref()),
         };
         let mut trainer = Trainer {
             rng: HostRng::new(config.seed, SHUFFLE_STREAM),
@@ -240,8 +276,10 @@ impl Trainer {
             generator: Slot(Some(nets.generator)),
             critic: Slot(Some(nets.critic)),
             frozen_aae: None,
+            frozen_aae_inner: None,
             simple_pool: None,
             code_moments: None,
+            normal_features: NormalFeatures::NotYet,
             optim,
             phase: Phase::Aae,
             epoch: 0,
@@ -269,6 +307,8 @@ impl Trainer {
         t.epoch = 0;
         t.steps_done = t.config.schedule.aae_epochs * t.batches_per_epoch();
         t.frozen_aae = None;
+        t.frozen_aae_inner = None;
+        t.normal_features = NormalFeatures::NotYet;
         t.skip_empty_phases();
         Ok(t)
     }
@@ -337,6 +377,7 @@ impl Trainer {
         if self.phase != Phase::Aae && self.phase != Phase::Done && self.frozen_aae.is_none() {
             // The AAE is frozen from here on: no gradients for its parameters, no dropout.
             self.frozen_aae = Some((*self.aae).clone().freeze());
+            self.frozen_aae_inner = Some((*self.aae).valid());
         }
     }
 
@@ -398,6 +439,67 @@ impl Trainer {
         self.code_moments.clone().expect("moments")
     }
 
+    /// Training rows `rows` as a `[rows, d]` tensor on the device.
+    fn upload_rows(&self, rows: &[usize]) -> Tensor<2> {
+        let mut values = Vec::with_capacity(rows.len() * self.x.cols);
+        for &r in rows {
+            values.extend_from_slice(self.x.row(r));
+        }
+        Tensor::from_data(TensorData::new(values, [rows.len(), self.x.cols]), &self.device)
+    }
+
+    /// The frozen AAE's outputs for all training rows (`[rows, code + a]`, on the device, no
+    /// read-back), or `None` when they exceed `NORMAL_FEATURES_BUDGET`.
+    fn normal_features(&mut self) -> Option<Tensor<2>> {
+        if let NormalFeatures::NotYet = self.normal_features {
+            let frozen = self.frozen_aae_inner.as_ref().expect("AAE frozen");
+            let mode = self.config.architecture.alarm_input;
+            let width = self.networks_config.aae.d_code + self.networks_config.alarm.d_input;
+            self.normal_features = if self.x.rows.saturating_mul(width) > NORMAL_FEATURES_BUDGET {
+                NormalFeatures::TooLarge
+            } else {
+                let inner = self.device.clone().without_autodiff();
+                let features = in_batches(&self.x, &inner, |t| {
+                    let (codes, acts) = alarm_input_rows(frozen, t, mode);
+                    Tensor::cat(vec![codes, acts], 1)
+                });
+                NormalFeatures::Cached(features.expect("the trainer has training rows"))
+            };
+        }
+        match &self.normal_features {
+            NormalFeatures::Cached(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    /// Codes `[b, code]` and alarm inputs `[b, a]` of training rows `rows` and of `extra` rows
+    /// (`[e, d]`, e.g. trivial anomalies) through the frozen AAE: (codes of `rows`, alarm inputs
+    /// of `rows` then `extra`).
+    fn frozen_outputs(&mut self, rows: &[usize], extra: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let b = rows.len();
+        let mode = self.config.architecture.alarm_input;
+        let code = self.networks_config.aae.d_code;
+        match self.normal_features() {
+            Some(features) => {
+                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &features.device());
+                let gathered = features.select(0, idx);
+                let width = gathered.dims()[1];
+                let frozen = self.frozen_aae_inner.as_ref().expect("AAE frozen");
+                let (_, extra_acts) = alarm_input_rows(frozen, extra.inner(), mode);
+                let codes = gathered.clone().slice([0..b, 0..code]);
+                let acts = Tensor::cat(vec![gathered.slice([0..b, code..width]), extra_acts], 0);
+                (Tensor::from_inner(codes), Tensor::from_inner(acts))
+            }
+            None => {
+                let x = self.upload_rows(rows).inner();
+                let frozen = self.frozen_aae_inner.as_ref().expect("AAE frozen");
+                let (codes, acts) = alarm_input_rows(frozen, Tensor::cat(vec![x, extra.inner()], 0), mode);
+                (Tensor::from_inner(codes.slice([0..b])), Tensor::from_inner(acts))
+            }
+        }
+    }
+
     /// Train one batch. Never reads from the device.
     pub fn step_batch(&mut self) -> Result<Step> {
         if self.phase == Phase::Done {
@@ -412,16 +514,15 @@ impl Trainer {
             self.batches_done = 0;
         }
         let b = self.config.schedule.batch_size.min(self.x.rows - self.cursor);
-        let mut values = Vec::with_capacity(b * self.x.cols);
-        for &r in &self.order[self.cursor..self.cursor + b] {
-            values.extend_from_slice(self.x.row(r));
-        }
-        let batch: Tensor<2> = Tensor::from_data(TensorData::new(values, [b, self.x.cols]), &self.device);
+        let rows = self.order[self.cursor..self.cursor + b].to_vec();
         let losses = match (self.phase, self.config.method) {
-            (Phase::Aae, _) => self.aae_step(batch),
-            (Phase::Pretrain, _) | (Phase::Da3d, Method::A3Noise) => self.alarm_step(batch, 2).0,
-            (Phase::Da3d, Method::SimpleGenerator) => self.alarm_step(batch, 3).0,
-            (Phase::Da3d, Method::Da3d) => self.da3d_step(batch),
+            (Phase::Aae, _) => {
+                let batch = self.upload_rows(&rows);
+                self.aae_step(batch)
+            }
+            (Phase::Pretrain, _) | (Phase::Da3d, Method::A3Noise) => self.alarm_step(&rows, 2).0,
+            (Phase::Da3d, Method::SimpleGenerator) => self.alarm_step(&rows, 3).0,
+            (Phase::Da3d, Method::Da3d) => self.da3d_step(&rows),
             (Phase::Done, _) => unreachable!(),
         };
         self.accum = Some(match self.accum.take() {
@@ -554,13 +655,12 @@ impl Trainer {
 
     /// Alarm step on normal rows, trivial anomalies and (with `parts == 3`) generated or
     /// simple-generator anomalies. Returns the loss and the normal rows' codes.
-    fn alarm_step(&mut self, x: Tensor<2>, parts: usize) -> (Tensor<1>, Tensor<2>) {
-        let [b, d] = x.dims();
+    fn alarm_step(&mut self, rows: &[usize], parts: usize) -> (Tensor<1>, Tensor<2>) {
+        let (b, d) = (rows.len(), self.x.cols);
         let mode = self.config.architecture.alarm_input;
         let l = &self.config.losses;
         let trivial = self.normal([b, d], l.trivial_anomaly_mean, l.trivial_anomaly_std);
-        let frozen = self.frozen_aae.as_ref().expect("AAE frozen after its phase");
-        let (codes, acts) = alarm_input_rows(frozen, Tensor::cat(vec![x, trivial], 0), mode);
+        let (codes, acts) = self.frozen_outputs(rows, trivial);
         let mut inputs = vec![acts];
         if parts == 3 {
             let generated = match self.config.method {
@@ -575,8 +675,8 @@ impl Trainer {
                     (*self.generator).clone().no_grad().forward(noise).detach()
                 }
             };
-            let frozen = self.frozen_aae.as_ref().expect("AAE frozen");
-            inputs.push(alarm_input_codes(frozen, generated, mode));
+            let frozen = self.frozen_aae_inner.as_ref().expect("AAE frozen");
+            inputs.push(Tensor::from_inner(alarm_input_codes(frozen, generated.inner(), mode)));
         }
         let logits = self.alarm.forward(Tensor::cat(inputs, 0));
         let targets = self.targets(b, parts);
@@ -585,7 +685,7 @@ impl Trainer {
         let lr = self.lr();
         let opt = &mut self.optim.alarm;
         self.alarm.update(|m| opt.step(lr, m, grads));
-        (loss.detach(), codes.slice([0..b]))
+        (loss.detach(), codes)
     }
 
     fn simple_pool(&mut self) -> (Tensor<2>, usize) {
@@ -606,13 +706,13 @@ impl Trainer {
     }
 
     /// One DA³D batch: alarm step, generator step, critic step.
-    fn da3d_step(&mut self, x: Tensor<2>) -> Tensor<1> {
-        let b = x.dims()[0];
+    fn da3d_step(&mut self, rows: &[usize]) -> Tensor<1> {
+        let b = rows.len();
         let lr = self.lr();
         let mode = self.config.architecture.alarm_input;
         let g = self.networks_config.generator.d_noise;
 
-        let (alarm_loss, normal_codes) = self.alarm_step(x, 3);
+        let (alarm_loss, normal_codes) = self.alarm_step(rows, 3);
 
         // Generator: objective 1 (look normal to the alarm) + objective 2 (toward the critic's noise).
         let noise = self.normal([2 * b, g], 0.0, 1.0);
