@@ -206,7 +206,7 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
 
 /// Keep freed memory in the process. A training step allocates and frees the same few hundred
 /// kilobyte-sized tensors every batch; glibc's defaults serve those from `mmap` and trim the heap
-/// eagerly, so every step paid page faults and page zeroing (~30 % of a CPU step on Mammography).
+/// eagerly, so every step paid page faults and page zeroing (15–20 % of a CPU step on Mammography).
 /// Held memory is bounded by the peak a run needs anyway, plus 64 MiB of top pad.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -72,6 +72,30 @@ fn trains_through_every_phase_and_detects_synthetic_anomalies() {
 }
 
 #[test]
+fn cached_and_recomputed_frozen_outputs_train_alike() {
+    // Detector steps gather the frozen AAE's outputs of the training rows from a cache, or
+    // recompute them per batch when the cache would be too large: the same numbers either way.
+    let p = synthetic_prepared(6);
+    let mut c = small_config(p.train.cols, 6, Method::Da3d);
+    c.schedule.aae_epochs = 3;
+    c.schedule.pretrain_epochs = 2;
+    c.schedule.da3d_epochs = 3;
+    let history = |budget: usize| {
+        let _guard = lock();
+        let mut t = Trainer::new(c.clone(), p.train.clone(), &device()).unwrap().with_frozen_output_budget(budget);
+        while t.step_epoch().unwrap().is_some() {}
+        t.history().to_vec()
+    };
+    let (cached, recomputed) = (history(usize::MAX), history(0));
+    assert_eq!(cached.len(), 8);
+    for (a, b) in cached.iter().zip(&recomputed) {
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{:?} epoch {}: {x} vs {y}", a.phase, a.epoch);
+        }
+    }
+}
+
+#[test]
 fn same_seed_gives_identical_scores_and_other_seed_differs() {
     let p = synthetic_prepared(2);
     let run = |seed| {

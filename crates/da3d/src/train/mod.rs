@@ -194,6 +194,7 @@ pub struct Trainer {
     /// The frozen AAE's codes and alarm inputs of every training row, `[rows, code + a]`: they do
     /// not change after the AAE phase, so detector steps gather them instead of recomputing.
     normal_features: NormalFeatures,
+    normal_features_budget: usize,
     optim: Optimizers,
     phase: Phase,
     epoch: usize,
@@ -280,6 +281,7 @@ impl Trainer {
             simple_pool: None,
             code_moments: None,
             normal_features: NormalFeatures::NotYet,
+            normal_features_budget: NORMAL_FEATURES_BUDGET,
             optim,
             phase: Phase::Aae,
             epoch: 0,
@@ -311,6 +313,13 @@ impl Trainer {
         t.normal_features = NormalFeatures::NotYet;
         t.skip_empty_phases();
         Ok(t)
+    }
+
+    /// Keep the frozen AAE's outputs of the training rows only up to `floats` values (default
+    /// 32 Mi); above it detector steps recompute them per batch. Both give the same training.
+    pub fn with_frozen_output_budget(mut self, floats: usize) -> Self {
+        self.normal_features_budget = floats;
+        self
     }
 
     /// The autoencoder as trained so far.
@@ -455,7 +464,7 @@ impl Trainer {
             let frozen = self.frozen_aae_inner.as_ref().expect("AAE frozen");
             let mode = self.config.architecture.alarm_input;
             let width = self.networks_config.aae.d_code + self.networks_config.alarm.d_input;
-            self.normal_features = if self.x.rows.saturating_mul(width) > NORMAL_FEATURES_BUDGET {
+            self.normal_features = if self.x.rows.saturating_mul(width) > self.normal_features_budget {
                 NormalFeatures::TooLarge
             } else {
                 let inner = self.device.clone().without_autodiff();
