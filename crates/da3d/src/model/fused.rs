@@ -1,12 +1,13 @@
 //! Fused kernels for the CPU backend (`flex`), through burn's backend extensions.
 //!
 //! The networks are tiny, so a CPU training step costs what burn spends per operation (dispatch,
-//! autodiff bookkeeping, one allocation per result), not arithmetic. Two composites dominated the
-//! operation count of a DA³D step and are one pass each here:
+//! autodiff bookkeeping, one allocation per result) as much as arithmetic. Three composites made
+//! up most of the operations of a step and are one pass each here:
 //!
 //! - **SELU** (nine operations forward and nine backward as a composite of `relu`, `exp` and scalar
-//!   operations): one pass forward, and one backward pass from the output,
+//!   operations): one vectorised pass forward, and one backward pass from the output,
 //!   `grad · γ` where `y > 0`, else `grad · (y + γα)` (`y + γα = γα·eˣ` for `x ≤ 0`).
+//! - **BCE on logits** (ten operations): the loss and its gradient `σ(z) − t` in one pass each.
 //! - **Adam** (thirteen operations per parameter tensor): moments and update in one pass, in the
 //!   same f32 order of operations as burn's `Adam`, so the updates are the same numbers.
 //!
