@@ -13,8 +13,9 @@ fn device() -> Device {
     Device::flex()
 }
 
-/// burn's CPU backends keep one global random generator: trainings that must be reproducible
-/// run one at a time.
+/// burn's CPU backends keep one global random generator, drawn from by trainings and by every
+/// network initialisation (a bundle load too): each test holds this lock from start to end, so a
+/// test's draws never interleave with another's.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
@@ -42,8 +43,8 @@ fn synthetic_prepared(seed: u64) -> da3d::data::Prepared {
     prepare(&table, Some("label".into()), 0.0, seed).unwrap()
 }
 
+/// Train to the end (the caller holds `lock()`).
 fn train_to_end(config: TrainingConfig, p: &da3d::data::Prepared) -> Trainer {
-    let _guard = lock();
     let mut t = Trainer::new(config, p.train.clone(), &device()).unwrap();
     while t.step_epoch().unwrap().is_some() {}
     t
@@ -51,6 +52,7 @@ fn train_to_end(config: TrainingConfig, p: &da3d::data::Prepared) -> Trainer {
 
 #[test]
 fn trains_through_every_phase_and_detects_synthetic_anomalies() {
+    let _guard = lock();
     let p = synthetic_prepared(1);
     let t = train_to_end(small_config(p.train.cols, 1, Method::Da3d), &p);
     let phases: Vec<Phase> = t.history().iter().map(|r| r.phase).collect();
@@ -73,6 +75,7 @@ fn trains_through_every_phase_and_detects_synthetic_anomalies() {
 
 #[test]
 fn cached_and_recomputed_frozen_outputs_train_alike() {
+    let _guard = lock();
     // Detector steps gather the frozen AAE's outputs of the training rows from a cache, or
     // recompute them per batch when the cache would be too large: the same numbers either way.
     let p = synthetic_prepared(6);
@@ -81,7 +84,6 @@ fn cached_and_recomputed_frozen_outputs_train_alike() {
     c.schedule.pretrain_epochs = 2;
     c.schedule.da3d_epochs = 3;
     let history = |budget: usize| {
-        let _guard = lock();
         let mut t = Trainer::new(c.clone(), p.train.clone(), &device()).unwrap().with_frozen_output_budget(budget);
         while t.step_epoch().unwrap().is_some() {}
         t.history().to_vec()
@@ -97,6 +99,7 @@ fn cached_and_recomputed_frozen_outputs_train_alike() {
 
 #[test]
 fn same_seed_gives_identical_scores_and_other_seed_differs() {
+    let _guard = lock();
     let p = synthetic_prepared(2);
     let run = |seed| {
         let t = train_to_end(small_config(p.train.cols, seed, Method::Da3d), &p);
@@ -111,6 +114,7 @@ fn same_seed_gives_identical_scores_and_other_seed_differs() {
 
 #[test]
 fn ablations_run_from_the_same_loop() {
+    let _guard = lock();
     let p = synthetic_prepared(3);
     for method in [Method::A3Noise, Method::SimpleGenerator] {
         let t = train_to_end(small_config(p.train.cols, 0, method), &p);
@@ -123,6 +127,7 @@ fn ablations_run_from_the_same_loop() {
 
 #[test]
 fn code_relative_noise_trains_both_generators() {
+    let _guard = lock();
     let p = synthetic_prepared(9);
     for method in [Method::Da3d, Method::SimpleGenerator] {
         let mut c = small_config(p.train.cols, 0, method);
@@ -136,6 +141,7 @@ fn code_relative_noise_trains_both_generators() {
 
 #[test]
 fn weight_clipping_keeps_critic_weights_bounded() {
+    let _guard = lock();
     let p = synthetic_prepared(4);
     let mut c = small_config(p.train.cols, 0, Method::Da3d);
     c.losses.lipschitz = Lipschitz::WeightClip(0.05);
@@ -168,6 +174,7 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
 
 #[test]
 fn bundle_round_trip_gives_identical_scores_and_rejects_bad_bytes() {
+    let _guard = lock();
     let p = synthetic_prepared(5);
     let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
     let model = model_of(&t, &p);
@@ -197,11 +204,11 @@ fn bundle_round_trip_gives_identical_scores_and_rejects_bad_bytes() {
 
 #[test]
 fn diverging_training_is_an_error_naming_phase_and_epoch() {
+    let _guard = lock();
     let p = synthetic_prepared(6);
     let mut c = small_config(p.train.cols, 0, Method::Da3d);
     c.optimizer.learning_rate = 1e30;
     c.losses.lipschitz = Lipschitz::None;
-    let _guard = lock();
     let mut t = Trainer::new(c, p.train.clone(), &device()).unwrap();
     let err = loop {
         match t.step_epoch() {
@@ -216,6 +223,7 @@ fn diverging_training_is_an_error_naming_phase_and_epoch() {
 
 #[test]
 fn observer_can_cancel_between_steps() {
+    let _guard = lock();
     struct StopAfter(usize, usize);
     impl train::Observer for StopAfter {
         fn on_batch(&mut self, _: &da3d::Progress) {
@@ -226,7 +234,6 @@ fn observer_can_cancel_between_steps() {
         }
     }
     let p = synthetic_prepared(7);
-    let _guard = lock();
     let mut t = Trainer::new(small_config(p.train.cols, 0, Method::Da3d), p.train.clone(), &device()).unwrap();
     let mut obs = StopAfter(3, 0);
     let finished = train::run_blocking(&mut t, &mut obs).unwrap();
@@ -236,6 +243,7 @@ fn observer_can_cancel_between_steps() {
 
 #[test]
 fn async_copy_to_another_device_keeps_scores() {
+    let _guard = lock();
     let p = synthetic_prepared(8);
     let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
     let nets = t.networks();
