@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 
 use burn::nn::Dropout;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use crate::rng::HostRng;
 
@@ -47,7 +47,7 @@ pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     if dropout.prob == 0.0 || !dropout.training.is_enabled() || !device.is_autodiff() {
         return x;
     }
-    if device.clone().without_autodiff() != Device::flex() {
+    if !super::fused::on_flex(&device) {
         return dropout.forward(x);
     }
     let [rows, cols] = x.dims();
