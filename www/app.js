@@ -495,18 +495,10 @@ const events = {
 // ---------------------------------------------------------------------------------------------
 // Loss curves
 
-/** Which network a loss belongs to (names from the trainer's epoch reports). */
-function networkOf(name) {
-  if (['reconstruction', 'latent_discriminator', 'encoder_adversarial'].includes(name)) return 'aae';
-  if (name.startsWith('generator')) return 'generator';
-  if (name.startsWith('critic')) return 'critic';
-  return 'alarm';
-}
-
 function addReport(report) {
   const touched = new Set();
   report.names.forEach((name, i) => {
-    const net = networkOf(name);
+    const net = report.networks[i]; // the trainer says which network each loss belongs to
     if (!state.losses.has(net)) state.losses.set(net, { epochs: 0, series: new Map(), seen: new Set() });
     const entry = state.losses.get(net);
     if (!touched.has(net)) {

@@ -195,7 +195,7 @@ const handlers = {
   /** Start training with a full config; the step loop then runs on its own. */
   async train({ config, thresholdRate }) {
     if (training.active) throw new Error('training is already running');
-    const started = await exclusive(() => parse(session.start(JSON.stringify(config))));
+    const started = await exclusive(() => parse(session.start(JSON.stringify(config), thresholdRate)));
     Object.assign(training, { active: true, paused: false, stopping: false, batches: 1, thresholdRate });
     training.epochStart = performance.now();
     loop();
@@ -295,7 +295,7 @@ async function finish() {
   const gen = generation;
   try {
     const t0 = performance.now();
-    const results = parse(await exclusive(() => session.finish(training.thresholdRate)));
+    const results = parse(await exclusive(() => session.finish()));
     if (gen !== generation) return;
     self.postMessage({ event: 'finished', results, stopped: training.stopping, seconds: (performance.now() - t0) / 1000 });
   } catch (e) {

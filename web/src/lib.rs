@@ -10,10 +10,11 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use da3d::bundle::Model;
 use da3d::config::{Preset, TrainingConfig};
-use da3d::data::{self, Matrix, Preprocessor, ReadOptions, RecordReader, Table};
-use da3d::detector::{CodeStats, networks_to_device_async};
+use da3d::data::{self, Matrix, ReadOptions, RecordReader, Table};
+use da3d::detector::networks_to_device_async;
 use da3d::metrics;
-use da3d::train::{Step, Trainer};
+use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig, FitData};
+use da3d::train::Step;
 use da3d::{Detector, ScoreKind};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
@@ -59,10 +60,8 @@ struct State {
     device: Device,
     backend: Value,
     loaded: Option<Loaded>,
-    prepared: Option<data::Prepared>,
-    /// Training rows when the data has no labels.
-    unlabelled: Option<(Preprocessor, Matrix)>,
-    trainer: Option<Trainer>,
+    /// The running fit (from `start` to `finish`).
+    fit: Option<Fit>,
     trained: Option<Trained>,
 }
 
@@ -101,9 +100,7 @@ impl Session {
                 device,
                 backend,
                 loaded: None,
-                prepared: None,
-                unlabelled: None,
-                trainer: None,
+                fit: None,
                 trained: None,
             })),
         }
@@ -114,10 +111,17 @@ impl Session {
         self.inner.borrow().backend.to_string()
     }
 
-    /// Load CSV bytes. `options` (JSON): `{"label": "label", "ignore": [..], "dataset": null}`.
+    /// Load CSV bytes. `options` (JSON): `{"label": "label", "ignore": [..], "dataset": null,
+    /// "delimiter": null}` (a one-character delimiter; sniffed when absent).
     /// Returns a summary: columns, a preview of the first rows, row and anomaly counts.
     pub fn load_csv(&self, bytes: &[u8], options: &str) -> Result<String, JsError> {
         let o: Value = serde_json::from_str(options).map_err(err)?;
+        let delimiter = match o["delimiter"].as_str() {
+            None => None,
+            Some("tab") => Some(b'\t'),
+            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+            Some(d) => return Err(JsError::new(&format!("delimiter '{d}' is not one character"))),
+        };
         let dataset = o["dataset"].as_str().map(str::to_string);
         let mut read = dataset.as_deref().and_then(da3d::datasets::dataset).map(|d| d.read).unwrap_or_default();
         if let Some(l) = o["label"].as_str() {
@@ -127,7 +131,11 @@ impl Session {
         if let Some(ig) = o["ignore"].as_array() {
             read.ignore.extend(ig.iter().filter_map(|v| v.as_str().map(str::to_string)));
         }
+        if delimiter.is_some() {
+            read.delimiter = delimiter;
+        }
         let table = data::read_table_bytes(bytes, &read).map_err(err)?;
+        read.delimiter = Some(table.report.delimiter);
         // preview: the first rows as text
         let mut rr = RecordReader::new(bytes, read.delimiter).map_err(err)?;
         let headers = rr.headers().to_vec();
@@ -149,6 +157,8 @@ impl Session {
             "preview": preview,
             "rows": table.n_rows(),
             "dropped": table.report.rows_dropped_missing,
+            "missing_cells": table.report.missing_cells,
+            "delimiter": data::delimiter_name(table.report.delimiter),
             "label": if table.labels.is_some() { read.label.clone() } else { None },
             "anomalies": anomalies,
             "columns": columns,
@@ -156,47 +166,43 @@ impl Session {
         });
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
         st.loaded = Some(Loaded { table, read, dataset });
-        st.prepared = None;
-        st.unlabelled = None;
-        st.trainer = None;
+        st.fit = None;
         Ok(summary.to_string())
     }
 
-    /// The preset's config (JSON) for the loaded data.
+    /// The preset's config (JSON) for the loaded data: networks sized for its model inputs (the
+    /// one-hot width of the training rows of seed 0).
     pub fn default_config(&self, preset: &str) -> Result<String, JsError> {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
-        let width = Preprocessor::fit(&loaded.table, &[0], None).map_err(err)?.width();
-        let cfg = TrainingConfig::preset(preset, width, loaded.dataset.as_deref());
+        let width = pipeline::input_width(&loaded.table, &loaded.read, 0).map_err(err)?;
+        let cfg = ConfigOverrides::new(preset).build(width, loaded.dataset.as_deref()).map_err(err)?;
         serde_json::to_string(&cfg).map_err(err)
     }
 
-    /// Prepare the data (paper protocol when labelled, seed from the config) and create the
-    /// trainer. `config`: a full config (from `default_config`, edited).
-    pub fn start(&self, config: &str) -> Result<String, JsError> {
+    /// Check the config and the threshold share (a row share in [0, 0.5]), prepare the data
+    /// (paper protocol when labelled, seed from the config) and create the trainer. `config`: a
+    /// full config (from `default_config`, edited). Nothing trains when a value is invalid.
+    pub fn start(&self, config: &str, threshold_rate: f64) -> Result<String, JsError> {
         let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
-        cfg.validate().map_err(err)?;
+        let seed = cfg.seed;
+        let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
-        let labelled = loaded.table.labels.is_some();
-        let (x, info) = if labelled {
-            let p = data::prepare(&loaded.table, loaded.read.label.clone(), 0.0, cfg.seed).map_err(err)?;
-            let x = p.train.clone();
-            let info = serde_json::to_value(&p.summary).map_err(err)?;
-            st.prepared = Some(p);
-            (x, info)
-        } else {
-            let (pre, x) = data::prepare_all_rows(&st.loaded.as_ref().unwrap().table, None).map_err(err)?;
-            st.unlabelled = Some((pre, x.clone()));
-            let info = json!({"train_rows": x.rows, "input_width": x.cols});
-            (x, info)
+        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, seed).map_err(err)?;
+        let info = match &data.summary {
+            Some(s) => serde_json::to_value(s).map_err(err)?,
+            None => json!({"train_rows": data.train.rows, "input_width": data.train.cols}),
         };
-        let trainer = Trainer::new(cfg, x, &st.device).map_err(err)?;
-        let progress = trainer.progress();
-        st.trainer = Some(trainer);
+        let notes = data.notes.clone();
+        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
+        let read = loaded.read.clone();
+        let mut fit = Fit::start(data, fit_config, &read, &st.device, &backend).map_err(err)?;
+        let progress = fit.trainer().progress();
+        st.fit = Some(fit);
         st.trained = None;
-        Ok(json!({"data": info, "progress": progress}).to_string())
+        Ok(json!({"data": info, "notes": notes, "progress": progress}).to_string())
     }
 
     /// Train up to `max_batches` batches; when an epoch ends, read its losses (async) and stop
@@ -204,7 +210,7 @@ impl Session {
     /// and stopping happen between calls.
     pub async fn step(&self, max_batches: u32) -> Result<String, JsError> {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let trainer = st.trainer.as_mut().ok_or_else(|| JsError::new("call start first"))?;
+        let trainer = st.fit.as_mut().ok_or_else(|| JsError::new("call start first"))?.trainer();
         let mut report = Value::Null;
         let mut done = false;
         for _ in 0..max_batches.max(1) {
@@ -226,26 +232,14 @@ impl Session {
         Ok(json!({"progress": progress, "report": report, "done": done}).to_string())
     }
 
-    /// Finish training (also after Stop): score, threshold (`threshold_rate` of training rows),
+    /// Finish training (also after Stop): score, threshold (the share given to `start`),
     /// metrics and curves when labels exist. Returns the results JSON.
-    pub async fn finish(&self, threshold_rate: f64) -> Result<String, JsError> {
+    pub async fn finish(&self) -> Result<String, JsError> {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let trainer = st.trainer.take().ok_or_else(|| JsError::new("nothing is training"))?;
-        let detector = trainer.detector();
-        let (pre, train_x) = match (&st.prepared, &st.unlabelled) {
-            (Some(p), _) => (p.preprocessor.clone(), p.train.clone()),
-            (None, Some((pre, x))) => (pre.clone(), x.clone()),
-            _ => return Err(JsError::new("no data")),
-        };
-        let train_scores = detector.score_async(&train_x, ScoreKind::Alarm).await.map_err(err)?;
-        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
-        let mut model = Model::assemble(&trainer, pre, &train_scores, threshold_rate, &backend, train_x.rows).map_err(err)?;
-        let codes = detector.codes_async(&train_x).await.map_err(err)?;
-        model.header.code_stats = Some(CodeStats::of(&codes));
-        let results = results_json(&detector, &model, st.prepared.as_ref(), &codes, &train_scores).await?;
-        if let Some(m) = results.get("metrics") {
-            model.header.metrics = Some(m.clone());
-        }
+        let fit = st.fit.take().ok_or_else(|| JsError::new("nothing is training"))?;
+        let outcome = fit.finish_async().await.map_err(err)?;
+        let model = outcome.model;
+        let results = results_json(&model, &outcome.data, &outcome.train_codes, &outcome.train_scores, outcome.test_scores.as_deref()).await?;
         st.trained = Some(Trained { model, cpu_model: None });
         Ok(results.to_string())
     }
@@ -390,12 +384,13 @@ fn principal_basis(codes: &Matrix) -> Option<(Vec<f32>, [Vec<f32>; 2])> {
 }
 
 async fn results_json(
-    detector: &Detector,
     model: &Model,
-    prepared: Option<&data::Prepared>,
+    data: &FitData,
     train_codes: &Matrix,
     train_scores: &[f32],
+    test_scores: Option<&[f32]>,
 ) -> Result<Value, JsError> {
+    let detector: Detector = model.detector();
     let basis = principal_basis(train_codes);
     let sample = |m: &Matrix, n: usize| -> Matrix {
         let step = (m.rows / n).max(1);
@@ -411,21 +406,21 @@ async fn results_json(
     let mut out = json!({
         "threshold": model.header.threshold,
         "train_scores": train_scores.iter().step_by((train_scores.len() / 2000).max(1)).collect::<Vec<_>>(),
+        "notes": data.notes,
     });
-    if let Some(p) = prepared {
-        let scores = detector.score_async(&p.test.x, ScoreKind::Alarm).await.map_err(err)?;
-        let anomalies: Vec<usize> = (0..p.test.labels.len()).filter(|&i| p.test.labels[i] == 1).collect();
-        let anomaly_codes = detector.codes_async(&p.test.x.select(&anomalies)).await.map_err(err)?;
+    if let (Some(test), Some(scores)) = (&data.test, test_scores) {
+        let anomalies: Vec<usize> = (0..test.labels.len()).filter(|&i| test.labels[i] == 1).collect();
+        let anomaly_codes = detector.codes_async(&test.x.select(&anomalies)).await.map_err(err)?;
         latent["anomalies"] = json!(project(&anomaly_codes, &basis));
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         let top: Vec<Value> = order
             .iter()
             .take(20)
-            .map(|&i| json!({"line": p.test.lines[i], "score": scores[i], "label": p.test.labels[i]}))
+            .map(|&i| json!({"line": test.lines[i], "score": scores[i], "label": test.labels[i]}))
             .collect();
-        out["metrics"] = metrics_json(&scores, &p.test.labels);
-        out["test"] = json!({"scores": scores, "labels": p.test.labels, "top": top});
+        out["metrics"] = metrics_json(scores, &test.labels);
+        out["test"] = json!({"scores": scores, "labels": test.labels, "top": top});
     }
     out["latent"] = latent;
     Ok(out)

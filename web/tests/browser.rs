@@ -41,7 +41,7 @@ async fn train_short(session: &Session) -> (Value, Value, Value, Vec<Value>) {
     cfg["schedule"]["da3d_epochs"] = 1.into();
     cfg["schedule"]["batch_size"] = 256.into();
     cfg["seed"] = 5.into();
-    ok(session.start(&cfg.to_string()), "start");
+    ok(session.start(&cfg.to_string(), 0.05), "start");
     let mut reports = Vec::new();
     for _ in 0..1000 {
         let step = json(&ok(session.step(64).await, "step"));
@@ -52,7 +52,7 @@ async fn train_short(session: &Session) -> (Value, Value, Value, Vec<Value>) {
             break;
         }
     }
-    let results = json(&ok(session.finish(0.05).await, "finish"));
+    let results = json(&ok(session.finish().await, "finish"));
     let scored = json(&ok(session.score_loaded().await, "score"));
     (json(&session.backend()), results, scored, reports)
 }
@@ -92,6 +92,15 @@ async fn trains_and_scores_on_the_cpu_backend() {
     assert_eq!(a.len(), b.len());
     let max_diff = a.iter().zip(b).map(|(x, y)| (x.as_f64().unwrap() - y.as_f64().unwrap()).abs()).fold(0.0, f64::max);
     assert!(max_diff < 1e-6, "imported bundle scores differ by {max_diff}");
+
+    // The networks are sized for the model inputs of the training rows (5 numbers and the kinds
+    // a and b of the normal rows: 7 inputs; the width rule's first layer is 2 × 7), not row 0's.
+    let cfg = json(&ok(other.default_config("reference"), "config"));
+    assert_eq!(cfg["architecture"]["encoder"][0], 14, "{cfg}");
+    // The threshold share is checked when training starts, not after it.
+    let e = other.start(&cfg.to_string(), 0.9).err().expect("a share over 0.5 is refused");
+    let msg = message(e);
+    assert!(msg.contains("threshold_rate"), "message: {msg}");
 
     // A foreign file is refused with a message, not a panic.
     let e = other.import_bundle(b"label,x\n1,2\n").err().expect("a CSV is not a bundle");

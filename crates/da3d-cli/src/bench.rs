@@ -6,40 +6,41 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use da3d::data::{self, ReadOptions};
+use da3d::pipeline::{self, ConfigOverrides};
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
 use da3d::train::{Phase, Trainer};
 
 use crate::backend::{BackendChoice, select};
-use crate::commands::{build_config, load_table, read_options};
-use crate::{DataArgs, TrainArgs};
+use crate::commands::{build_config, data_path, load_table, read_options};
+use crate::{DataArgs, PresetArg};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// CSV to train on (default: synthetic rows).
+    /// CSV to train on (default: the --dataset's file in $DA3D_DATA_DIR, else synthetic rows).
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
-    /// Synthetic rows (without --data).
-    #[arg(long, default_value_t = 10_000)]
+    /// Synthetic rows (without --data and --dataset).
+    #[arg(long, default_value_t = 10_000, value_parser = |s: &str| crate::parse_count(s, crate::MAX_SYNTH_ROWS))]
     pub rows: usize,
-    /// Synthetic numeric columns (without --data).
-    #[arg(long, default_value_t = 6)]
+    /// Synthetic numeric columns (without --data and --dataset).
+    #[arg(long, default_value_t = 6, value_parser = |s: &str| crate::parse_count(s, 100_000))]
     pub cols: usize,
     /// Backends to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,ndarray")]
     pub backends: Vec<BackendChoice>,
-    /// Epochs measured per phase (after one warm-up epoch).
-    #[arg(long, default_value_t = 3)]
+    /// Epochs measured per phase (after one warm-up epoch), 1 to 10000.
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| crate::parse_count(s, 10_000))]
     pub epochs: usize,
-    #[arg(long, default_value = "paper")]
-    pub preset: String,
+    #[arg(long, value_enum, default_value = "paper")]
+    pub preset: PresetArg,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Time this many batches per phase (after 5 warm-up batches) instead of whole epochs, and
     /// report seconds per epoch as batches per epoch × seconds per batch: for data sets whose
     /// epochs take minutes (10⁶ rows, Census).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1_000_000))]
     pub steps: Option<usize>,
     /// Print JSON instead of the table.
     #[arg(long)]
@@ -73,7 +74,7 @@ fn seconds_per_step(
         run(steps, t)?;
         Ok(start.elapsed().as_secs_f64() / steps as f64)
     };
-    let epochs_needed = (WARMUP_STEPS + steps).div_ceil(batches_per_epoch) + 1;
+    let epochs_needed = (WARMUP_STEPS + steps).div_ceil(batches_per_epoch.max(1)) + 1;
     let mut c = cfg.clone();
     c.schedule.aae_epochs = epochs_needed;
     let mut aae_trainer = Trainer::new(c, x.clone(), device)?;
@@ -101,16 +102,16 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let (x, source) = match &args.data {
+    let file = match (&args.data, &args.data_args.dataset) {
+        (None, None) => None,
+        (data, _) => Some(data_path(data.clone(), &args.data_args)?),
+    };
+    let (x, source) = match &file {
         Some(path) => {
             let opts = read_options(&args.data_args)?;
             let table = load_table(path, &opts)?;
-            let x = if table.labels.is_some() {
-                data::prepare(&table, opts.label.clone(), 0.0, 0).with_context(|| format!("{}", path.display()))?.train
-            } else {
-                data::prepare_all_rows(&table, None)?.1
-            };
-            (x, path.display().to_string())
+            let data = pipeline::prepare_fit(&table, &opts, 0.0, 0).with_context(|| format!("{}", path.display()))?;
+            (data.train, path.display().to_string())
         }
         None => {
             let csv = synthetic_csv(&SyntheticSpec { rows: args.rows, numeric: args.cols, categorical: false, anomaly_rate: 0.0, seed: 0 });
@@ -121,18 +122,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut results = Vec::new();
     for &b in &args.backends {
         let backend = select(b)?;
-        let train_args = TrainArgs {
-            preset: args.preset.clone(),
-            config: None,
-            epochs_aae: Some(args.epochs + 1),
-            epochs_pretrain: Some(args.epochs + 1),
-            epochs: Some(args.epochs + 1),
-            batch_size: args.batch_size,
-            backend: b,
-            quiet: true,
-            log_format: crate::progress::LogFormat::Text,
-        };
-        let cfg = build_config(&train_args, &args.preset, x.cols, args.data_args.dataset.as_deref(), 0)?;
+        let mut overrides = ConfigOverrides::new(args.preset.into());
+        overrides.seed = Some(0);
+        overrides.aae_epochs = Some(args.epochs + 1);
+        overrides.pretrain_epochs = Some(args.epochs + 1);
+        overrides.da3d_epochs = Some(args.epochs + 1);
+        overrides.batch_size = args.batch_size;
+        let cfg = build_config(&overrides, None, x.cols, args.data_args.dataset.as_deref())?;
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {

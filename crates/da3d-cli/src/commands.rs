@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use da3d::bundle::Model;
-use da3d::config::{Method, Preset, TrainingConfig};
-use da3d::data::{self, ReadOptions, RecordReader, Table, TransformStats};
-use da3d::train::{Trainer, run_blocking};
+use da3d::config::TrainingConfig;
+use da3d::data::{self, Encoded, ReadOptions, RecordReader, Table, TransformStats};
+use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig};
+use da3d::train::run_blocking;
 use da3d::{ScoreKind, datasets, metrics};
 
 use crate::backend::{BackendChoice, select};
 use crate::progress::{Reporter, fmt_secs};
-use crate::{DataArgs, TrainArgs};
+use crate::{DataArgs, LayoutArg, MethodArg, TrainArgs};
 
 /// A usage error (exit code 2).
 #[derive(Debug)]
@@ -44,6 +45,9 @@ pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
     opts.categorical.extend(args.categorical.iter().cloned());
     if args.split_column.is_some() {
         opts.split_column = args.split_column.clone();
+    }
+    if args.delimiter.is_some() {
+        opts.delimiter = args.delimiter;
     }
     Ok(opts)
 }
@@ -80,6 +84,16 @@ pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let table = data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))?;
     let r = &table.report;
+    if r.delimiter != b',' && opts.delimiter.is_none() {
+        eprintln!("note: {}: fields separated by {} (sniffed; --delimiter to change)", path.display(), data::delimiter_name(r.delimiter));
+    }
+    if let Some((line, column)) = &r.first_missing {
+        eprintln!(
+            "note: {}: {} cells hold a missing-value marker (empty, ?, NA, N/A, null, …), the first at line {line}, column '{column}'",
+            path.display(),
+            r.missing_cells
+        );
+    }
     if r.rows_dropped_missing > 0 {
         eprintln!(
             "note: {}: {} of {} rows dropped for missing or non-finite numeric values (first at line {})",
@@ -92,45 +106,33 @@ pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
     Ok(table)
 }
 
-/// The training config: preset for this width, then the JSON file, then the flags.
-pub fn build_config(args: &TrainArgs, preset: &str, d_input: usize, dataset: Option<&str>, seed: u64) -> Result<TrainingConfig> {
-    let preset: Preset = preset.parse().map_err(|e: da3d::Error| usage(e.to_string()))?;
-    let mut cfg = TrainingConfig::preset(preset, d_input, dataset);
+/// Where the training config comes from: the preset, the `--config` file, the flags.
+pub fn config_overrides(args: &TrainArgs, method: Option<MethodArg>, seed: Option<u64>) -> Result<ConfigOverrides> {
+    let mut o = ConfigOverrides::new(args.preset.into());
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
-        cfg = cfg.with_overrides(&json).with_context(|| format!("{}", path.display()))?;
+        o.json = Some(json);
+        o.seed().with_context(|| format!("{}", path.display()))?;
     }
-    cfg.seed = seed;
-    if let Some(n) = args.epochs_aae {
-        cfg.schedule.aae_epochs = n;
-    }
-    if let Some(n) = args.epochs_pretrain {
-        cfg.schedule.pretrain_epochs = n;
-    }
-    if let Some(n) = args.epochs {
-        cfg.schedule.da3d_epochs = n;
-    }
-    if let Some(n) = args.batch_size {
-        cfg.schedule.batch_size = n;
-    }
-    cfg.validate().map_err(|e| usage(e.to_string()))?;
-    Ok(cfg)
+    o.seed = seed;
+    o.method = method.map(Into::into);
+    o.aae_epochs = args.epochs_aae;
+    o.pretrain_epochs = args.epochs_pretrain;
+    o.da3d_epochs = args.epochs;
+    o.batch_size = args.batch_size;
+    Ok(o)
 }
 
-/// Reject an unknown preset before any data is read.
-pub fn check_preset(name: &str) -> Result<Preset> {
-    name.parse().map_err(|e: da3d::Error| usage(e.to_string()))
-}
-
-pub fn parse_method(name: &str) -> Result<Method> {
-    match name {
-        "da3d" => Ok(Method::Da3d),
-        "a3-noise" => Ok(Method::A3Noise),
-        "simple-generator" => Ok(Method::SimpleGenerator),
-        other => Err(usage(format!("unknown method '{other}' (da3d, a3-noise, simple-generator)"))),
-    }
+/// The training config for `d_input` inputs: an invalid value from the `--config` file is a data
+/// error naming the file, one from a flag a usage error.
+pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, d_input: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
+    let base = o.base(d_input, dataset).with_context(|| match config_file {
+        Some(p) => format!("{}", p.display()),
+        None => "config".into(),
+    })?;
+    o.apply_values(base).map_err(|e| usage(e.to_string()))
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename: never a half-written file.
@@ -161,59 +163,46 @@ pub fn train(
     output: &Path,
     data_args: &DataArgs,
     args: &TrainArgs,
-    method: &str,
-    seed: u64,
+    method: Option<MethodArg>,
+    seed: Option<u64>,
     contamination: f64,
     threshold_rate: f64,
 ) -> Result<()> {
-    let method = parse_method(method)?;
-    check_preset(&args.preset)?;
-    if !(0.0..0.5).contains(&contamination) {
-        return Err(usage(format!("--contamination {contamination} is outside [0, 0.5)")));
-    }
-    if !(0.0..=0.5).contains(&threshold_rate) {
-        return Err(usage(format!("--threshold-rate {threshold_rate} is outside [0, 0.5]")));
-    }
+    let overrides = config_overrides(args, method, seed)?;
+    let seed = overrides.seed()?;
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
-    let labelled = table.labels.is_some();
-    let (pre, train_x, test) = if labelled {
-        let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
-        eprintln!(
+    let ctx = || format!("{}", path.display());
+    let data = pipeline::prepare_fit(&table, &opts, contamination, seed).with_context(ctx)?;
+    match &data.summary {
+        Some(p) => eprintln!(
             "data: {} rows, {} anomalies, {} inputs; training on {} rows ({} contamination), test {} rows ({} anomalies)",
-            p.summary.rows, p.summary.anomalies, p.summary.input_width, p.summary.train_rows,
-            p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
-        );
-        (p.preprocessor, p.train, Some(p.test))
-    } else {
-        let (pre, x) = data::prepare_all_rows(&table, None).with_context(|| format!("{}", path.display()))?;
-        eprintln!("data: {} rows, {} inputs, no label column: every row trains the model", x.rows, x.cols);
-        (pre, x, None)
-    };
-    for c in pre.constant_columns() {
+            p.rows, p.anomalies, p.input_width, p.train_rows, p.train_contamination, p.test_rows, p.test_anomalies
+        ),
+        None => eprintln!("data: {} rows, {} inputs", data.train.rows, data.train.cols),
+    }
+    for note in &data.notes {
+        eprintln!("note: {note}");
+    }
+    for c in data.preprocessor.constant_columns() {
         eprintln!("note: column '{c}' is constant in the training rows");
     }
-    let mut cfg = build_config(args, &args.preset, train_x.cols, data_args.dataset.as_deref(), seed)?;
-    cfg.method = method;
+    let cfg = build_config(&overrides, args.config.as_deref(), data.train.cols, data_args.dataset.as_deref())?;
+    let fit_config = FitConfig::new(cfg, threshold_rate, contamination).map_err(|e| usage(e.to_string()))?;
     let backend = select(args.backend)?;
     eprintln!("backend: {}", backend.name);
     let started = std::time::Instant::now();
-    let mut trainer = Trainer::new(cfg, train_x.clone(), &backend.device)?;
+    let mut read = opts.clone();
+    read.delimiter = Some(table.report.delimiter);
+    let mut fit = Fit::start(data, fit_config, &read, &backend.device, &backend.name)?;
     let mut reporter = Reporter::new(args.quiet, args.log_format, "train");
-    run_blocking(&mut trainer, &mut reporter).context("training failed; no model was written")?;
-    let detector = trainer.detector();
-    let train_scores = detector.score(&train_x, ScoreKind::Alarm)?;
-    let mut model = Model::assemble(&trainer, pre, &train_scores, threshold_rate, &backend.name, train_x.rows)?;
-    let codes = detector.codes(&train_x)?;
-    model.header.code_stats = Some(da3d::detector::CodeStats::of(&codes));
-    if let Some(test) = &test {
-        let scores = detector.score(&test.x, ScoreKind::Alarm)?;
-        if test.n_anomalies() > 0 && test.n_anomalies() < test.labels.len() {
-            let auc = metrics::roc_auc(&scores, &test.labels)?;
-            let ap = metrics::average_precision(&scores, &test.labels)?;
-            eprintln!("test: ROC AUC {auc:.4}, average precision {ap:.4} ({} rows)", test.labels.len());
-            model.header.metrics = Some(serde_json::json!({"test_roc_auc": auc, "test_average_precision": ap, "test_rows": test.labels.len()}));
-        }
+    run_blocking(fit.trainer(), &mut reporter).context("training failed; no model was written")?;
+    let outcome = fit.finish()?;
+    let model = outcome.model;
+    match (&model.header.metrics, &outcome.data.test) {
+        (Some(m), _) => eprintln!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows),
+        (None, Some(t)) => eprintln!("test: {} rows, {} anomalies: no ROC AUC without both classes", t.labels.len(), t.n_anomalies()),
+        (None, None) => {}
     }
     let bytes = model.to_bytes()?;
     write_atomic(output, |w| Ok(w.write_all(&bytes)?))?;
@@ -233,22 +222,32 @@ pub fn load_model(path: &Path, device: &burn::tensor::Device) -> Result<Model> {
     Model::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
 }
 
-pub fn score(model_path: &Path, data_path: &Path, output: Option<&Path>, skip_bad: bool, backend: BackendChoice, batch_rows: usize) -> Result<()> {
-    if batch_rows == 0 {
-        return Err(usage("--batch-rows must be at least 1"));
-    }
+#[allow(clippy::too_many_arguments)]
+pub fn score(
+    model_path: &Path,
+    data_path: &Path,
+    output: Option<&Path>,
+    skip_bad: bool,
+    backend: BackendChoice,
+    batch_rows: usize,
+    delimiter: Option<u8>,
+) -> Result<()> {
     let backend = select(backend)?;
     let model = load_model(model_path, &backend.device)?;
     let detector = model.detector();
+    // The training file's reading rules (label, label values, non-finite values); the delimiter
+    // is sniffed unless given: a model trained on a ';' file scores a ',' file too.
+    let read = model.header.read.clone().unwrap_or_default();
     let file = File::open(data_path).with_context(|| format!("cannot open {}", data_path.display()))?;
     let ctx = || format!("{}", data_path.display());
-    let mut reader = RecordReader::new(BufReader::new(file), b',').with_context(ctx)?;
-    let label = model.header.preprocessor.label.clone().unwrap_or_else(|| "label".into());
+    let mut reader = RecordReader::new(BufReader::new(file), delimiter).with_context(ctx)?;
+    let label = model.header.preprocessor.label.clone().or(read.label.clone()).unwrap_or_else(|| "label".into());
     let encoder = model
         .header
         .preprocessor
-        .row_encoder(reader.headers(), Some(&label))
+        .row_encoder(reader.headers(), Some(&label), read.non_finite_as_missing)
         .with_context(ctx)?;
+    let mut dropped: Vec<(u64, String)> = Vec::new();
     let threshold = model.header.threshold;
     let mut stats = TransformStats::default();
     let mut bad: Vec<(u64, String)> = Vec::new();
@@ -278,12 +277,13 @@ pub fn score(model_path: &Path, data_path: &Path, output: Option<&Path>, skip_ba
         };
         while let Some((line, fields)) = reader.next_record().with_context(ctx)? {
             match encoder.encode(&fields, line, &mut values, &mut stats) {
-                Ok(l) => {
+                Ok(Encoded::Row(l)) => {
                     lines.push(line);
                     if let Some(l) = l {
                         labels_seen.push(l);
                     }
                 }
+                Ok(Encoded::Missing { column }) => dropped.push((line, column)),
                 Err(e) if skip_bad => bad.push((line, e.to_string())),
                 Err(e) => return Err(anyhow::Error::new(e).context(ctx())),
             }
@@ -303,15 +303,27 @@ pub fn score(model_path: &Path, data_path: &Path, output: Option<&Path>, skip_ba
             lock.flush()?;
         }
     }
-    if rows == 0 && bad.is_empty() {
+    if rows == 0 && bad.is_empty() && dropped.is_empty() {
         bail!("{}: the file has a header but no data rows", data_path.display());
+    }
+    if let Some((line, column)) = dropped.first() {
+        eprintln!(
+            "note: {} rows not scored: a missing value in a numeric column (first at line {line}, column '{column}'); \
+             training drops such rows too",
+            dropped.len()
+        );
     }
     eprintln!("scored {rows} rows, {flagged} above the threshold {threshold:.4}");
     if stats.unseen_categories > 0 {
         eprintln!("note: {} cells held a category not seen in training (encoded as zeros)", stats.unseen_categories);
     }
     if stats.out_of_range > 0 {
-        eprintln!("note: {} numeric cells fell outside the training range (kept, not clipped)", stats.out_of_range);
+        eprintln!(
+            "note: {} numeric cells fell outside the training range (scaled values kept; {} beyond ±{:e} limited to it)",
+            stats.out_of_range,
+            stats.clipped,
+            data::preprocess::SCALED_LIMIT
+        );
     }
     if !bad.is_empty() {
         eprintln!("skipped {} bad rows; first: {}", bad.len(), bad.iter().take(5).map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; "));
@@ -358,7 +370,15 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         }
     }
     if let Some(m) = &h.metrics {
-        println!("metrics:      {m}");
+        println!("test:         ROC AUC {:.4}, average precision {:.4} ({} rows, {} anomalies)", m.roc_auc, m.average_precision, m.rows, m.anomalies);
+    }
+    if let Some(r) = &h.read {
+        println!(
+            "read:         delimiter {}, label {}{}",
+            r.delimiter.map(data::delimiter_name).unwrap_or_else(|| "sniffed".into()),
+            r.label.as_deref().unwrap_or("none"),
+            if r.non_finite_as_missing { ", non-finite values as missing" } else { "" }
+        );
     }
     if let Some(s) = &h.code_stats {
         println!("codes:        mean {:?}, std {:?}", s.mean, s.std);
@@ -367,9 +387,6 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
 }
 
 pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64, export: Option<&Path>) -> Result<()> {
-    if !(0.0..0.5).contains(&contamination) {
-        return Err(usage(format!("--contamination {contamination} is outside [0, 0.5)")));
-    }
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
     let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
@@ -401,14 +418,12 @@ pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64, e
     Ok(())
 }
 
-pub fn synth(layout: &str, rows: usize, anomaly_rate: f64, seed: u64, output: Option<&Path>) -> Result<()> {
-    if !(0.0..=1.0).contains(&anomaly_rate) {
-        return Err(usage(format!("--anomaly-rate {anomaly_rate} is outside [0, 1]")));
-    }
+pub fn synth(layout: LayoutArg, rows: usize, anomaly_rate: f64, seed: u64, output: Option<&Path>) -> Result<()> {
+    let spec = da3d::synthetic::SyntheticSpec { rows, anomaly_rate, seed, ..Default::default() };
     let text = match layout {
-        "plain" => da3d::synthetic::synthetic_csv(&da3d::synthetic::SyntheticSpec { rows, anomaly_rate, seed, ..Default::default() }),
-        other => da3d::synthetic::layout_csv(other, rows, anomaly_rate, seed)
-            .ok_or_else(|| usage(format!("unknown layout '{other}' (known: plain, doh, url)")))?,
+        LayoutArg::Plain => da3d::synthetic::synthetic_csv(&spec),
+        LayoutArg::Doh => da3d::synthetic::layout_csv("doh", rows, anomaly_rate, seed).expect("a known layout"),
+        LayoutArg::Url => da3d::synthetic::layout_csv("url", rows, anomaly_rate, seed).expect("a known layout"),
     };
     match output {
         Some(path) => write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?)),

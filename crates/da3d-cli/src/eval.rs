@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use da3d::Preset;
 use da3d::config::Method;
 use da3d::data::{self, Prepared};
 use da3d::detector::CodeStats;
@@ -13,9 +14,44 @@ use da3d::{Detector, ScoreKind};
 use serde::Serialize;
 
 use crate::backend::select;
-use crate::commands::{build_config, load_table, read_options, usage, write_atomic};
+use crate::commands::{build_config, config_overrides, load_table, read_options, write_atomic};
 use crate::progress::Reporter;
 use crate::{DataArgs, TrainArgs};
+
+/// `eval --methods`: the paper's methods and baselines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalMethod {
+    /// DA³D with `--preset` (default: paper).
+    Da3d,
+    /// DA³D with the reference preset.
+    Da3dReference,
+    A3Noise,
+    SimpleGenerator,
+    /// The AAE's reconstruction error.
+    AaeRecon,
+}
+
+impl EvalMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalMethod::Da3d => "da3d",
+            EvalMethod::Da3dReference => "da3d-reference",
+            EvalMethod::A3Noise => "a3-noise",
+            EvalMethod::SimpleGenerator => "simple-generator",
+            EvalMethod::AaeRecon => "aae-recon",
+        }
+    }
+
+    /// The trainer method (`None`: no detector training).
+    fn method(self) -> Option<Method> {
+        match self {
+            EvalMethod::Da3d | EvalMethod::Da3dReference => Some(Method::Da3d),
+            EvalMethod::A3Noise => Some(Method::A3Noise),
+            EvalMethod::SimpleGenerator => Some(Method::SimpleGenerator),
+            EvalMethod::AaeRecon => None,
+        }
+    }
+}
 
 #[derive(Serialize, Clone)]
 struct Checkpoint {
@@ -42,8 +78,6 @@ struct Run {
     seconds: f64,
 }
 
-const METHODS: [&str; 5] = ["da3d", "da3d-reference", "a3-noise", "simple-generator", "aae-recon"];
-
 fn scores(det: &Detector, p: &Prepared, kind: ScoreKind) -> Result<(f64, f64, Option<f64>)> {
     let s = det.score(&p.test.x, kind)?;
     let auc = roc_auc(&s, &p.test.labels)?;
@@ -60,22 +94,12 @@ pub fn run(
     args: &TrainArgs,
     seeds: &[u64],
     contaminations: &[f64],
-    methods: &[String],
+    methods: &[EvalMethod],
     checkpoints: &[usize],
     json: bool,
     out: Option<&Path>,
 ) -> Result<()> {
-    for m in methods {
-        if !METHODS.contains(&m.as_str()) {
-            return Err(usage(format!("unknown method '{m}' (known: {})", METHODS.join(", "))));
-        }
-    }
-    for &c in contaminations {
-        if !(0.0..0.5).contains(&c) {
-            return Err(usage(format!("contamination {c} is outside [0, 0.5)")));
-        }
-    }
-    crate::commands::check_preset(&args.preset)?;
+    let method_names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
     let backend = select(args.backend)?;
@@ -91,15 +115,18 @@ pub fn run(
                 "seed {seed}, contamination {contamination}: train {} rows ({} contamination), test {} rows ({} anomalies)",
                 p.summary.train_rows, p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
             );
-            for preset in ["paper", "reference"] {
-                let group: Vec<&String> = methods
-                    .iter()
-                    .filter(|m| if preset == "reference" { m.as_str() == "da3d-reference" } else { m.as_str() != "da3d-reference" })
-                    .collect();
+            for reference in [false, true] {
+                let group: Vec<EvalMethod> =
+                    methods.iter().copied().filter(|&m| (m == EvalMethod::Da3dReference) == reference).collect();
                 if group.is_empty() {
                     continue;
                 }
-                let cfg = build_config(args, preset, p.train.cols, dataset, seed)?;
+                let mut overrides = config_overrides(args, None, Some(seed))?;
+                if reference {
+                    overrides.preset = Preset::Reference;
+                }
+                let preset = if reference { "reference" } else { "paper" };
+                let cfg = build_config(&overrides, args.config.as_deref(), p.train.cols, dataset)?;
                 let sched = &cfg.schedule;
                 let (epochs, batch_size) = ([sched.aae_epochs, sched.pretrain_epochs, sched.da3d_epochs], sched.batch_size);
                 // One AAE per preset and seed, shared by the methods of that preset.
@@ -115,9 +142,10 @@ pub fn run(
                 let aae_detector = aae_trainer.detector();
                 let code_stats = CodeStats::of(&aae_detector.codes(&p.train)?);
                 eprintln!("  codes: mean {:?} std {:?}", code_stats.mean, code_stats.std);
-                for method in group {
+                for eval_method in group {
+                    let method = eval_method.name().to_string();
                     let t1 = Instant::now();
-                    if method == "aae-recon" {
+                    let Some(trainer_method) = eval_method.method() else {
                         let (auc, ap, vauc) = scores(&aae_detector, &p, ScoreKind::Reconstruction)?;
                         eprintln!("  {method}: test AUC {auc:.4}");
                         runs.push(Run {
@@ -127,13 +155,9 @@ pub fn run(
                         });
                         save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
                         continue;
-                    }
-                    let mut c = cfg.clone();
-                    c.method = match method.as_str() {
-                        "a3-noise" => Method::A3Noise,
-                        "simple-generator" => Method::SimpleGenerator,
-                        _ => Method::Da3d,
                     };
+                    let mut c = cfg.clone();
+                    c.method = trainer_method;
                     let mut t = Trainer::from_trained_aae(c, p.train.clone(), &backend.device, aae.clone())?;
                     let mut rep = Reporter::new(args.quiet, args.log_format, format!("{method} s{seed} c{contamination}"));
                     let mut cps = Vec::new();
@@ -165,7 +189,7 @@ pub fn run(
 
     save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
     let report = report_json(path, dataset, &backend.name, seeds, args, started, &runs);
-    print_report(&report, dataset, &runs, contaminations, methods, json)?;
+    print_report(&report, dataset, &runs, contaminations, &method_names, json)?;
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

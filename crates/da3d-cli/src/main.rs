@@ -12,10 +12,101 @@ mod progress;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use backend::BackendChoice;
 use progress::LogFormat;
+
+/// `--preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// The preprint's networks, losses and schedule.
+    Paper,
+    /// The authors' published code.
+    Reference,
+}
+
+impl From<PresetArg> for da3d::Preset {
+    fn from(p: PresetArg) -> Self {
+        match p {
+            PresetArg::Paper => da3d::Preset::Paper,
+            PresetArg::Reference => da3d::Preset::Reference,
+        }
+    }
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Da3d,
+    A3Noise,
+    SimpleGenerator,
+}
+
+impl From<MethodArg> for da3d::Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Da3d => da3d::Method::Da3d,
+            MethodArg::A3Noise => da3d::Method::A3Noise,
+            MethodArg::SimpleGenerator => da3d::Method::SimpleGenerator,
+        }
+    }
+}
+
+/// `synth --layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// The project's fixture.
+    Plain,
+    /// CIRA-CIC-DoHBrw-2020's column layout.
+    Doh,
+    /// ISCX-URL2016's column layout.
+    Url,
+}
+
+/// A field delimiter: one character, or `tab`.
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
+        _ => Err(format!("'{s}' is not one ASCII character (e.g. ',' ';' '|' or tab)")),
+    }
+}
+
+/// A fraction in [0, 0.5].
+fn parse_threshold_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=0.5).contains(&v) { Ok(v) } else { Err(format!("{v} is outside [0, 0.5]")) }
+}
+
+/// A fraction in [0, 0.5).
+fn parse_contamination(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..0.5).contains(&v) { Ok(v) } else { Err(format!("{v} is outside [0, 0.5)")) }
+}
+
+/// A fraction in [0, 1].
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("{v} is outside [0, 1]")) }
+}
+
+/// An epoch count within the config's limit.
+fn parse_epochs(s: &str) -> Result<usize, String> {
+    let v: usize = s.parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    if v <= da3d::config::MAX_EPOCHS { Ok(v) } else { Err(format!("{v} is more than {}", da3d::config::MAX_EPOCHS)) }
+}
+
+/// A positive count up to `max`.
+pub(crate) fn parse_count(s: &str, max: usize) -> Result<usize, String> {
+    let v: usize = s.parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    if (1..=max).contains(&v) { Ok(v) } else { Err(format!("{v} is outside [1, {max}]")) }
+}
+
+/// Rows per scoring batch.
+pub const MAX_BATCH_ROWS: usize = 1_000_000;
+/// Rows of a synthetic table.
+pub const MAX_SYNTH_ROWS: usize = 100_000_000;
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +116,10 @@ use progress::LogFormat;
     long_about = "DA³D: double-adversarial activation anomaly detection for tabular data.\n\n\
 An adversarial autoencoder learns the normal rows, a generator learns artificial anomalies in its code \
 space, and an alarm network reading the autoencoder's activations learns to tell them apart.\n\n\
-Exit codes: 0 success, 1 data/model/training error, 2 usage error.",
+Exit codes: 0 success, 1 data/model/training error, 2 usage error.\n\n\
+CSV files: the delimiter (, ; tab |) is sniffed from the header and the first rows (--delimiter to \
+force one); ?, NA, N/A, null, None, NaN, #N/A and empty cells are missing values: a row with one in \
+a numeric column is dropped and counted, in a text column it is the category (missing).",
     after_help = "Example:\n  da3d train ../shared/datasets/mammography.csv --dataset mammography -o mammo.da3d\n  da3d score mammo.da3d ../shared/datasets/mammography.csv -o scores.csv"
 )]
 struct Cli {
@@ -48,6 +142,10 @@ pub struct DataArgs {
     /// Column whose values (train/validation/test) fix the split.
     #[arg(long, value_name = "COL")]
     pub split_column: Option<String>,
+    /// Field delimiter: one character, or `tab` [default: sniffed from the header and the first
+    /// rows among , ; tab |].
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
     /// Named data set: its reading rules and the paper's architecture
     /// (mammography, nslkdd, census, doh, url). Without a data file, its file is read from
     /// $DA3D_DATA_DIR (default ../shared/datasets).
@@ -59,19 +157,19 @@ pub struct DataArgs {
 #[derive(Args, Clone, Debug)]
 pub struct TrainArgs {
     /// Preset: `paper` (the preprint) or `reference` (the authors' published code).
-    #[arg(long, default_value = "paper")]
-    pub preset: String,
+    #[arg(long, value_enum, default_value = "paper")]
+    pub preset: PresetArg,
     /// JSON file overriding any config field (nested like `da3d info` shows it).
     #[arg(long, value_name = "CFG.json")]
     pub config: Option<PathBuf>,
     /// AAE epochs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_epochs)]
     pub epochs_aae: Option<usize>,
     /// Detector pretraining epochs (alarm only).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_epochs)]
     pub epochs_pretrain: Option<usize>,
     /// DA³D epochs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_epochs)]
     pub epochs: Option<usize>,
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
@@ -101,16 +199,18 @@ enum Command {
         data_args: DataArgs,
         #[command(flatten)]
         train: TrainArgs,
-        /// Method: da3d, a3-noise or simple-generator.
-        #[arg(long, default_value = "da3d")]
-        method: String,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Method [default: da3d, or the --config file's].
+        #[arg(long, value_enum)]
+        method: Option<MethodArg>,
+        /// Seed of the split, the initial weights and every random draw [default: 0, or the
+        /// --config file's].
+        #[arg(long)]
+        seed: Option<u64>,
         /// Fraction of labelled anomalies added to the training rows (paper protocol), in [0, 0.5).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_parser = parse_contamination)]
         contamination: f64,
-        /// Fraction of training rows above the anomaly threshold.
-        #[arg(long, default_value_t = 0.01)]
+        /// Fraction of training rows above the anomaly threshold, in [0, 0.5].
+        #[arg(long, default_value_t = 0.01, value_parser = parse_threshold_rate)]
         threshold_rate: f64,
     },
     /// Score a CSV with a trained model; streams the file in batches.
@@ -126,9 +226,12 @@ enum Command {
         skip_bad_rows: bool,
         #[arg(long, value_enum, default_value = "cpu")]
         backend: BackendChoice,
-        /// Rows per batch.
-        #[arg(long, default_value_t = 8192)]
+        /// Rows per batch (1 to 1000000).
+        #[arg(long, default_value_t = 8192, value_parser = |s: &str| parse_count(s, MAX_BATCH_ROWS))]
         batch_rows: usize,
+        /// Field delimiter: one character, or `tab` [default: sniffed].
+        #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+        delimiter: Option<u8>,
     },
     /// The paper's protocol: seeds × contamination × methods, ROC AUC and AP (mean ± std).
     #[command(after_help = "Example:\n  da3d eval --dataset nslkdd --seeds 0,1,2 --contamination 0,0.01\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
@@ -143,12 +246,12 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
         train: TrainArgs,
         #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
         seeds: Vec<u64>,
-        #[arg(long, value_delimiter = ',', default_value = "0,0.01")]
+        #[arg(long, value_delimiter = ',', default_value = "0,0.01", value_parser = parse_contamination)]
         contamination: Vec<f64>,
-        #[arg(long, value_delimiter = ',', default_value = "da3d,da3d-reference,a3-noise,simple-generator,aae-recon")]
-        methods: Vec<String>,
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "da3d,da3d-reference,a3-noise,simple-generator,aae-recon")]
+        methods: Vec<eval::EvalMethod>,
         /// DA³D epochs at which to record the test AUC.
-        #[arg(long, value_delimiter = ',', default_value = "50,100,200,500")]
+        #[arg(long, value_delimiter = ',', default_value = "50,100,200,500", value_parser = parse_epochs)]
         checkpoints: Vec<usize>,
         /// Print JSON with every run instead of the table.
         #[arg(long)]
@@ -175,7 +278,7 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
         data_args: DataArgs,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_parser = parse_contamination)]
         contamination: f64,
         /// Also write the preprocessed rows (one-hot, min-max fit on the training rows) to DIR:
         /// train.f32 and test.f32 (row-major little-endian f32), test_labels.u8.
@@ -186,12 +289,12 @@ Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simpl
     /// column layout of a data set that is not available here (`doh`, `url`).
     #[command(after_help = "Example:\n  da3d synth --layout doh --rows 5000 -o doh.csv\n  da3d eval doh.csv --dataset doh --seeds 0")]
     Synth {
-        /// plain, doh or url.
-        #[arg(long, default_value = "plain")]
-        layout: String,
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, value_enum, default_value = "plain")]
+        layout: LayoutArg,
+        #[arg(long, default_value_t = 2000, value_parser = |s: &str| parse_count(s, MAX_SYNTH_ROWS))]
         rows: usize,
-        #[arg(long, default_value_t = 0.05)]
+        /// Fraction of anomalous rows, in [0, 1].
+        #[arg(long, default_value_t = 0.05, value_parser = parse_fraction)]
         anomaly_rate: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -224,11 +327,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
             commands::data_path(data, &data_args).and_then(|data| {
-                commands::train(&data, &output, &data_args, &train, &method, seed, contamination, threshold_rate)
+                commands::train(&data, &output, &data_args, &train, method, seed, contamination, threshold_rate)
             })
         }
-        Command::Score { model, data, output, skip_bad_rows, backend, batch_rows } => {
-            commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows)
+        Command::Score { model, data, output, skip_bad_rows, backend, batch_rows, delimiter } => {
+            commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows, delimiter)
         }
         Command::Eval { data, data_args, train, seeds, contamination, methods, checkpoints, json, out } => {
             commands::data_path(data, &data_args).and_then(|data| {
@@ -239,7 +342,7 @@ fn main() -> ExitCode {
         Command::Split { data, data_args, seed, contamination, export } => commands::data_path(data, &data_args)
             .and_then(|data| commands::split(&data, &data_args, seed, contamination, export.as_deref())),
         Command::Synth { layout, rows, anomaly_rate, seed, output } => {
-            commands::synth(&layout, rows, anomaly_rate, seed, output.as_deref())
+            commands::synth(layout, rows, anomaly_rate, seed, output.as_deref())
         }
         Command::Bench(args) => bench::run(&args),
     };

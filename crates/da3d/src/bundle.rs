@@ -10,7 +10,7 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainingConfig;
-use crate::data::Preprocessor;
+use crate::data::{Preprocessor, ReadOptions};
 use crate::detector::{CodeStats, Detector};
 use crate::error::{Error, Result};
 use crate::model::{Networks, NetworksConfig};
@@ -35,9 +35,35 @@ pub struct BundleHeader {
     /// The backend the model was trained on.
     pub backend: String,
     pub training_rows: usize,
-    /// Test or validation metrics measured at training time, if any.
-    pub metrics: Option<serde_json::Value>,
+    /// Test metrics measured at training time, if any (bundles of older builds: read when they
+    /// fit, else none).
+    #[serde(default, deserialize_with = "lenient_metrics")]
+    pub metrics: Option<TestMetrics>,
     pub code_stats: Option<CodeStats>,
+    /// How the training file was read (delimiter, label, label values, missing values): `score`
+    /// reads new files the same way. `None` in bundles of older builds.
+    #[serde(default)]
+    pub read: Option<ReadOptions>,
+}
+
+/// Held-out metrics of a model, measured when it was trained (the paper's protocol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestMetrics {
+    #[serde(alias = "test_roc_auc")]
+    pub roc_auc: f64,
+    #[serde(alias = "test_average_precision")]
+    pub average_precision: f64,
+    #[serde(alias = "test_rows", default)]
+    pub rows: usize,
+    #[serde(default)]
+    pub anomalies: usize,
+}
+
+/// Metrics as stored by any build: today's schema, or the two untyped ones before it (the CLI's
+/// `test_roc_auc…`, the page's `roc_auc…` with curves); anything else reads as none.
+fn lenient_metrics<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<TestMetrics>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 impl PartialEq for NetworksConfig {
@@ -233,6 +259,7 @@ impl Model {
             training_rows,
             metrics: None,
             code_stats: None,
+            read: None,
         };
         Ok(Model { header, networks: trainer.networks() })
     }
@@ -266,10 +293,11 @@ mod tests {
 
     #[test]
     fn huge_stored_networks_are_refused_before_allocating() {
-        // Consistent config and networks, 10⁸ alarm units: 400 MB of weights that are not there.
+        // Consistent config and networks, two alarm layers of 60,000 units (within the width
+        // limit): 14 GB of weights that are not there.
         let bytes = edited(|h| {
-            h["config"]["architecture"]["alarm"] = serde_json::json!([100_000_000]);
-            h["networks"]["alarm"]["hidden"] = serde_json::json!([100_000_000]);
+            h["config"]["architecture"]["alarm"] = serde_json::json!([60_000, 60_000]);
+            h["networks"]["alarm"]["hidden"] = serde_json::json!([60_000, 60_000]);
         });
         let e = load_error(&bytes);
         assert!(e.contains("parameters but the weights hold only"), "{e}");

@@ -166,6 +166,13 @@ pub struct TrainingConfig {
     pub losses: Losses,
 }
 
+/// Most epochs of one phase.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest batch.
+pub const MAX_BATCH_SIZE: usize = 1 << 24;
+/// Widest layer.
+pub const MAX_WIDTH: usize = 1 << 16;
+
 /// Known data-set architectures (SPEC table, paper Table 3).
 fn known(dataset: &str) -> Option<&'static str> {
     match dataset.to_ascii_lowercase().as_str() {
@@ -351,6 +358,32 @@ impl TrainingConfig {
         let s = &self.schedule;
         if s.batch_size == 0 {
             return Err(Error::config("schedule.batch_size", "must be at least 1"));
+        }
+        if s.batch_size > MAX_BATCH_SIZE {
+            return Err(Error::config("schedule.batch_size", format!("{} is more than {MAX_BATCH_SIZE}", s.batch_size)));
+        }
+        for (name, epochs) in [
+            ("schedule.aae_epochs", s.aae_epochs),
+            ("schedule.pretrain_epochs", s.pretrain_epochs),
+            ("schedule.da3d_epochs", s.da3d_epochs),
+        ] {
+            if epochs > MAX_EPOCHS {
+                return Err(Error::config(name, format!("{epochs} is more than {MAX_EPOCHS}")));
+            }
+        }
+        for (name, widths) in [
+            ("architecture.encoder", &a.encoder),
+            ("architecture.alarm", &a.alarm),
+            ("architecture.generator", &a.generator),
+            ("architecture.critic", &a.critic),
+            ("architecture.latent_discriminator", &a.latent_discriminator),
+        ] {
+            if let Some(w) = widths.iter().find(|&&w| w > MAX_WIDTH) {
+                return Err(Error::config(name, format!("a layer of width {w} is wider than {MAX_WIDTH}")));
+            }
+        }
+        if a.generator_noise > MAX_WIDTH {
+            return Err(Error::config("architecture.generator_noise", format!("{} is more than {MAX_WIDTH}", a.generator_noise)));
         }
         if s.aae_epochs == 0 {
             return Err(Error::config("schedule.aae_epochs", "must be at least 1: the alarm reads a trained AAE"));

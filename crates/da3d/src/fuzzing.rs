@@ -28,7 +28,7 @@ pub fn csv_reader(bytes: &[u8]) {
         options.ignore = vec!["meta_".into()];
     }
     if pick & 32 == 32 {
-        options.delimiter = b';';
+        options.delimiter = Some(b';');
     }
     let Ok(table) = read_table_bytes(file, &options) else { return };
     // Fit on the first half of the rows: the rest (and the streamed file) then holds values
@@ -44,7 +44,7 @@ pub fn csv_reader(bytes: &[u8]) {
         // The streaming path of `score`: the same file, record by record.
         if let Ok(mut reader) = RecordReader::new(file, options.delimiter) {
             let headers = reader.headers().to_vec();
-            if let Ok(encoder) = pre.row_encoder(&headers, options.label.as_deref()) {
+            if let Ok(encoder) = pre.row_encoder(&headers, options.label.as_deref(), pick & 64 == 64) {
                 let (mut out, mut stats) = (Vec::new(), Default::default());
                 while let Ok(Some((line, fields))) = reader.next_record() {
                     if encoder.encode(&fields, line, &mut out, &mut stats).is_err() {

@@ -19,6 +19,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod rng;
 pub mod synthetic;
 pub mod train;
@@ -26,7 +27,7 @@ pub mod train;
 pub use config::{Method, Preset, TrainingConfig};
 pub use detector::{Detector, ScoreKind};
 pub use error::{Error, Result};
-pub use train::{EpochReport, Phase, Progress, Step, Trainer};
+pub use train::{EpochLosses, EpochReport, Network, Phase, Progress, Step, Trainer};
 
 /// This crate's version, recorded in bundles.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

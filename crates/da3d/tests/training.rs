@@ -167,6 +167,7 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
             training_rows: p.train.rows,
             metrics: None,
             code_stats: None,
+            read: None,
         },
         networks: t.networks(),
     }

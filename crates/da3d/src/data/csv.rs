@@ -21,8 +21,9 @@ pub struct ReadOptions {
     pub categorical: Vec<String>,
     /// Optional column whose values (`train`, `validation`, `test`) fix the split.
     pub split_column: Option<String>,
-    /// Field delimiter.
-    pub delimiter: u8,
+    /// Field delimiter; `None`: sniffed from the header and the first rows (`,` `;` tab `|`).
+    #[serde(default)]
+    pub delimiter: Option<u8>,
     /// Text label values (`Benign`, `phishing`, …) instead of 0/1; matched case-insensitively.
     #[serde(default)]
     pub label_values: Option<LabelValues>,
@@ -64,7 +65,7 @@ impl Default for ReadOptions {
             ignore: Vec::new(),
             categorical: Vec::new(),
             split_column: None,
-            delimiter: b',',
+            delimiter: None,
             label_values: None,
             non_finite_as_missing: false,
             required_columns: Vec::new(),
@@ -80,9 +81,31 @@ pub enum SplitTag {
     Test,
 }
 
-/// Values read as missing in numeric columns (as pandas does); a row with one is dropped.
+/// Missing-value markers (as pandas reads them, and `?` of the UCI files): empty, `?`, `NA`,
+/// `N/A`, `n/a`, `null`, `NULL`, `None`, `NaN`, `nan`, `#N/A`. A row with one in a numeric column
+/// is dropped; in a categorical column it is the category `(missing)`.
+pub const MISSING_MARKERS: [&str; 12] = ["", "?", "NA", "N/A", "n/a", "null", "NULL", "None", "NaN", "nan", "NAN", "#N/A"];
+
+/// Whether a cell is a missing-value marker ([`MISSING_MARKERS`]).
 pub(crate) fn is_missing(cell: &str) -> bool {
-    matches!(cell.trim(), "" | "NaN" | "nan" | "NAN" | "NA" | "N/A" | "n/a" | "null" | "NULL" | "None" | "#N/A")
+    MISSING_MARKERS.contains(&cell.trim())
+}
+
+/// The category a missing cell becomes.
+pub const MISSING_CATEGORY: &str = "(missing)";
+
+/// The key of a cell in a categorical column, the same when a table is read and when a record
+/// is streamed: missing markers become [`MISSING_CATEGORY`], number-like text its canonical
+/// number (`1.0` and `1` are one category), other text is trimmed.
+pub(crate) fn category_key(cell: &str) -> std::borrow::Cow<'_, str> {
+    let t = cell.trim();
+    if is_missing(t) {
+        return std::borrow::Cow::Borrowed(MISSING_CATEGORY);
+    }
+    match parse_number(t) {
+        Ok(Some(v)) => std::borrow::Cow::Owned(format_number(v)),
+        _ => std::borrow::Cow::Borrowed(t),
+    }
 }
 
 /// Parse a numeric cell. `Ok(None)`: not a number. `Err`: a number outside the f32 range.
@@ -136,6 +159,12 @@ impl RawColumn {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ReadReport {
     pub rows_read: usize,
+    /// The field delimiter used (given, or sniffed).
+    pub delimiter: u8,
+    /// Cells holding a missing-value marker ([`MISSING_MARKERS`]), in any column.
+    pub missing_cells: usize,
+    /// The first of them: (line, column).
+    pub first_missing: Option<(u64, String)>,
     /// Rows dropped for a missing (or, with `non_finite_as_missing`, non-finite) numeric value.
     pub rows_dropped_missing: usize,
     /// Line of the first row dropped for a missing numeric value.
@@ -179,11 +208,79 @@ pub struct RecordReader<'a> {
     inner: csv::Reader<Box<dyn Read + 'a>>,
     headers: Vec<String>,
     record: csv::ByteRecord,
+    delimiter: u8,
+}
+
+/// The delimiters [`sniff_delimiter`] chooses from, in order of preference.
+pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Bytes read ahead to sniff the delimiter.
+const SNIFF_BYTES: u64 = 64 * 1024;
+
+/// Occurrences of `d` in `line` outside double quotes.
+fn count_outside_quotes(line: &[u8], d: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 0;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == d && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The delimiter of a CSV from its first bytes: among `,` `;` tab `|`, those in the header; of
+/// them the one that splits the most of the first 20 rows into as many fields as the header
+/// (ties: more fields, then that order). `,` when none is in the header (a one-column file).
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    let mut lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+    if lines.len() > 1 {
+        lines.pop(); // the last piece may be cut short
+    }
+    let lines: Vec<&[u8]> = lines.into_iter().filter(|l| !l.trim_ascii().is_empty()).take(21).collect();
+    let Some((header, rows)) = lines.split_first() else { return b',' };
+    let mut best: Option<(usize, usize, u8)> = None;
+    for &d in &DELIMITERS {
+        let h = count_outside_quotes(header, d);
+        if h == 0 {
+            continue;
+        }
+        let agree = rows.iter().filter(|r| count_outside_quotes(r, d) == h).count();
+        if best.is_none_or(|(a, bh, _)| agree > a || (agree == a && h > bh)) {
+            best = Some((agree, h, d));
+        }
+    }
+    best.map(|(_, _, d)| d).unwrap_or(b',')
+}
+
+/// How a delimiter is named in messages.
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".into(),
+        b' ' => "space".into(),
+        d => format!("'{}'", d as char),
+    }
 }
 
 impl<'a> RecordReader<'a> {
-    pub fn new<R: Read + 'a>(reader: R, delimiter: u8) -> Result<Self> {
-        let input = maybe_gunzip(reader)?;
+    /// A reader with the given delimiter, or (`None`) the one [`sniff_delimiter`] finds.
+    pub fn new<R: Read + 'a>(reader: R, delimiter: Option<u8>) -> Result<Self> {
+        let mut input = maybe_gunzip(reader)?;
+        let delimiter = match delimiter {
+            Some(d) => d,
+            None => {
+                let mut head = Vec::new();
+                (&mut input)
+                    .take(SNIFF_BYTES)
+                    .read_to_end(&mut head)
+                    .map_err(|e| Error::Data(format!("cannot read input: {e}")))?;
+                let d = sniff_delimiter(&head);
+                input = Box::new(std::io::Cursor::new(head).chain(input));
+                d
+            }
+        };
         let mut inner = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
@@ -218,11 +315,32 @@ impl<'a> RecordReader<'a> {
             }
             headers.push(name);
         }
-        Ok(RecordReader { inner, headers, record: csv::ByteRecord::new() })
+        if headers.len() == 1 {
+            if let Some(&other) = DELIMITERS.iter().find(|&&o| o != delimiter && headers[0].as_bytes().contains(&o)) {
+                return Err(Error::csv(
+                    1,
+                    None,
+                    format!(
+                        "the header is one column, '{}', that contains {}: the file is not {}-separated \
+                         (pass --delimiter {} if that is its delimiter)",
+                        headers[0],
+                        delimiter_name(other),
+                        delimiter_name(delimiter),
+                        delimiter_name(other),
+                    ),
+                ));
+            }
+        }
+        Ok(RecordReader { inner, headers, record: csv::ByteRecord::new(), delimiter })
     }
 
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// The field delimiter in use.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
     }
 
     /// The next record as UTF-8 fields, with its line. `None` at the end of input.
@@ -310,6 +428,7 @@ struct ColumnBuilder {
     dictionary: Vec<String>,
     index: HashMap<String, u32>,
     text_cells: usize,
+    number_cells: usize,
     first_text: Option<(u64, String)>,
 }
 
@@ -326,8 +445,30 @@ impl ColumnBuilder {
         c
     }
 
+    /// Numbers with a few text cells: not silently one-hot (see `read_table`).
+    fn is_categorical(&self) -> bool {
+        self.forced_categorical || (self.text_cells > 0 && self.text_cells >= self.number_cells)
+    }
+
+    /// Refuse a column that is mostly numbers with some text cells, naming the first one.
+    fn check_mixed(&self) -> Result<()> {
+        if self.forced_categorical || self.text_cells == 0 || self.is_categorical() {
+            return Ok(());
+        }
+        let (line, text) = self.first_text.clone().unwrap_or((0, String::new()));
+        Err(Error::csv(
+            line,
+            Some(&self.name),
+            format!(
+                "'{text}' is not a number, but the column is mostly numbers ({} numbers, {} text cells): \
+                 mark missing values as empty, ?, NA or null, or pass --categorical '{}' to read the column as categories",
+                self.number_cells, self.text_cells, self.name
+            ),
+        ))
+    }
+
     fn finish(mut self, keep: &[bool]) -> RawColumn {
-        let categorical = self.forced_categorical || self.text_cells > 0;
+        let categorical = self.is_categorical();
         let mut numbers = Vec::with_capacity(keep.len());
         let mut codes = Vec::new();
         if categorical {
@@ -340,7 +481,7 @@ impl ColumnBuilder {
             if categorical {
                 let c = if self.codes[i] == NUMERIC_CELL {
                     let v = self.numbers[i];
-                    if v.is_nan() { self.intern("(missing)") } else { self.intern(&format_number(v)) }
+                    if v.is_nan() { self.intern(MISSING_CATEGORY) } else { self.intern(&format_number(v)) }
                 } else {
                     self.codes[i]
                 };
@@ -372,6 +513,7 @@ fn matches_any(name: &str, patterns: &[String]) -> bool {
 pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
     let mut rr = RecordReader::new(reader, options.delimiter)?;
     let headers = rr.headers().to_vec();
+    let delimiter = rr.delimiter();
 
     let missing: Vec<&str> =
         options.required_columns.iter().filter(|c| !headers.contains(c)).map(|c| c.as_str()).collect();
@@ -430,6 +572,7 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
                 dictionary: Vec::new(),
                 index: HashMap::new(),
                 text_cells: 0,
+                number_cells: 0,
                 first_text: None,
             },
         ));
@@ -442,6 +585,7 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
     let mut split = split_idx.map(|_| Vec::new());
     let mut lines = Vec::new();
     let mut missing_numeric: Vec<bool> = Vec::new();
+    let (mut missing_cells, mut first_missing) = (0usize, None);
 
     while let Some((line, fields)) = rr.next_record()? {
         if let (Some(li), Some(ls)) = (label_idx, labels.as_mut()) {
@@ -458,8 +602,14 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
         let mut row_missing = false;
         for (ci, b) in builders.iter_mut() {
             let cell = fields[*ci];
+            if is_missing(cell) {
+                missing_cells += 1;
+                if first_missing.is_none() {
+                    first_missing = Some((line, b.name.clone()));
+                }
+            }
             if b.forced_categorical {
-                let c = b.intern(cell.trim());
+                let c = b.intern(&category_key(cell));
                 b.codes.push(c);
                 b.numbers.push(f64::NAN);
                 continue;
@@ -474,6 +624,7 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
                 Ok(Some(v)) => {
                     b.numbers.push(v);
                     b.codes.push(NUMERIC_CELL);
+                    b.number_cells += 1;
                 }
                 Ok(None) => {
                     let c = b.intern(cell.trim());
@@ -494,8 +645,11 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
         return Err(Error::Data("the file has a header but no data rows".into()));
     }
 
+    for (_, b) in &builders {
+        b.check_mixed()?;
+    }
     // A missing cell only drops its row when its column turns out numeric.
-    let numeric_cols: Vec<bool> = builders.iter().map(|(_, b)| !(b.forced_categorical || b.text_cells > 0)).collect();
+    let numeric_cols: Vec<bool> = builders.iter().map(|(_, b)| !b.is_categorical()).collect();
     let mut keep = vec![true; lines.len()];
     if missing_numeric.iter().any(|&m| m) {
         for (r, k) in keep.iter_mut().enumerate() {
@@ -525,7 +679,15 @@ pub fn read_table<R: Read>(reader: R, options: &ReadOptions) -> Result<Table> {
         labels,
         split,
         lines: filter(lines),
-        report: ReadReport { rows_read, rows_dropped_missing: dropped, first_dropped_line, ignored_columns: ignored },
+        report: ReadReport {
+            rows_read,
+            delimiter,
+            missing_cells,
+            first_missing,
+            rows_dropped_missing: dropped,
+            first_dropped_line,
+            ignored_columns: ignored,
+        },
         label_values: options.label_values.clone(),
     })
 }
@@ -702,5 +864,58 @@ mod tests {
         assert_eq!(t.split, Some(vec![SplitTag::Train, SplitTag::Test]));
         let e = read_table_bytes(b"a,s,label\n1,foo,0\n", &opts).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("'s'"), "{e}");
+    }
+
+    #[test]
+    fn delimiter_is_sniffed_from_header_and_rows() {
+        assert_eq!(sniff_delimiter(b"a;b;label\n1,5;2;0\n3;4;1\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tlabel\n1\t2\t0\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b|label\n1|2|0\n"), b'|');
+        assert_eq!(sniff_delimiter(b"a,b,label\n1,2,0\n"), b',');
+        assert_eq!(sniff_delimiter(b"\"x;y\",b\n1,2\n"), b',', "a delimiter inside quotes does not count");
+        assert_eq!(sniff_delimiter(b"only\n1\n"), b',');
+        let t = read("a;b;label\n1;2;0\n3;4;1\n").unwrap();
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.report.delimiter, b';');
+        assert_eq!(t.columns[0].kind, ColumnKind::Numeric);
+    }
+
+    #[test]
+    fn a_one_column_header_holding_a_delimiter_is_refused() {
+        let opts = ReadOptions { delimiter: Some(b','), ..Default::default() };
+        let e = read_table_bytes(b"a;b;label\n1;2;0\n", &opts).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("one column") && e.contains("--delimiter ';'"), "{e}");
+    }
+
+    #[test]
+    fn question_marks_are_missing_values_and_counted() {
+        let t = read("a,b,label\n1,2,0\n?,3,0\n4,NA,1\n5,6,0\n").unwrap();
+        assert_eq!(t.columns[0].kind, ColumnKind::Numeric);
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.report.missing_cells, 2);
+        assert_eq!(t.report.first_missing, Some((3, "a".to_string())));
+    }
+
+    #[test]
+    fn a_mostly_numeric_column_with_text_is_refused_naming_the_first_text_cell() {
+        let e = read("a,b,label\n1,2,0\n2,x,0\n3,4,1\n5,6,0\n").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("'b'") && e.contains("'x'") && e.contains("--categorical"), "{e}");
+        // mostly text: categorical; named categorical: categorical
+        let t = read("a,b,label\n1,x,0\n2,y,0\n3,4,1\n").unwrap();
+        assert_eq!(t.columns[1].kind, ColumnKind::Categorical);
+        let opts = ReadOptions { categorical: vec!["b".into()], ..Default::default() };
+        let t = read_table_bytes(b"a,b,label\n1,2,0\n2,x,0\n3,4,1\n5,6,0\n", &opts).unwrap();
+        assert_eq!(t.columns[1].kind, ColumnKind::Categorical);
+    }
+
+    #[test]
+    fn category_keys_are_one_rule_for_every_column() {
+        assert_eq!(category_key(" 1.0 "), "1");
+        assert_eq!(category_key("02134"), "2134");
+        assert_eq!(category_key("?"), MISSING_CATEGORY);
+        assert_eq!(category_key(" x "), "x");
+        let opts = ReadOptions { categorical: vec!["c".into()], ..Default::default() };
+        let t = read_table_bytes(b"c,label\n1.0,0\n1,0\n02,0\n,0\n", &opts).unwrap();
+        assert_eq!(t.columns[0].dictionary, vec!["1", "2", MISSING_CATEGORY]);
     }
 }

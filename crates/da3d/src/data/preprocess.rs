@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{ColumnKind, LabelValues, Table, is_missing, parse_label, parse_number};
+use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, category_key, format_number, is_missing, parse_label, parse_number};
 use crate::error::{Error, Result};
 
 /// A row-major matrix of `f32` features.
@@ -66,15 +66,35 @@ impl FeatureColumn {
 pub struct TransformStats {
     /// Cells whose category was not seen in training (encoded as all zeros).
     pub unseen_categories: usize,
-    /// Numeric cells scaled outside [0, 1] (kept as they are, not clipped).
+    /// Numeric cells scaled outside [0, 1] (kept, up to ±[`SCALED_LIMIT`]).
     pub out_of_range: usize,
+    /// Of those, cells scaled beyond ±[`SCALED_LIMIT`] and limited to it.
+    #[serde(default)]
+    pub clipped: usize,
 }
 
 impl TransformStats {
     pub fn add(&mut self, other: &TransformStats) {
         self.unseen_categories += other.unseen_categories;
         self.out_of_range += other.out_of_range;
+        self.clipped += other.clipped;
     }
+}
+
+/// One cell as the encoder reads it, from a table column or from a streamed record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cell<'a> {
+    Number(f64),
+    /// A category key (`category_key`) or, in a numeric column, text that is not a number.
+    Text(&'a str),
+    Missing,
+}
+
+/// Why a cell could not be encoded.
+pub(crate) enum CellError {
+    /// A missing value in a numeric column: the row is dropped, as when training read it.
+    Missing,
+    NotANumber(String),
 }
 
 /// The fitted preprocessing.
@@ -88,15 +108,72 @@ pub struct Preprocessor {
     pub label_values: Option<LabelValues>,
 }
 
-/// Scaled values are kept within ±`SCALED_LIMIT`: a value far outside the training range (say
+/// Scaled values are limited to ±`SCALED_LIMIT`: a value far outside the training range (say
 /// 1e38 where training saw [0, 1e-30]) would otherwise become infinite in f32 and poison the
-/// score. It is an extreme outlier either way, and is counted in `out_of_range`.
+/// score. It is an extreme outlier either way; it is counted in `out_of_range` and `clipped`.
 pub const SCALED_LIMIT: f64 = 1e6;
 
-fn scale(v: f64, min: f64, max: f64) -> f64 {
-    let range = max - min;
-    let s = if range > 0.0 { (v - min) / range } else { v - min };
-    s.clamp(-SCALED_LIMIT, SCALED_LIMIT)
+/// The encoding plan of one feature column: when categorical, its category positions.
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    positions: HashMap<String, usize>,
+}
+
+impl ColumnPlan {
+    fn new(column: &FeatureColumn) -> Self {
+        let positions = match column {
+            FeatureColumn::Categorical { categories, .. } => {
+                categories.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect()
+            }
+            FeatureColumn::Numeric { .. } => HashMap::new(),
+        };
+        ColumnPlan { positions }
+    }
+
+    /// The one cell encoder: writes the features of `cell` of `column` into `out`
+    /// (`column.width()` values, zeroed by the caller) and counts what the user should hear about.
+    fn encode(
+        &self,
+        column: &FeatureColumn,
+        cell: Cell,
+        out: &mut [f32],
+        stats: &mut TransformStats,
+    ) -> std::result::Result<(), CellError> {
+        match column {
+            FeatureColumn::Numeric { min, max, .. } => {
+                let v = match cell {
+                    Cell::Number(v) => v,
+                    Cell::Missing => return Err(CellError::Missing),
+                    Cell::Text(t) => return Err(CellError::NotANumber(t.to_string())),
+                };
+                let range = max - min;
+                let s = if range > 0.0 { (v - min) / range } else { v - min };
+                if !(0.0..=1.0).contains(&s) {
+                    stats.out_of_range += 1;
+                }
+                if s.abs() > SCALED_LIMIT {
+                    stats.clipped += 1;
+                }
+                out[0] = s.clamp(-SCALED_LIMIT, SCALED_LIMIT) as f32;
+            }
+            FeatureColumn::Categorical { .. } => {
+                let number;
+                let key = match cell {
+                    Cell::Text(t) => t,
+                    Cell::Missing => MISSING_CATEGORY,
+                    Cell::Number(v) => {
+                        number = format_number(v);
+                        number.as_str()
+                    }
+                };
+                match self.positions.get(key) {
+                    Some(&p) => out[p] = 1.0,
+                    None => stats.unseen_categories += 1,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Preprocessor {
@@ -178,44 +255,20 @@ impl Preprocessor {
             let col = table.columns.iter().find(|c| c.name == fc.name()).ok_or_else(|| {
                 Error::Schema(format!("column '{}' is missing from the data", fc.name()))
             })?;
-            match fc {
-                FeatureColumn::Numeric { min, max, .. } => {
-                    if col.kind != ColumnKind::Numeric {
-                        return Err(Error::Schema(format!(
-                            "column '{}' was numeric in training but holds text here",
-                            col.name
-                        )));
-                    }
-                    for (i, &r) in rows.iter().enumerate() {
-                        let s = scale(col.numbers[r], *min, *max);
-                        if !(0.0..=1.0).contains(&s) {
-                            stats.out_of_range += 1;
-                        }
-                        values[i * width + offset] = s as f32;
-                    }
-                }
-                FeatureColumn::Categorical { categories, .. } => {
-                    // Map dictionary codes of this table to category positions.
-                    let lookup: HashMap<&str, usize> =
-                        categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-                    let code_to_pos: Vec<Option<usize>> = match col.kind {
-                        ColumnKind::Categorical => {
-                            col.dictionary.iter().map(|d| lookup.get(d.as_str()).copied()).collect()
-                        }
-                        ColumnKind::Numeric => Vec::new(),
-                    };
-                    for (i, &r) in rows.iter().enumerate() {
-                        let pos = match col.kind {
-                            ColumnKind::Categorical => code_to_pos[col.codes[r] as usize],
-                            ColumnKind::Numeric => {
-                                lookup.get(super::csv::format_number(col.numbers[r]).as_str()).copied()
-                            }
-                        };
-                        match pos {
-                            Some(p) => values[i * width + offset + p] = 1.0,
-                            None => stats.unseen_categories += 1,
-                        }
-                    }
+            if matches!(fc, FeatureColumn::Numeric { .. }) && col.kind != ColumnKind::Numeric {
+                return Err(Error::Schema(format!("column '{}' was numeric in training but holds text here", col.name)));
+            }
+            let plan = ColumnPlan::new(fc);
+            for (i, &r) in rows.iter().enumerate() {
+                let cell = match col.kind {
+                    ColumnKind::Numeric if col.numbers[r].is_nan() => Cell::Missing,
+                    ColumnKind::Numeric => Cell::Number(col.numbers[r]),
+                    ColumnKind::Categorical => Cell::Text(col.category(r)),
+                };
+                let at = i * width + offset;
+                if plan.encode(fc, cell, &mut values[at..at + fc.width()], &mut stats).is_err() {
+                    // A table keeps no row with a missing or text cell in a numeric column.
+                    return Err(Error::Schema(format!("column '{}': row {} cannot be encoded", col.name, table.lines[r])));
                 }
             }
             offset += fc.width();
@@ -223,9 +276,10 @@ impl Preprocessor {
         Ok((Matrix::new(rows.len(), width, values), stats))
     }
 
-    /// An encoder for streamed records of a file with these `headers`.
-    pub fn row_encoder(&self, headers: &[String], label: Option<&str>) -> Result<RowEncoder> {
-        let mut plan = Vec::with_capacity(self.columns.len());
+    /// An encoder for streamed records of a file with these `headers`. With
+    /// `non_finite_as_missing` (the training file's reading rule) infinite values count as missing.
+    pub fn row_encoder(&self, headers: &[String], label: Option<&str>, non_finite_as_missing: bool) -> Result<RowEncoder> {
+        let mut indices = Vec::with_capacity(self.columns.len());
         for fc in &self.columns {
             let idx = headers.iter().position(|h| h == fc.name()).ok_or_else(|| {
                 Error::Schema(format!(
@@ -234,26 +288,34 @@ impl Preprocessor {
                     headers.join(", ")
                 ))
             })?;
-            let lookup = match fc {
-                FeatureColumn::Categorical { categories, .. } => {
-                    categories.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect()
-                }
-                _ => HashMap::new(),
-            };
-            plan.push((idx, lookup));
+            indices.push(idx);
         }
         let label_idx = label.and_then(|l| headers.iter().position(|h| h == l));
-        Ok(RowEncoder { pre: self.clone(), plan, label_idx, headers: headers.to_vec() })
+        let plans = self.columns.iter().map(ColumnPlan::new).collect();
+        Ok(RowEncoder { pre: self.clone(), indices, plans, label_idx, headers: headers.to_vec(), non_finite_as_missing })
     }
 }
 
-/// Encodes single CSV records with a fitted [`Preprocessor`] (for streamed scoring).
+/// What [`RowEncoder::encode`] made of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoded {
+    /// The record's features were appended; its label when the file has one.
+    Row(Option<u8>),
+    /// A numeric column holds a missing value: nothing appended, the row is dropped (the rule
+    /// that dropped such rows from the training file).
+    Missing { column: String },
+}
+
+/// Encodes single CSV records with a fitted [`Preprocessor`] (for streamed scoring), through
+/// the same cell encoder as [`Preprocessor::transform`].
 #[derive(Debug)]
 pub struct RowEncoder {
     pre: Preprocessor,
-    plan: Vec<(usize, HashMap<String, usize>)>,
+    indices: Vec<usize>,
+    plans: Vec<ColumnPlan>,
     label_idx: Option<usize>,
     headers: Vec<String>,
+    non_finite_as_missing: bool,
 }
 
 impl RowEncoder {
@@ -265,68 +327,57 @@ impl RowEncoder {
         self.label_idx.is_some()
     }
 
-    /// Append the encoded record to `out`; returns the label when the file has one.
-    /// On error nothing is appended.
-    pub fn encode(
-        &self,
-        fields: &[&str],
-        line: u64,
-        out: &mut Vec<f32>,
-        stats: &mut TransformStats,
-    ) -> Result<Option<u8>> {
+    /// Append the encoded record to `out`. On error, or a missing value, nothing is appended.
+    pub fn encode(&self, fields: &[&str], line: u64, out: &mut Vec<f32>, stats: &mut TransformStats) -> Result<Encoded> {
         let start = out.len();
+        out.resize(start + self.width(), 0.0);
         let mut local = TransformStats::default();
+        let mut offset = start;
         let res = (|| {
-            for (fc, (idx, lookup)) in self.pre.columns.iter().zip(&self.plan) {
-                let cell = fields[*idx];
-                match fc {
-                    FeatureColumn::Numeric { name, min, max } => {
-                        if is_missing(cell) {
-                            return Err(Error::csv(line, Some(name), "missing value in a numeric column"));
-                        }
-                        let v = parse_number(cell)
-                            .map_err(|m| Error::csv(line, Some(name), m))?
-                            .ok_or_else(|| {
-                                Error::csv(line, Some(name), format!("'{}' is not a number", cell.trim()))
-                            })?;
-                        let s = scale(v, *min, *max);
-                        if !(0.0..=1.0).contains(&s) {
-                            local.out_of_range += 1;
-                        }
-                        out.push(s as f32);
+            for ((fc, &idx), plan) in self.pre.columns.iter().zip(&self.indices).zip(&self.plans) {
+                let text = fields[idx];
+                let key;
+                let cell = match fc {
+                    _ if is_missing(text) => Cell::Missing,
+                    FeatureColumn::Numeric { name, .. } => match parse_number(text) {
+                        Ok(Some(v)) => Cell::Number(v),
+                        Ok(None) => Cell::Text(text.trim()),
+                        Err(_) if self.non_finite_as_missing => Cell::Missing,
+                        Err(m) => return Err(Error::csv(line, Some(name), m)),
+                    },
+                    FeatureColumn::Categorical { .. } => {
+                        key = category_key(text);
+                        Cell::Text(&key)
                     }
-                    FeatureColumn::Categorical { categories, .. } => {
-                        let base = out.len();
-                        out.resize(base + categories.len(), 0.0);
-                        let key = cell.trim();
-                        let key = if is_missing(key) && !lookup.contains_key(key) { "(missing)" } else { key };
-                        match lookup.get(key) {
-                            Some(&p) => out[base + p] = 1.0,
-                            None => local.unseen_categories += 1,
-                        }
+                };
+                match plan.encode(fc, cell, &mut out[offset..offset + fc.width()], &mut local) {
+                    Ok(()) => {}
+                    Err(CellError::Missing) => return Ok(Encoded::Missing { column: fc.name().to_string() }),
+                    Err(CellError::NotANumber(t)) => {
+                        return Err(Error::csv(line, Some(fc.name()), format!("'{t}' is not a number")));
                     }
                 }
+                offset += fc.width();
             }
             match self.label_idx {
                 Some(li) => parse_label(fields[li], self.pre.label_values.as_ref())
-                    .map(Some)
+                    .map(|l| Encoded::Row(Some(l)))
                     .map_err(|msg| Error::csv(line, Some(&self.headers[li]), msg)),
-                None => Ok(None),
+                None => Ok(Encoded::Row(None)),
             }
         })();
         match res {
-            Ok(l) => {
+            Ok(Encoded::Row(l)) => {
                 stats.add(&local);
-                Ok(l)
+                Ok(Encoded::Row(l))
             }
-            Err(e) => {
+            other => {
                 out.truncate(start);
-                Err(e)
+                other
             }
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +403,7 @@ mod tests {
         let (m, stats) = p.transform(&t, &[0, 1, 2, 3]).unwrap();
         assert_eq!(m.values, vec![0.0, 1.0, SCALED_LIMIT as f32, -SCALED_LIMIT as f32]);
         assert_eq!(stats.out_of_range, 2);
+        assert_eq!(stats.clipped, 2);
     }
 
     #[test]
@@ -382,15 +434,64 @@ mod tests {
         let t = table("c,v,label\nx,1,0\ny,3,0\n");
         let p = Preprocessor::fit(&t, &[0, 1], Some("label".into())).unwrap();
         let headers: Vec<String> = ["v", "c", "label"].iter().map(|s| s.to_string()).collect();
-        let enc = p.row_encoder(&headers, Some("label")).unwrap();
+        let enc = p.row_encoder(&headers, Some("label"), false).unwrap();
         let mut out = Vec::new();
         let mut st = TransformStats::default();
-        assert_eq!(enc.encode(&["2", "y", "1"], 2, &mut out, &mut st).unwrap(), Some(1));
+        assert_eq!(enc.encode(&["2", "y", "1"], 2, &mut out, &mut st).unwrap(), Encoded::Row(Some(1)));
         assert_eq!(out, vec![0.0, 1.0, 0.5]);
         let e = enc.encode(&["abc", "y", "0"], 7, &mut out, &mut st).unwrap_err().to_string();
         assert!(e.contains("line 7") && e.contains("'v'"), "{e}");
         assert_eq!(out.len(), 3, "a failed row appends nothing");
         let missing: Vec<String> = ["v", "label"].iter().map(|s| s.to_string()).collect();
-        assert!(p.row_encoder(&missing, None).unwrap_err().to_string().contains("'c'"));
+        assert!(p.row_encoder(&missing, None, false).unwrap_err().to_string().contains("'c'"));
+        // a missing value in a numeric column drops the row, as reading the training file did
+        assert_eq!(enc.encode(&["?", "y", "0"], 8, &mut out, &mut st).unwrap(), Encoded::Missing { column: "v".into() });
+        assert_eq!(out.len(), 3);
+    }
+
+    /// A seeded random CSV with numeric, number-like categorical, text and missing cells.
+    fn random_csv(seed: u64) -> String {
+        let mut rng = crate::rng::HostRng::new(seed, 77);
+        let mut text = String::from("num,code,word,forced,label\n");
+        for i in 0..(20 + rng.below(60)) {
+            let num = match rng.below(12) {
+                0 => "?".to_string(),
+                1 => format!("{}e2", rng.below(9)),
+                _ => format!("{:.3}", rng.normal() * 10.0),
+            };
+            // text in every other row: the column is categorical, with number-like cells
+            let code = if i % 2 == 0 { ["x", "y", "z"][rng.below(3)] } else { ["1", "1.0", "02", "2", "3.50", " 4 ", "NA", ""][rng.below(8)] };
+            let word = ["a", "b", "c", "?", "1", "a "][rng.below(6)];
+            let forced = ["7", "07", "7.0", "8", "null", "z"][rng.below(6)];
+            text.push_str(&format!("{num},{code},{word},{forced},{}\n", rng.below(2)));
+        }
+        text
+    }
+
+    /// The property `da3d score` relies on: a file streamed record by record encodes to the
+    /// very inputs that reading it as a table gives, for any mix of cells (200 seeded files).
+    #[test]
+    fn streamed_and_table_encodings_are_equal() {
+        use crate::data::csv::RecordReader;
+        for seed in 0..200 {
+            let csv = random_csv(seed);
+            let opts = ReadOptions { categorical: vec!["forced".into()], ..Default::default() };
+            let t = read_table_bytes(csv.as_bytes(), &opts).unwrap();
+            let rows: Vec<usize> = (0..t.n_rows()).collect();
+            // fit on the first half: the rest holds unseen categories and out-of-range values
+            let p = Preprocessor::fit(&t, &rows[..rows.len().div_ceil(2)], Some("label".into())).unwrap();
+            let (batch, batch_stats) = p.transform(&t, &rows).unwrap();
+            let mut reader = RecordReader::new(csv.as_bytes(), None).unwrap();
+            let enc = p.row_encoder(&reader.headers().to_vec(), Some("label"), false).unwrap();
+            let (mut streamed, mut stats, mut kept) = (Vec::new(), TransformStats::default(), Vec::new());
+            while let Some((line, fields)) = reader.next_record().unwrap() {
+                if let Encoded::Row(_) = enc.encode(&fields, line, &mut streamed, &mut stats).unwrap() {
+                    kept.push(line);
+                }
+            }
+            assert_eq!(kept, t.lines, "seed {seed}: the same rows are dropped");
+            assert_eq!(streamed, batch.values, "seed {seed}:\n{csv}");
+            assert_eq!(stats, batch_stats, "seed {seed}");
+        }
     }
 }

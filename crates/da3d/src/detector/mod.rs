@@ -1,77 +1,18 @@
 //! The anomaly detector `f_AD(x) = sigmoid(f_alarm(acts(enc(x))))` and its batched scoring.
-//! Shared by training (alarm inputs) and scoring, so both read the same activations.
+//! Tensor I/O lives in `io`, the alarm's inputs with the networks (`model::alarm_inputs`).
+
+mod io;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData, activation};
+use burn::tensor::{Device, Tensor, activation};
 
 use crate::config::AlarmInput;
 use crate::data::Matrix;
 use crate::error::{Error, Result};
-use crate::model::{Aae, Alarm, Networks};
+use crate::model::{Alarm, Networks, alarm_input_rows};
 
-/// Alarm inputs for real rows: codes `[batch, code]` and activations `[batch, a]`.
-pub(crate) fn alarm_input_rows(aae: &Aae, x: Tensor<2>, mode: AlarmInput) -> (Tensor<2>, Tensor<2>) {
-    match mode {
-        AlarmInput::Decoder => {
-            let codes = aae.encoder.forward(x);
-            let (_, dec) = aae.decoder_activations(codes.clone());
-            (codes, dec)
-        }
-        AlarmInput::All => {
-            let (codes, enc) = aae.encoder.forward_with_hidden(x);
-            let (_, dec) = aae.decoder_activations(codes.clone());
-            (codes, Tensor::cat(vec![enc, dec], 1))
-        }
-    }
-}
-
-/// Alarm inputs for codes that enter the decoder directly (generated anomalies).
-/// `[batch, code]` → `[batch, a]`.
-pub(crate) fn alarm_input_codes(aae: &Aae, codes: Tensor<2>, mode: AlarmInput) -> Tensor<2> {
-    let (logits, dec) = aae.decoder_activations(codes);
-    match mode {
-        AlarmInput::Decoder => dec,
-        AlarmInput::All => {
-            let (_, enc) = aae.encoder.forward_with_hidden(activation::sigmoid(logits));
-            Tensor::cat(vec![enc, dec], 1)
-        }
-    }
-}
-
-/// Upload rows `[start, end)` of a matrix as a `[rows, cols]` tensor.
-pub(crate) fn upload(x: &Matrix, start: usize, end: usize, device: &Device) -> Tensor<2> {
-    let values = x.values[start * x.cols..end * x.cols].to_vec();
-    Tensor::from_data(TensorData::new(values, [end - start, x.cols]), device)
-}
-
-/// `f` applied to the rows of `x` in batches of `SCORE_BATCH`, concatenated; `None` for no rows.
-/// Nothing is read back.
-pub(crate) fn in_batches<const D: usize>(
-    x: &Matrix,
-    device: &Device,
-    f: impl Fn(Tensor<2>) -> Tensor<D>,
-) -> Option<Tensor<D>> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    while start < x.rows {
-        let end = (start + SCORE_BATCH).min(x.rows);
-        parts.push(f(upload(x, start, end, device)));
-        start = end;
-    }
-    if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
-}
-
-/// Read a float tensor back (blocking; native backends).
-pub(crate) fn read_sync<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    let data = t.try_into_data().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
-}
-
-/// Read a float tensor back asynchronously (the only read WebGPU allows).
-pub(crate) async fn read_async<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    let data = t.into_data_async().await.map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
-}
+pub use io::networks_to_device_async;
+pub(crate) use io::{in_batches, read_async, read_sync};
 
 /// Which score to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,43 +163,4 @@ impl Detector {
         let values = read_async(self.networks.generator.forward(noise)).await?;
         Ok(Matrix::new(n, code, values))
     }
-}
-
-struct ParamCollector(Vec<(burn::module::ParamId, Tensor<1>, Vec<usize>)>);
-
-impl burn::module::ModuleVisitor for ParamCollector {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        let t = param.val();
-        let dims = t.dims().to_vec();
-        let n: usize = dims.iter().product();
-        self.0.push((param.id, t.reshape([n]), dims));
-    }
-}
-
-struct ParamReplacer(std::collections::HashMap<burn::module::ParamId, (Vec<f32>, Vec<usize>)>, Device);
-
-impl burn::module::ModuleMapper for ParamReplacer {
-    fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
-        let id = param.id;
-        match self.0.remove(&id) {
-            Some((values, dims)) => {
-                let device = self.1.clone();
-                param.map(move |_| Tensor::from_data(TensorData::new(values, dims), &device))
-            }
-            None => param,
-        }
-    }
-}
-
-/// Copy networks to another device reading every weight asynchronously: the way to get a
-/// WebGPU-trained model onto the CPU (for bundle export) without blocking reads.
-pub async fn networks_to_device_async(networks: &Networks, device: &Device) -> Result<Networks> {
-    let mut collector = ParamCollector(Vec::new());
-    networks.visit(&mut collector);
-    let mut values = std::collections::HashMap::new();
-    for (id, t, dims) in collector.0 {
-        values.insert(id, (read_async(t).await?, dims));
-    }
-    // Every parameter is replaced by its copy on `device`; nothing is read synchronously.
-    Ok(networks.clone().valid().map(&mut ParamReplacer(values, device.clone())))
 }

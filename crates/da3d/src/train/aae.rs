@@ -1,0 +1,79 @@
+//! The AAE phase: the autoencoder and its latent discriminator train; the detector networks
+//! wait with their initial weights.
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
+
+use super::{Shared, Slot};
+use crate::model::{Aae, Alarm, Critic, Generator};
+use super::losses::bce_with_logits;
+
+/// The detector networks before their phases: initial weights, not trained yet.
+pub(super) struct DetectorNets {
+    pub alarm: Alarm,
+    pub generator: Generator,
+    pub critic: Critic,
+}
+
+/// The AAE phase's networks and optimisers.
+pub(super) struct AaeStage {
+    pub aae: Slot<Aae>,
+    pub latent_discriminator: Slot<Critic>,
+    aae_optim: ModuleOptimizer,
+    latent_discriminator_optim: ModuleOptimizer,
+    encoder_optim: ModuleOptimizer,
+    /// Waiting for the detector phases.
+    pub detector: DetectorNets,
+}
+
+impl AaeStage {
+    pub fn new(aae: Aae, latent_discriminator: Critic, detector: DetectorNets, sh: &Shared) -> Self {
+        AaeStage {
+            aae: Slot(Some(aae)),
+            latent_discriminator: Slot(Some(latent_discriminator)),
+            aae_optim: sh.adam(false),
+            latent_discriminator_optim: sh.adam(true),
+            encoder_optim: sh.adam(false),
+            detector,
+        }
+    }
+
+    /// One batch `x` `[b, d]`: reconstruction step, latent-discriminator step, encoder
+    /// adversarial step. Returns `[reconstruction, latent_discriminator, encoder_adversarial]`.
+    pub fn step(&mut self, sh: &Shared, x: Tensor<2>) -> Tensor<1> {
+        let b = x.dims()[0];
+        let code = sh.networks_config.aae.d_code;
+        let lr = sh.lr();
+
+        let codes = self.aae.encode(x.clone());
+        let logits = self.aae.decoder.forward_logits(codes.clone());
+        let reconstruction = bce_with_logits(logits, x.clone());
+        let grads = GradientsParams::from_grads(reconstruction.backward(), &*self.aae);
+        let opt = &mut self.aae_optim;
+        self.aae.update(|m| opt.step(lr, m, grads));
+
+        // Latent discriminator: large outputs for encoder codes ("fake"), small for N(0, I).
+        let prior = sh.normal([b, code], 0.0, 1.0);
+        let out = self.latent_discriminator.forward(Tensor::cat(vec![codes.detach(), prior], 0));
+        let fake = out.clone().slice([0..b]).mean();
+        let real = out.slice([b..2 * b]).mean();
+        let disc_loss = real - fake;
+        let grads = GradientsParams::from_grads(disc_loss.backward(), &*self.latent_discriminator);
+        let opt = &mut self.latent_discriminator_optim;
+        self.latent_discriminator.update(|m| opt.step(lr, m, grads));
+        self.latent_discriminator.update(|m| sh.clip_weights(m));
+
+        // Encoder regularisation: make codes look like the prior (small discriminator output).
+        let frozen_disc = (*self.latent_discriminator).clone().no_grad();
+        let encoder_loss = frozen_disc.forward(self.aae.encode(x)).mean();
+        let grads = GradientsParams::from_grads(encoder_loss.backward(), &self.aae.encoder);
+        let opt = &mut self.encoder_optim;
+        self.aae.update(|mut m| {
+            m.encoder = opt.step(lr, m.encoder, grads);
+            m
+        });
+
+        Tensor::cat(vec![reconstruction.detach(), disc_loss.detach(), encoder_loss.detach()], 0)
+    }
+}
