@@ -275,3 +275,51 @@ fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
         }
     }
 }
+
+/// Every float parameter of a module, flattened, in visiting order.
+fn parameters<M: burn::module::Module>(m: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            self.0.extend(p.val().into_data().to_vec::<f32>().unwrap());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    m.visit(&mut c);
+    c.0
+}
+
+#[test]
+fn the_aae_is_frozen_in_the_detector_phases_and_the_detector_networks_train() {
+    let _guard = lock();
+    let p = synthetic_prepared(4);
+    let mut t = Trainer::new(small_config(p.train.cols, 4, Method::Da3d), p.train.clone(), &device()).unwrap();
+    while t.phase() == Phase::Aae {
+        t.step_epoch().unwrap();
+    }
+    let (aae, before) = (parameters(&t.aae()), t.networks());
+    while t.step_epoch().unwrap().is_some() {}
+    let after = t.networks();
+    assert_eq!(parameters(&after.aae), aae, "the AAE's weights moved in the detector phases");
+    assert_eq!(parameters(&after.latent_discriminator), parameters(&before.latent_discriminator));
+    for (name, b, a) in [
+        ("alarm", parameters(&before.alarm), parameters(&after.alarm)),
+        ("generator", parameters(&before.generator), parameters(&after.generator)),
+        ("critic", parameters(&before.critic), parameters(&after.critic)),
+    ] {
+        assert_ne!(b, a, "the {name} did not train");
+    }
+}
+
+#[test]
+fn the_critic_scores_noise_codes_above_normal_and_generated_codes() {
+    // The critic's loss rewards large outputs on N(0, σ²) noise and small ones on normal and
+    // generated codes: with its sign flipped this fails.
+    let _guard = lock();
+    let p = synthetic_prepared(5);
+    let t = train_to_end(small_config(p.train.cols, 5, Method::Da3d), &p);
+    let last = t.history().last().unwrap();
+    let (normal, generated, noise) =
+        (last.get("critic_normal").unwrap(), last.get("critic_generated").unwrap(), last.get("critic_noise").unwrap());
+    assert!(noise > normal && noise > generated, "critic outputs: normal {normal}, generated {generated}, noise {noise}");
+}

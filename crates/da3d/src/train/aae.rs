@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 
 use super::{Shared, Slot};
 use crate::model::{Aae, Alarm, Critic, Generator};
-use super::losses::bce_with_logits;
+use super::losses::{bce_with_logits, latent_discriminator_loss};
 
 /// The detector networks before their phases: initial weights, not trained yet.
 pub(super) struct DetectorNets {
@@ -58,7 +58,7 @@ impl AaeStage {
         let out = self.latent_discriminator.forward(Tensor::cat(vec![codes.detach(), prior], 0));
         let fake = out.clone().slice([0..b]).mean();
         let real = out.slice([b..2 * b]).mean();
-        let disc_loss = real - fake;
+        let disc_loss = latent_discriminator_loss(fake, real);
         let grads = GradientsParams::from_grads(disc_loss.backward(), &*self.latent_discriminator);
         let opt = &mut self.latent_discriminator_optim;
         self.latent_discriminator.update(|m| opt.step(lr, m, grads));

@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use super::aae::{AaeStage, DetectorNets};
-use super::losses::bce_with_logits;
+use super::losses::{alarm_loss, critic_loss, generator_critic_objective, generator_loss};
 use super::{POOL_STREAM, Shared, Slot};
 use crate::config::{AlarmObjective, Method};
 use crate::detector::in_batches;
@@ -189,7 +189,7 @@ impl DetectorStage {
         }
         let logits = self.alarm.forward(Tensor::cat(inputs, 0));
         let targets = sh.targets(b, parts);
-        let loss = bce_with_logits(logits, targets).mul_scalar(parts as f32);
+        let loss = alarm_loss(logits, targets, parts);
         let grads = GradientsParams::from_grads(loss.backward(), &*self.alarm);
         let lr = sh.lr();
         let opt = &mut self.alarm_optim;
@@ -235,8 +235,8 @@ impl DetectorStage {
             AlarmObjective::Logit => alarm_logits.mean(),
         };
         let critic_fixed = (*self.critic).clone().no_grad();
-        let objective_critic = critic_fixed.forward(generated.slice([b..2 * b])).mean().neg();
-        let generator_loss = objective_alarm.clone() + objective_critic.clone();
+        let objective_critic = generator_critic_objective(critic_fixed.forward(generated.slice([b..2 * b])));
+        let generator_loss = generator_loss(objective_alarm.clone(), objective_critic.clone());
         let grads = GradientsParams::from_grads(generator_loss.backward(), &*self.generator);
         let opt = &mut self.generator_optim;
         self.generator.update(|m| opt.step(lr, m, grads));
@@ -249,9 +249,7 @@ impl DetectorStage {
         let m_gen = out.clone().slice([0..b]).mean();
         let m_normal = out.clone().slice([b..2 * b]).mean();
         let m_noise = out.slice([2 * b..3 * b]).mean();
-        let [w_gen, w_normal, w_noise] = sh.config.losses.critic_weights;
-        let critic_loss = m_gen.clone().mul_scalar(w_gen) + m_normal.clone().mul_scalar(w_normal)
-            - m_noise.clone().mul_scalar(w_noise);
+        let critic_loss = critic_loss(m_gen.clone(), m_normal.clone(), m_noise.clone(), sh.config.losses.critic_weights);
         let grads = GradientsParams::from_grads(critic_loss.backward(), &*self.critic);
         let opt = &mut self.critic_optim;
         self.critic.update(|m| opt.step(lr, m, grads));

@@ -19,7 +19,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-pub use losses::bce_with_logits;
+pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress, metric_names};
 
 use crate::config::{Lipschitz, Method, TrainingConfig};
@@ -138,16 +138,12 @@ impl Shared {
         }
     }
 
-    /// `[b · parts, 1]`: 0 for the first `b` rows (normal), 1 for the rest (anomalies).
+    /// The alarm's targets `[b · parts, 1]` ([`losses::alarm_targets`]), kept per shape.
     fn targets(&mut self, b: usize, parts: usize) -> Tensor<2> {
         let device = self.device.clone();
         self.targets
             .entry((b, parts))
-            .or_insert_with(|| {
-                let mut v = vec![0f32; b];
-                v.resize(b * parts, 1.0);
-                Tensor::from_data(TensorData::new(v, [b * parts, 1]), &device)
-            })
+            .or_insert_with(|| Tensor::from_data(TensorData::new(losses::alarm_targets(b, parts), [b * parts, 1]), &device))
             .clone()
     }
 
