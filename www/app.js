@@ -358,7 +358,7 @@ async function train() {
     config.schedule.batch_size = readInt('batch', 1);
     config.seed = readInt('seed', 0);
     const rate = Number($('rate').value);
-    if (!(rate >= 0 && rate <= 1)) throw new Error('The threshold share must be between 0 and 1.');
+    if (!(rate >= 0 && rate <= 0.5)) throw new Error('The threshold share must be between 0 and 0.5.');
     resetTraining();
     const started = await rpc('train', { config, thresholdRate: rate });
     state.training = true;
@@ -368,7 +368,9 @@ async function train() {
     $('split').textContent = d.test_rows !== undefined
       ? `Paper protocol: training on ${d.train_rows.toLocaleString('en')} normal rows; ` +
         `held-out test: ${d.test_rows.toLocaleString('en')} rows with ${d.test_anomalies} anomalies; ${d.input_width} inputs.`
-      : `No labels: training on all ${d.train_rows.toLocaleString('en')} rows; ${d.input_width} inputs.`;
+      : `Training on all ${d.train_rows.toLocaleString('en')} rows; ${d.input_width} inputs.` +
+        // the pipeline's notes: no label column, or a label column of normal rows only
+        (started.notes && started.notes.length ? ` (${started.notes.join('; ')})` : '');
     announce(`Training started on ${d.train_rows} rows: ${started.progress.steps_total} steps.`);
   });
 }
