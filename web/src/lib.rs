@@ -116,12 +116,7 @@ impl Session {
     /// Returns a summary: columns, a preview of the first rows, row and anomaly counts.
     pub fn load_csv(&self, bytes: &[u8], options: &str) -> Result<String, JsError> {
         let o: Value = serde_json::from_str(options).map_err(err)?;
-        let delimiter = match o["delimiter"].as_str() {
-            None => None,
-            Some("tab") => Some(b'\t'),
-            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
-            Some(d) => return Err(JsError::new(&format!("delimiter '{d}' is not one character"))),
-        };
+        let delimiter = o["delimiter"].as_str().map(data::parse_delimiter).transpose().map_err(|e| JsError::new(&e))?;
         let dataset = o["dataset"].as_str().map(str::to_string);
         let mut read = dataset.as_deref().and_then(da3d::datasets::dataset).map(|d| d.read).unwrap_or_default();
         if let Some(l) = o["label"].as_str() {

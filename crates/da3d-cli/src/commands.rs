@@ -192,9 +192,7 @@ pub fn train(
     let backend = select(args.backend)?;
     eprintln!("backend: {}", backend.name);
     let started = std::time::Instant::now();
-    let mut read = opts.clone();
-    read.delimiter = Some(table.report.delimiter);
-    let mut fit = Fit::start(data, fit_config, &read, &backend.device, &backend.name)?;
+    let mut fit = Fit::start(data, fit_config, &opts, &backend.device, &backend.name)?;
     let mut reporter = Reporter::new(args.quiet, args.log_format, "train");
     run_blocking(fit.trainer(), &mut reporter).context("training failed; no model was written")?;
     let outcome = fit.finish()?;

@@ -100,6 +100,7 @@ pub fn run(
     out: Option<&Path>,
 ) -> Result<()> {
     let method_names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
+    let base_overrides = config_overrides(args, None, None)?;
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
     let backend = select(args.backend)?;
@@ -121,7 +122,8 @@ pub fn run(
                 if group.is_empty() {
                     continue;
                 }
-                let mut overrides = config_overrides(args, None, Some(seed))?;
+                let mut overrides = base_overrides.clone();
+                overrides.seed = Some(seed);
                 if reference {
                     overrides.preset = Preset::Reference;
                 }

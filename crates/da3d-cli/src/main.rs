@@ -64,15 +64,6 @@ pub enum LayoutArg {
     Url,
 }
 
-/// A field delimiter: one character, or `tab`.
-fn parse_delimiter(s: &str) -> Result<u8, String> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
-        _ => Err(format!("'{s}' is not one ASCII character (e.g. ',' ';' '|' or tab)")),
-    }
-}
-
 /// A fraction in [0, 0.5].
 fn parse_threshold_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
@@ -144,7 +135,7 @@ pub struct DataArgs {
     pub split_column: Option<String>,
     /// Field delimiter: one character, or `tab` [default: sniffed from the header and the first
     /// rows among , ; tab |].
-    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    #[arg(long, value_name = "CHAR", value_parser = da3d::data::parse_delimiter)]
     pub delimiter: Option<u8>,
     /// Named data set: its reading rules and the paper's architecture
     /// (mammography, nslkdd, census, doh, url). Without a data file, its file is read from
@@ -230,7 +221,7 @@ enum Command {
         #[arg(long, default_value_t = 8192, value_parser = |s: &str| parse_count(s, MAX_BATCH_ROWS))]
         batch_rows: usize,
         /// Field delimiter: one character, or `tab` [default: sniffed].
-        #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+        #[arg(long, value_name = "CHAR", value_parser = da3d::data::parse_delimiter)]
         delimiter: Option<u8>,
     },
     /// The paper's protocol: seeds × contamination × methods, ROC AUC and AP (mean ± std).

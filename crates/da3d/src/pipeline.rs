@@ -160,6 +160,8 @@ pub struct FitData {
     pub summary: Option<data::PrepareSummary>,
     /// What the user should be told (one sentence each).
     pub notes: Vec<String>,
+    /// The delimiter the file was read with (given or sniffed): kept in the bundle.
+    pub delimiter: u8,
 }
 
 /// Prepare a read table for training: the protocol when the label column has both classes;
@@ -200,6 +202,7 @@ pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: 
             test: Some(p.test),
             summary: Some(p.summary),
             notes: Vec::new(),
+            delimiter: table.report.delimiter,
         });
     }
     let (preprocessor, train) = data::prepare_all_rows(table, label.clone())?;
@@ -220,6 +223,7 @@ pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: 
         test: None,
         summary: None,
         notes: vec![note],
+        delimiter: table.report.delimiter,
     })
 }
 
@@ -250,7 +254,7 @@ pub struct FitOutcome {
 
 impl Fit {
     /// Create the trainer for `data` on `device` (`backend`: its name, kept in the bundle).
-    /// `read` is how the file was read, kept in the bundle for scoring.
+    /// `read` is how the file was read, kept in the bundle for scoring (with the delimiter used).
     pub fn start(data: FitData, config: FitConfig, read: &ReadOptions, device: &Device, backend: &str) -> Result<Fit> {
         let trainer = Trainer::new(config.training.clone(), data.train.clone(), device)?;
         Ok(Fit { data, config, read: read.clone(), trainer, backend: backend.to_string() })
@@ -295,6 +299,7 @@ impl Fit {
 
     fn assemble(self, train_scores: Vec<f32>, codes: Matrix, test_scores: Option<Vec<f32>>) -> Result<FitOutcome> {
         let mut read = self.read;
+        read.delimiter = Some(self.data.delimiter);
         if read.label.is_some() && self.data.preprocessor.label.is_none() {
             read.label = None;
         }

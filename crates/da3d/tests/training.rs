@@ -281,7 +281,7 @@ fn parameters<M: burn::module::Module>(m: &M) -> Vec<f32> {
     struct Collect(Vec<f32>);
     impl burn::module::ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
-            self.0.extend(p.val().into_data().to_vec::<f32>().unwrap());
+            self.0.extend(p.val().into_data().try_to_vec::<f32>().unwrap());
         }
     }
     let mut c = Collect(Vec::new());

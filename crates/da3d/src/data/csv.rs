@@ -255,6 +255,16 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
     best.map(|(_, _, d)| d).unwrap_or(b',')
 }
 
+/// A delimiter as a user names it: one ASCII character other than a quote or a line break, or
+/// `tab` (also `\t`).
+pub fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
+        _ => Err(format!("'{s}' is not one ASCII character (e.g. ',' ';' '|' or tab)")),
+    }
+}
+
 /// How a delimiter is named in messages.
 pub fn delimiter_name(d: u8) -> String {
     match d {
@@ -452,7 +462,7 @@ impl ColumnBuilder {
 
     /// Refuse a column that is mostly numbers with some text cells, naming the first one.
     fn check_mixed(&self) -> Result<()> {
-        if self.forced_categorical || self.text_cells == 0 || self.is_categorical() {
+        if self.text_cells == 0 || self.is_categorical() {
             return Ok(());
         }
         let (line, text) = self.first_text.clone().unwrap_or((0, String::new()));

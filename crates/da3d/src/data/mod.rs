@@ -6,7 +6,7 @@ pub mod split;
 
 pub use self::csv::{
     ColumnKind, DELIMITERS, LabelValues, MISSING_CATEGORY, MISSING_MARKERS, ReadOptions, ReadReport, RecordReader, SplitTag,
-    Table, delimiter_name, read_table, read_table_bytes, sniff_delimiter,
+    Table, delimiter_name, parse_delimiter, read_table, read_table_bytes, sniff_delimiter,
 };
 pub use preprocess::{Encoded, FeatureColumn, Matrix, Preprocessor, RowEncoder, TransformStats};
 pub use split::{Split, TrainingRows, contamination_count, random_split, tagged_split, training_rows};

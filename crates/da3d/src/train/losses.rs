@@ -64,7 +64,7 @@ mod tests {
     }
 
     fn value(t: Tensor<1>) -> f32 {
-        t.into_data().to_vec::<f32>().unwrap()[0]
+        t.into_data().try_to_vec::<f32>().unwrap()[0]
     }
 
     #[test]

@@ -20,7 +20,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
-pub use report::{EpochLosses, EpochReport, Network, Phase, Progress, metric_names};
+pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
 
 use crate::config::{Lipschitz, Method, TrainingConfig};
 use crate::data::Matrix;
