@@ -46,7 +46,8 @@ impl Drop for Dir {
     }
 }
 
-const FAST: &[&str] = &["--epochs-aae", "15", "--epochs-pretrain", "3", "--epochs", "8", "--batch-size", "64", "--quiet"];
+/// The default preset (robust) with two members on a short schedule.
+const FAST: &[&str] = &["--epochs-aae", "15", "--epochs-pretrain", "3", "--epochs", "8", "--batch-size", "64", "--members", "2", "--quiet"];
 
 /// `da3d train DATA -o MODEL` on the fast schedule, with `extra` flags.
 fn train_fast(data: &str, model: &str, extra: &[&str]) -> Output {
@@ -92,7 +93,7 @@ fn train_score_info_round_trip() {
     for l in &lines[1..] {
         let f: Vec<&str> = l.split(',').collect();
         let s: f32 = f[1].parse().unwrap();
-        assert!((0.0..=1.0).contains(&s));
+        assert!(s.is_finite(), "{l}");
         assert!(f[2] == "0" || f[2] == "1");
     }
     assert!(stderr(&o).contains("labels found: ROC AUC"));
@@ -105,7 +106,7 @@ fn train_score_info_round_trip() {
     let o = run(&["info", &model]);
     assert!(o.status.success(), "{}", stderr(&o));
     let info = stdout(&o);
-    for want in ["preset:       Paper", "seed:         3", "x1: numeric", "kind: categorical", "threshold:"] {
+    for want in ["preset:       robust", "ensemble:     2 members", "seed:         3", "x1: numeric", "kind: categorical", "threshold:"] {
         assert!(info.contains(want), "missing {want:?} in\n{info}");
     }
     let o = run(&["info", &model, "--json"]);
@@ -133,7 +134,7 @@ fn eval_prints_table_and_json() {
     let data = fixture(&dir);
     let json = dir.path("runs.json");
     let mut args = vec![
-        "eval", &data, "--seeds", "0,1", "--contamination", "0,0.01", "--methods", "da3d,a3-noise,aae-recon",
+        "eval", &data, "--seeds", "0,1", "--contamination", "0,0.01", "--methods", "da3d,a3-noise,aae-recon,robust",
         "--checkpoints", "4,8", "--out", &json,
     ];
     args.extend_from_slice(FAST);
@@ -143,9 +144,14 @@ fn eval_prints_table_and_json() {
     assert!(table.contains("| 0 | da3d |"), "{table}");
     assert!(table.contains("| 0.01 | a3-noise |"), "{table}");
     assert!(table.contains("epoch 4"), "{table}");
+    assert!(table.contains("| 0 | robust |"), "{table}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let runs = v["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2 * 2 * 3);
+    assert_eq!(runs.len(), 2 * 2 * 4);
+    // The paper preset is eval's default; robust runs its own step budget (here the flags').
+    let robust: Vec<_> = runs.iter().filter(|r| r["method"] == "robust").collect();
+    assert_eq!(robust.len(), 4);
+    assert_eq!(robust[0]["epochs"], serde_json::json!([15, 3, 8]));
     for r in runs {
         let auc = r["test_roc_auc"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&auc));
@@ -551,6 +557,8 @@ fn out_of_range_numbers_are_usage_errors_not_panics() {
         vec!["train", &data, "-o", &model, "--threshold-rate", "0.9"],
         vec!["train", &data, "-o", &model, "--contamination", "-1"],
         vec!["train", &data, "-o", &model, "--batch-size", "100000000"],
+        vec!["train", &data, "-o", &model, "--members", "0"],
+        vec!["train", &data, "-o", &model, "--members", "65"],
         vec!["synth", "--rows", "1000000000000", "--anomaly-rate", "0.1"],
         vec!["synth", "--anomaly-rate", "2"],
         vec!["bench", "--epochs", "18446744073709551615"],

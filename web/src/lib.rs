@@ -166,13 +166,13 @@ impl Session {
     }
 
     /// The preset's config (JSON) for the loaded data: networks sized for its model inputs (the
-    /// one-hot width of the training rows of seed 0).
+    /// one-hot width of the training rows of seed 0), `robust`'s step budget for their number.
     pub fn default_config(&self, preset: &str) -> Result<String, JsError> {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
-        let width = pipeline::input_width(&loaded.table, &loaded.read, 0).map_err(err)?;
-        let cfg = ConfigOverrides::new(preset).build(width, loaded.dataset.as_deref()).map_err(err)?;
+        let train = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, 0).map_err(err)?.train;
+        let cfg = ConfigOverrides::new(preset).build(train.cols, train.rows, loaded.dataset.as_deref()).map_err(err)?;
         serde_json::to_string(&cfg).map_err(err)
     }
 
@@ -249,7 +249,7 @@ impl Session {
         let (x, stats) = trained.model.header.preprocessor.transform(&loaded.table, &rows).map_err(err)?;
         let model = &trained.model;
         let detector = model.detector();
-        let scores = detector.score_async(&x, ScoreKind::Alarm).await.map_err(err)?;
+        let scores = detector.score_async(&x, ScoreKind::Model).await.map_err(err)?;
         let mut csv = String::from("line,score,anomaly\n");
         for (line, s) in loaded.table.lines.iter().zip(&scores) {
             csv.push_str(&format!("{line},{s},{}\n", (*s > model.header.threshold) as u8));
@@ -278,8 +278,11 @@ impl Session {
         let trained = st.trained.as_mut().ok_or_else(|| JsError::new("train or import a model first"))?;
         if trained.cpu_model.is_none() {
             let cpu = Device::flex();
-            let networks = networks_to_device_async(&trained.model.networks, &cpu).await.map_err(err)?;
-            trained.cpu_model = Some(Model { header: trained.model.header.clone(), networks });
+            let mut members = Vec::with_capacity(trained.model.members.len());
+            for m in &trained.model.members {
+                members.push(networks_to_device_async(m, &cpu).await.map_err(err)?);
+            }
+            trained.cpu_model = Some(Model { header: trained.model.header.clone(), members });
         }
         trained.cpu_model.as_ref().unwrap().to_bytes().map_err(err)
     }

@@ -128,7 +128,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         overrides.pretrain_epochs = Some(args.epochs + 1);
         overrides.da3d_epochs = Some(args.epochs + 1);
         overrides.batch_size = args.batch_size;
-        let cfg = build_config(&overrides, None, x.cols, args.data_args.dataset.as_deref())?;
+        let cfg = build_config(&overrides, None, x.cols, x.rows, args.data_args.dataset.as_deref())?;
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {

@@ -14,7 +14,7 @@ use da3d::{ScoreKind, datasets, metrics};
 
 use crate::backend::{BackendChoice, select};
 use crate::progress::{Reporter, fmt_secs};
-use crate::{DataArgs, LayoutArg, MethodArg, TrainArgs};
+use crate::{DataArgs, LayoutArg, MethodArg, PresetArg, TrainArgs};
 
 /// A usage error (exit code 2).
 #[derive(Debug)]
@@ -107,8 +107,9 @@ pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
 }
 
 /// Where the training config comes from: the preset, the `--config` file, the flags.
-pub fn config_overrides(args: &TrainArgs, method: Option<MethodArg>, seed: Option<u64>) -> Result<ConfigOverrides> {
-    let mut o = ConfigOverrides::new(args.preset.into());
+/// `default_preset`: the command's own (`train`: robust; `eval`, `bench`: paper).
+pub fn config_overrides(args: &TrainArgs, default_preset: PresetArg, method: Option<MethodArg>, seed: Option<u64>) -> Result<ConfigOverrides> {
+    let mut o = ConfigOverrides::new(args.preset.unwrap_or(default_preset).into());
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let json: serde_json::Value =
@@ -122,13 +123,14 @@ pub fn config_overrides(args: &TrainArgs, method: Option<MethodArg>, seed: Optio
     o.pretrain_epochs = args.epochs_pretrain;
     o.da3d_epochs = args.epochs;
     o.batch_size = args.batch_size;
+    o.members = args.members;
     Ok(o)
 }
 
-/// The training config for `d_input` inputs: an invalid value from the `--config` file is a data
+/// The training config for `rows` training rows of `d_input` inputs: an invalid value from the `--config` file is a data
 /// error naming the file, one from a flag a usage error.
-pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, d_input: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-    let base = o.base(d_input, dataset).with_context(|| match config_file {
+pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
+    let base = o.base(d_input, rows, dataset).with_context(|| match config_file {
         Some(p) => format!("{}", p.display()),
         None => "config".into(),
     })?;
@@ -168,7 +170,7 @@ pub fn train(
     contamination: f64,
     threshold_rate: f64,
 ) -> Result<()> {
-    let overrides = config_overrides(args, method, seed)?;
+    let overrides = config_overrides(args, PresetArg::Robust, method, seed)?;
     let seed = overrides.seed()?;
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
@@ -187,7 +189,11 @@ pub fn train(
     for c in data.preprocessor.constant_columns() {
         eprintln!("note: column '{c}' is constant in the training rows");
     }
-    let cfg = build_config(&overrides, args.config.as_deref(), data.train.cols, data_args.dataset.as_deref())?;
+    let cfg = build_config(&overrides, args.config.as_deref(), data.train.cols, data.train.rows, data_args.dataset.as_deref())?;
+    if cfg.ensemble.members > 1 {
+        eprintln!("preset {}: {} members, each {} / {} / {} epochs (AAE / pretraining / DA³D)", cfg.preset.name(), cfg.ensemble.members,
+            cfg.schedule.aae_epochs, cfg.schedule.pretrain_epochs, cfg.schedule.da3d_epochs);
+    }
     let fit_config = FitConfig::new(cfg, threshold_rate, contamination).map_err(|e| usage(e.to_string()))?;
     let backend = select(args.backend)?;
     eprintln!("backend: {}", backend.name);
@@ -262,7 +268,7 @@ pub fn score(
                 return Ok(());
             }
             let x = data::Matrix::new(lines.len(), encoder.width(), std::mem::take(values));
-            let scores = detector.score(&x, ScoreKind::Alarm)?;
+            let scores = detector.score(&x, ScoreKind::Model)?;
             for (line, s) in lines.iter().zip(&scores) {
                 let a = (*s > threshold) as u8;
                 flagged += a as usize;
@@ -344,7 +350,10 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     let c = &h.config;
     println!("model:        {}", path.display());
     println!("da3d version: {}", h.crate_version);
-    println!("preset:       {:?}", c.preset);
+    println!("preset:       {}", c.preset.name());
+    if c.ensemble.members > 1 || c.ensemble.scoring != da3d::config::Scoring::Alarm {
+        println!("ensemble:     {} members, score {:?}", c.ensemble.members, c.ensemble.scoring);
+    }
     println!("method:       {}", c.method.name());
     println!("seed:         {}", c.seed);
     println!("backend:      {}", h.backend);

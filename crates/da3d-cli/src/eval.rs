@@ -9,14 +9,15 @@ use da3d::config::Method;
 use da3d::data::{self, Prepared};
 use da3d::detector::CodeStats;
 use da3d::metrics::{average_precision, mean_std, roc_auc};
-use da3d::train::{Phase, Trainer};
+use da3d::pipeline::{ConfigOverrides, Fit, FitConfig, FitData};
+use da3d::train::{Phase, Trainer, run_blocking};
 use da3d::{Detector, ScoreKind};
 use serde::Serialize;
 
 use crate::backend::select;
 use crate::commands::{build_config, config_overrides, load_table, read_options, write_atomic};
 use crate::progress::Reporter;
-use crate::{DataArgs, TrainArgs};
+use crate::{DataArgs, PresetArg, TrainArgs};
 
 /// `eval --methods`: the paper's methods and baselines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +30,8 @@ pub enum EvalMethod {
     SimpleGenerator,
     /// The AAE's reconstruction error.
     AaeRecon,
+    /// The `robust` preset (train's default): its ensemble, trained and scored as `train` does.
+    Robust,
 }
 
 impl EvalMethod {
@@ -39,6 +42,7 @@ impl EvalMethod {
             EvalMethod::A3Noise => "a3-noise",
             EvalMethod::SimpleGenerator => "simple-generator",
             EvalMethod::AaeRecon => "aae-recon",
+            EvalMethod::Robust => "robust",
         }
     }
 
@@ -48,7 +52,7 @@ impl EvalMethod {
             EvalMethod::Da3d | EvalMethod::Da3dReference => Some(Method::Da3d),
             EvalMethod::A3Noise => Some(Method::A3Noise),
             EvalMethod::SimpleGenerator => Some(Method::SimpleGenerator),
-            EvalMethod::AaeRecon => None,
+            EvalMethod::AaeRecon | EvalMethod::Robust => None,
         }
     }
 }
@@ -100,7 +104,7 @@ pub fn run(
     out: Option<&Path>,
 ) -> Result<()> {
     let method_names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
-    let base_overrides = config_overrides(args, None, None)?;
+    let base_overrides = config_overrides(args, PresetArg::Paper, None, None)?;
     let opts = read_options(data_args)?;
     let table = load_table(path, &opts)?;
     let backend = select(args.backend)?;
@@ -116,9 +120,18 @@ pub fn run(
                 "seed {seed}, contamination {contamination}: train {} rows ({} contamination), test {} rows ({} anomalies)",
                 p.summary.train_rows, p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
             );
+            if methods.contains(&EvalMethod::Robust) {
+                let run = robust_run(&table, &p, &base_overrides, args, dataset, &backend, seed, contamination)?;
+                eprintln!("  robust: test AUC {:.4}, AP {:.4} ({:.0} s)", run.test_roc_auc, run.test_average_precision, run.seconds);
+                runs.push(run);
+                save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
+            }
             for reference in [false, true] {
-                let group: Vec<EvalMethod> =
-                    methods.iter().copied().filter(|&m| (m == EvalMethod::Da3dReference) == reference).collect();
+                let group: Vec<EvalMethod> = methods
+                    .iter()
+                    .copied()
+                    .filter(|&m| m != EvalMethod::Robust && (m == EvalMethod::Da3dReference) == reference)
+                    .collect();
                 if group.is_empty() {
                     continue;
                 }
@@ -128,7 +141,9 @@ pub fn run(
                     overrides.preset = Preset::Reference;
                 }
                 let preset = if reference { "reference" } else { "paper" };
-                let cfg = build_config(&overrides, args.config.as_deref(), p.train.cols, dataset)?;
+                let mut cfg = build_config(&overrides, args.config.as_deref(), p.train.cols, p.train.rows, dataset)?;
+                // The methods of a preset share one AAE: one member each, scored by its alarm.
+                cfg.ensemble = da3d::config::Ensemble::default();
                 let sched = &cfg.schedule;
                 let (epochs, batch_size) = ([sched.aae_epochs, sched.pretrain_epochs, sched.da3d_epochs], sched.batch_size);
                 // One AAE per preset and seed, shared by the methods of that preset.
@@ -194,6 +209,49 @@ pub fn run(
     print_report(&report, dataset, &runs, contaminations, &method_names, json)?;
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// One run of the `robust` preset: the fit pipeline as `train` runs it, on the split `p`.
+#[allow(clippy::too_many_arguments)]
+fn robust_run(
+    table: &data::Table,
+    p: &Prepared,
+    base: &ConfigOverrides,
+    args: &TrainArgs,
+    dataset: Option<&str>,
+    backend: &crate::backend::Backend,
+    seed: u64,
+    contamination: f64,
+) -> Result<Run> {
+    let mut overrides = base.clone();
+    overrides.preset = Preset::Robust;
+    overrides.seed = Some(seed);
+    let cfg = build_config(&overrides, args.config.as_deref(), p.train.cols, p.train.rows, dataset)?;
+    let sched = &cfg.schedule;
+    let (epochs, batch_size) = ([sched.aae_epochs, sched.pretrain_epochs, sched.da3d_epochs], sched.batch_size);
+    let t0 = Instant::now();
+    let data = FitData::protocol(p.clone(), table.report.delimiter);
+    let fit_config = FitConfig::new(cfg, 0.01, contamination)?;
+    let mut fit = Fit::start(data, fit_config, &da3d::data::ReadOptions::default(), &backend.device, &backend.name)?;
+    let mut rep = Reporter::new(args.quiet, args.log_format, format!("robust s{seed} c{contamination}"));
+    run_blocking(fit.trainer(), &mut rep)?;
+    let outcome = fit.finish()?;
+    let test_scores = outcome.test_scores.as_deref().unwrap_or_default();
+    let detector = outcome.model.detector();
+    let v = detector.score(&p.validation.x, ScoreKind::Model)?;
+    Ok(Run {
+        method: "robust".into(),
+        seed,
+        contamination,
+        test_roc_auc: roc_auc(test_scores, &p.test.labels)?,
+        test_average_precision: average_precision(test_scores, &p.test.labels)?,
+        validation_roc_auc: roc_auc(&v, &p.validation.labels).ok(),
+        checkpoints: vec![],
+        code_stats: outcome.model.header.code_stats.clone().unwrap_or(CodeStats { mean: vec![], std: vec![] }),
+        epochs,
+        batch_size,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }
 
 fn report_json(path: &Path, dataset: Option<&str>, backend: &str, seeds: &[u64], args: &TrainArgs, started: Instant, runs: &[Run]) -> serde_json::Value {

@@ -20,6 +20,9 @@ use progress::LogFormat;
 /// `--preset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
+    /// The default of `train`: an ensemble of DA³D models, trained for a step budget sized by
+    /// the rows, scored by alarm and reconstruction error.
+    Robust,
     /// The preprint's networks, losses and schedule.
     Paper,
     /// The authors' published code.
@@ -29,6 +32,7 @@ pub enum PresetArg {
 impl From<PresetArg> for da3d::Preset {
     fn from(p: PresetArg) -> Self {
         match p {
+            PresetArg::Robust => da3d::Preset::Robust,
             PresetArg::Paper => da3d::Preset::Paper,
             PresetArg::Reference => da3d::Preset::Reference,
         }
@@ -147,9 +151,10 @@ pub struct DataArgs {
 /// Training settings shared by `train`, `eval` and `bench`.
 #[derive(Args, Clone, Debug)]
 pub struct TrainArgs {
-    /// Preset: `paper` (the preprint) or `reference` (the authors' published code).
-    #[arg(long, value_enum, default_value = "paper")]
-    pub preset: PresetArg,
+    /// Preset: `robust` (the ensemble; `train`'s default), `paper` (the preprint; `eval`'s and
+    /// `bench`'s default) or `reference` (the authors' published code).
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
     /// JSON file overriding any config field (nested like `da3d info` shows it).
     #[arg(long, value_name = "CFG.json")]
     pub config: Option<PathBuf>,
@@ -164,6 +169,9 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
+    /// Ensemble members, 1 to 64 [default: the preset's; robust: 5]: fewer train faster.
+    #[arg(long, value_name = "K", value_parser = |s: &str| parse_count(s, da3d::config::MAX_MEMBERS))]
+    pub members: Option<usize>,
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: BackendChoice,
@@ -205,7 +213,7 @@ enum Command {
         threshold_rate: f64,
     },
     /// Score a CSV with a trained model; streams the file in batches.
-    #[command(after_help = "Example:\n  da3d score model.da3d new.csv -o scores.csv\n\nOutput columns: line (of the input), score (0..1), anomaly (1 above the model's threshold).")]
+    #[command(after_help = "Example:\n  da3d score model.da3d new.csv -o scores.csv\n\nOutput columns: line (of the input), score (higher is more anomalous: the alarm's probability in 0..1 for `paper` and `reference` models, the ensemble's standardised score for `robust` ones), anomaly (1 above the model's threshold).")]
     Score {
         model: PathBuf,
         data: PathBuf,
@@ -226,8 +234,9 @@ enum Command {
     },
     /// The paper's protocol: seeds × contamination × methods, ROC AUC and AP (mean ± std).
     #[command(after_help = "Example:\n  da3d eval --dataset nslkdd --seeds 0,1,2 --contamination 0,0.01\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
-Methods: da3d (paper preset), da3d-reference (reference preset), a3-noise, simple-generator, aae-recon \
-(the AAE's reconstruction error). Methods of one preset share the AAE of each seed.")]
+Methods: da3d (--preset, default paper), da3d-reference (reference preset), a3-noise, simple-generator, aae-recon \
+(the AAE's reconstruction error), robust (the robust preset, the default of `train`: its ensemble trained and scored \
+as `train` does). Methods of one preset share the AAE of each seed.")]
     Eval {
         /// Input CSV (plain or .gz); optional with --dataset.
         data: Option<PathBuf>,

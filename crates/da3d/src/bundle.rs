@@ -3,6 +3,9 @@
 //!
 //! Layout (little endian): magic `DA3DMODL` · format version u32 · header length u64 ·
 //! header (JSON) · weights length u64 · weights (burnpack) · FNV-1a 64 checksum of all before.
+//! Format 1 holds one model (the weights are one `Networks` record); format 2 an ensemble (the
+//! weights are a `Vec<Networks>` record, one entry per member). A one-member model is always
+//! written as format 1, so older builds read it.
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -11,12 +14,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainingConfig;
 use crate::data::{Preprocessor, ReadOptions};
-use crate::detector::{CodeStats, Detector};
+use crate::config::Scoring;
+use crate::detector::{CodeStats, Detector, MemberScale};
 use crate::error::{Error, Result};
 use crate::model::{Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format this build reads and writes (2: ensembles).
+pub const FORMAT_VERSION: u32 = 2;
 const MIN_LEN: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Everything in a bundle but the weights.
@@ -44,6 +49,10 @@ pub struct BundleHeader {
     /// reads new files the same way. `None` in bundles of older builds.
     #[serde(default)]
     pub read: Option<ReadOptions>,
+    /// Per member, the training rows' score moments that [`Scoring::AlarmAndReconstruction`]
+    /// standardises with (`None` for the alarm score).
+    #[serde(default)]
+    pub scales: Option<Vec<MemberScale>>,
 }
 
 /// Held-out metrics of a model, measured when it was trained (the paper's protocol).
@@ -72,11 +81,11 @@ impl PartialEq for NetworksConfig {
     }
 }
 
-/// A trained model: header and networks.
+/// A trained model: header and the networks of each ensemble member (one for a single model).
 #[derive(Debug, Clone)]
 pub struct Model {
     pub header: BundleHeader,
-    pub networks: Networks,
+    pub members: Vec<Networks>,
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
@@ -93,31 +102,60 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
 }
 
 impl Model {
+    /// The detector: the members scored as the config's [`Scoring`] says (checked when the
+    /// model was assembled or loaded).
     pub fn detector(&self) -> Detector {
-        Detector::new(&self.networks, self.header.config.architecture.alarm_input)
+        let h = &self.header;
+        Detector::ensemble(&self.members, h.config.architecture.alarm_input, h.config.ensemble.scoring, h.scales.clone().unwrap_or_default())
+            .expect("members and scales checked when the model was made")
     }
 
     /// Serialise to bundle bytes (reads the weights back: a blocking read on GPU backends).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&self.header).map_err(|e| Error::Bundle(e.to_string()))?;
-        let weights = self
-            .networks
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::Bundle(format!("cannot serialise weights: {e}")))?;
-        Ok(frame(&header, &weights))
+        let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
+        let (version, weights) = match self.members.as_slice() {
+            [single] => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+            members => (2, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+        };
+        Ok(frame(version, &header, &weights))
+    }
+
+    /// Check that the members and score scales fit the config (after assembling or loading).
+    fn check_members(&self) -> Result<()> {
+        let h = &self.header;
+        let want = h.config.ensemble.members;
+        if self.members.len() != want {
+            return Err(Error::Bundle(format!("the config has {want} members but the weights hold {}", self.members.len())));
+        }
+        if h.config.ensemble.scoring == Scoring::AlarmAndReconstruction {
+            let scales = h.scales.as_ref().map_or(0, Vec::len);
+            if scales != want {
+                return Err(Error::Bundle(format!("{want} members but {scales} score scales")));
+            }
+            let finite = |p: &(f32, f32)| p.0.is_finite() && p.1.is_finite() && p.1 > 0.0;
+            let d = h.networks.aae.d_input;
+            for s in h.scales.iter().flatten() {
+                if s.residual.len() != d {
+                    return Err(Error::Bundle(format!("a score scale has {} residual moments for {d} inputs", s.residual.len())));
+                }
+                if !finite(&s.logit) || !finite(&s.log_error) || !s.residual.iter().all(finite) {
+                    return Err(Error::Bundle("a score scale is not finite and positive".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Read only the header (no weights loaded, no device needed).
     pub fn read_header(bytes: &[u8]) -> Result<BundleHeader> {
-        let (header, _) = split(bytes)?;
+        let (_, header, _) = split(bytes)?;
         serde_json::from_slice(header).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))
     }
 
     /// Load a bundle onto `device`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let (header_bytes, weights) = split(bytes)?;
+        let (version, header_bytes, weights) = split(bytes)?;
         let header: BundleHeader =
             serde_json::from_slice(header_bytes).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
         header.config.validate().map_err(|e| Error::Bundle(format!("stored config is not valid: {e}")))?;
@@ -134,8 +172,12 @@ impl Model {
                 header.networks.aae.d_input
             )));
         }
+        let members = header.config.ensemble.members;
+        if (version == 1) != (members == 1) {
+            return Err(Error::Bundle(format!("bundle format {version} cannot hold {members} ensemble members")));
+        }
         // Refuse before allocating: stored networks bigger than the weights that come with them.
-        let parameters = header.networks.parameter_count();
+        let parameters = header.networks.parameter_count().saturating_mul(members as u64);
         if parameters.saturating_mul(4) > weights.len() as u64 {
             return Err(Error::Bundle(format!(
                 "the stored networks have {parameters} parameters but the weights hold only {} bytes",
@@ -147,21 +189,25 @@ impl Model {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|e| Error::Bundle(format!("weights are not valid: {e}")))?
             .cast_to_module_dtype();
-        let networks = header
-            .networks
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| Error::Bundle(format!("weights do not fit the stored config: {e}")))?;
-        Ok(Model { header, networks })
+        let misfit = |e: String| Error::Bundle(format!("weights do not fit the stored config: {e}"));
+        let members = if version == 1 {
+            vec![header.networks.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))?]
+        } else {
+            let empty: Vec<Networks> = (0..members).map(|_| header.networks.init(device)).collect();
+            empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?
+        };
+        let model = Model { header, members };
+        model.check_members()?;
+        Ok(model)
     }
 }
 
 /// The bundle bytes around a serialised header and weights: magic, format version, lengths and
 /// the checksum (the inverse of `split`).
-fn frame(header: &[u8], weights: &[u8]) -> Vec<u8> {
+fn frame(version: u32, header: &[u8], weights: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(MIN_LEN + header.len() + weights.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(header);
     out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
@@ -171,8 +217,8 @@ fn frame(header: &[u8], weights: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Check framing, version and checksum; return (header, weights) slices.
-fn split(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
+/// Check framing, version and checksum; return (format version, header, weights).
+fn split(bytes: &[u8]) -> Result<(u32, &[u8], &[u8])> {
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         if bytes.len() < 8 && MAGIC.starts_with(bytes) {
             return Err(Error::Bundle(format!("truncated: {} bytes", bytes.len())));
@@ -220,17 +266,21 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
     if read_u64(bytes, end) != fnv1a(&bytes[..end]) {
         return Err(Error::Bundle("corrupted: checksum mismatch".into()));
     }
-    Ok((&bytes[20..weights_at], &bytes[weights_start..end]))
+    Ok((version, &bytes[20..weights_at], &bytes[weights_start..end]))
 }
 
 /// Quantiles recorded in a bundle.
 pub const QUANTILES: [f64; 7] = [0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0];
 
 impl Model {
-    /// Assemble a model from a finished trainer, given the training-row scores (read by the
-    /// caller, sync or async) and the fraction of training rows to flag.
+    /// Assemble a model from a finished trainer's members and their score scales, given the
+    /// training-row scores (read by the caller, sync or async) and the fraction of training rows
+    /// to flag.
+    #[allow(clippy::too_many_arguments)]
     pub fn assemble(
         trainer: &crate::train::Trainer,
+        members: Vec<Networks>,
+        scales: Option<Vec<MemberScale>>,
         preprocessor: Preprocessor,
         train_scores: &[f32],
         threshold_rate: f64,
@@ -260,8 +310,11 @@ impl Model {
             metrics: None,
             code_stats: None,
             read: None,
+            scales,
         };
-        Ok(Model { header, networks: trainer.networks() })
+        let model = Model { header, members };
+        model.check_members()?;
+        Ok(model)
     }
 }
 
@@ -276,10 +329,10 @@ mod tests {
     /// correct checksum.
     fn edited(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
         let bytes: &[u8] = include_bytes!("../fuzz/regression/bundle_loader/valid-tiny.da3d");
-        let (header, weights) = split(bytes).expect("the seed bundle is valid");
+        let (version, header, weights) = split(bytes).expect("the seed bundle is valid");
         let mut header: Value = serde_json::from_slice(header).unwrap();
         edit(&mut header);
-        frame(&serde_json::to_vec(&header).unwrap(), weights)
+        frame(version, &serde_json::to_vec(&header).unwrap(), weights)
     }
 
     fn load_error(bytes: &[u8]) -> String {

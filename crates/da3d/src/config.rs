@@ -74,6 +74,19 @@ pub enum Preset {
     Paper,
     /// The authors' published IJCNN 2022 code.
     Reference,
+    /// The default: an ensemble of DA³D models sized by the rows (a step budget, not an epoch
+    /// count), each scoring with its alarm and its reconstruction error (docs/results.md).
+    Robust,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Paper => "paper",
+            Preset::Reference => "reference",
+            Preset::Robust => "robust",
+        }
+    }
 }
 
 impl std::str::FromStr for Preset {
@@ -82,7 +95,8 @@ impl std::str::FromStr for Preset {
         match s {
             "paper" => Ok(Preset::Paper),
             "reference" => Ok(Preset::Reference),
-            other => Err(Error::config("preset", format!("unknown preset '{other}' (paper, reference)"))),
+            "robust" => Ok(Preset::Robust),
+            other => Err(Error::config("preset", format!("unknown preset '{other}' (robust, paper, reference)"))),
         }
     }
 }
@@ -150,6 +164,59 @@ pub struct Losses {
     pub simple_generator_pool: usize,
 }
 
+/// How a model's score is made from its networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// `sigmoid(f_alarm(acts(enc(x))))`: the paper's score, in [0, 1].
+    Alarm,
+    /// The alarm's logit plus the log of the AAE's reconstruction error, each standardised by its
+    /// mean and standard deviation over the training rows (in training-row standard deviations).
+    AlarmAndReconstruction,
+}
+
+/// Independently trained members whose scores are averaged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ensemble {
+    /// Members (1 = a single model). Member `k` trains with [`member_seed`]`(seed, k)`.
+    pub members: usize,
+    pub scoring: Scoring,
+}
+
+impl Default for Ensemble {
+    /// One model scored by its alarm: the paper.
+    fn default() -> Self {
+        Ensemble { members: 1, scoring: Scoring::Alarm }
+    }
+}
+
+/// Most ensemble members.
+pub const MAX_MEMBERS: usize = 64;
+
+/// The seed of ensemble member `k`: the config's seed for member 0 (so one member is the plain
+/// model), a SplitMix64 mix of (seed, k) for the others.
+pub fn member_seed(seed: u64, k: usize) -> u64 {
+    if k == 0 {
+        return seed;
+    }
+    let mut z = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The `robust` preset's training budget in optimiser steps per phase (AAE, detector
+/// pretraining, DA³D), turned into epochs by the number of training rows: small tables get as
+/// many steps as large ones (an epoch of 300 rows is 2 batches), large ones are not over-trained.
+/// No DA³D steps: on every table measured the adversarial stage lowered the alarm's AUC after
+/// pretraining (docs/results.md, issue 14); `--epochs N` adds it.
+pub const ROBUST_STEPS: [usize; 3] = [3_500, 1_400, 0];
+/// Most epochs per phase the step budget may give (tables of a few rows).
+pub const ROBUST_MAX_EPOCHS: usize = 2_000;
+/// Members of the `robust` preset.
+pub const ROBUST_MEMBERS: usize = 5;
+
 /// Everything a training run needs besides the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +231,9 @@ pub struct TrainingConfig {
     pub schedule: Schedule,
     pub optimizer: Optimizer,
     pub losses: Losses,
+    /// Members and scoring (absent in configs of older builds: one model, alarm score).
+    #[serde(default)]
+    pub ensemble: Ensemble,
 }
 
 /// Most epochs of one phase.
@@ -210,6 +280,15 @@ fn generator_rule(code: usize) -> Vec<usize> {
 impl TrainingConfig {
     /// The preset's configuration for an input of width `d_input`.
     pub fn preset(preset: Preset, d_input: usize, dataset: Option<&str>) -> Self {
+        Self::preset_for_rows(preset, d_input, None, dataset)
+    }
+
+    /// The preset's configuration for `rows` training rows of width `d_input`: only `robust`
+    /// reads `rows` (its step budget; `None`: 10,000 rows).
+    pub fn preset_for_rows(preset: Preset, d_input: usize, rows: Option<usize>, dataset: Option<&str>) -> Self {
+        if preset == Preset::Robust {
+            return Self::robust(d_input, rows.unwrap_or(10_000));
+        }
         let ds = dataset.and_then(known);
         let paper_encoder = match ds {
             Some("mammography") => vec![12, 10, 8, 6, 3, 2],
@@ -283,6 +362,7 @@ impl TrainingConfig {
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },
+                ensemble: Ensemble::default(),
             },
             Preset::Reference => TrainingConfig {
                 preset,
@@ -315,8 +395,28 @@ impl TrainingConfig {
                     simple_generator_std: 1.5,
                     simple_generator_pool: 100,
                 },
+                ensemble: Ensemble::default(),
             },
+            Preset::Robust => unreachable!("handled above"),
         }
+    }
+
+    /// The `robust` preset: the paper's networks and losses with layer widths from the input
+    /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
+    /// `rows`, and [`ROBUST_MEMBERS`] members scored by alarm and reconstruction error.
+    fn robust(d_input: usize, rows: usize) -> Self {
+        let mut c = Self::preset(Preset::Paper, d_input, None);
+        c.preset = Preset::Robust;
+        let batches = rows.max(1).div_ceil(c.schedule.batch_size);
+        let epochs = |steps: usize| if steps == 0 { 0 } else { steps.div_ceil(batches).clamp(1, ROBUST_MAX_EPOCHS) };
+        c.schedule.aae_epochs = epochs(ROBUST_STEPS[0]);
+        c.schedule.pretrain_epochs = epochs(ROBUST_STEPS[1]);
+        c.schedule.da3d_epochs = epochs(ROBUST_STEPS[2]);
+        // The alarm reads the encoder's activations too: with a narrow code, the decoder's
+        // activations are a function of a 2-D code only (docs/results.md).
+        c.architecture.alarm_input = AlarmInput::All;
+        c.ensemble = Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction };
+        c
     }
 
     /// Apply a JSON object of overrides (nested like the config itself). Unknown fields are errors.
@@ -420,6 +520,9 @@ impl TrainingConfig {
             }
             _ => {}
         }
+        if !(1..=MAX_MEMBERS).contains(&self.ensemble.members) {
+            return Err(Error::config("ensemble.members", format!("{} is outside 1..={MAX_MEMBERS}", self.ensemble.members)));
+        }
         if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
             return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));
         }
@@ -509,6 +612,39 @@ mod tests {
         assert_eq!(n.alarm.d_input, 12 + 10 + 8 + 6 + 3);
         assert_eq!(n.generator.d_code, 2);
         assert_eq!(n.aae.encoder_hidden, vec![12, 10, 8, 6, 3]);
+    }
+
+    #[test]
+    fn robust_sizes_its_schedule_by_rows_and_keeps_paper_untouched() {
+        let small = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(300), Some("mammography"));
+        // 300 rows: 2 batches per epoch; the step budget in epochs, capped.
+        assert_eq!(small.schedule.aae_epochs, ROBUST_STEPS[0] / 2);
+        assert_eq!(small.schedule.pretrain_epochs, ROBUST_STEPS[1] / 2);
+        assert_eq!(small.schedule.da3d_epochs, 0);
+        let large = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(100_000), None);
+        assert_eq!(large.schedule.aae_epochs, ROBUST_STEPS[0].div_ceil(391));
+        let tiny = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(1), None);
+        assert_eq!(tiny.schedule.aae_epochs, ROBUST_MAX_EPOCHS);
+        let huge = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(100_000_000), None);
+        assert_eq!((huge.schedule.aae_epochs, huge.schedule.pretrain_epochs, huge.schedule.da3d_epochs), (1, 1, 0));
+        // No per-data-set table: the name changes nothing.
+        assert_eq!(small.architecture.encoder, encoder_rule(30));
+        assert_eq!(small.dataset, None);
+        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction });
+        small.validate().unwrap();
+        // `paper` ignores the rows and stays one model with the alarm score.
+        let paper = TrainingConfig::preset_for_rows(Preset::Paper, 6, Some(300), Some("mammography"));
+        assert_eq!(paper, TrainingConfig::preset(Preset::Paper, 6, Some("mammography")));
+        assert_eq!(paper.ensemble, Ensemble::default());
+        // Configs of older builds (no `ensemble`) read as one model.
+        let mut old = serde_json::to_value(&paper).unwrap();
+        old.as_object_mut().unwrap().remove("ensemble");
+        assert_eq!(serde_json::from_value::<TrainingConfig>(old).unwrap(), paper);
+        let e = paper.with_overrides(&serde_json::json!({"ensemble": {"members": 0}})).unwrap_err();
+        assert!(e.to_string().contains("ensemble.members"), "{e}");
+        assert_eq!(member_seed(7, 0), 7);
+        assert_ne!(member_seed(7, 1), member_seed(7, 2));
+        assert_ne!(member_seed(7, 1), member_seed(8, 1));
     }
 
     #[test]

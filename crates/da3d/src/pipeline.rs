@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{Model, TestMetrics};
 use crate::config::{Method, Preset, TrainingConfig};
 use crate::data::{self, LabelledSet, Matrix, Preprocessor, ReadOptions, Table};
-use crate::detector::{CodeStats, ScoreKind};
+use crate::config::Scoring;
+use crate::detector::{CodeStats, Detector, MemberScale, ScoreKind};
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::train::Trainer;
@@ -33,6 +34,8 @@ pub struct ConfigOverrides {
     pub pretrain_epochs: Option<usize>,
     pub da3d_epochs: Option<usize>,
     pub batch_size: Option<usize>,
+    /// Ensemble members.
+    pub members: Option<usize>,
 }
 
 impl ConfigOverrides {
@@ -46,6 +49,7 @@ impl ConfigOverrides {
             pretrain_epochs: None,
             da3d_epochs: None,
             batch_size: None,
+            members: None,
         }
     }
 
@@ -61,10 +65,10 @@ impl ConfigOverrides {
         }
     }
 
-    /// The preset for `d_input` inputs (and the named data set's architecture), with the JSON
-    /// overrides applied and validated.
-    pub fn base(&self, d_input: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-        let cfg = TrainingConfig::preset(self.preset, d_input, dataset);
+    /// The preset for `rows` training rows of `d_input` inputs (and the named data set's
+    /// architecture), with the JSON overrides applied and validated.
+    pub fn base(&self, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
+        let cfg = TrainingConfig::preset_for_rows(self.preset, d_input, Some(rows), dataset);
         match &self.json {
             Some(json) => cfg.with_overrides(json),
             None => Ok(cfg),
@@ -78,6 +82,9 @@ impl ConfigOverrides {
         }
         if let Some(m) = self.method {
             cfg.method = m;
+        }
+        if let Some(k) = self.members {
+            cfg.ensemble.members = k;
         }
         let s = &mut cfg.schedule;
         for (slot, value) in [
@@ -95,8 +102,8 @@ impl ConfigOverrides {
     }
 
     /// [`base`](Self::base) then [`apply_values`](Self::apply_values).
-    pub fn build(&self, d_input: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-        self.apply_values(self.base(d_input, dataset)?)
+    pub fn build(&self, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
+        self.apply_values(self.base(d_input, rows, dataset)?)
     }
 }
 
@@ -164,6 +171,23 @@ pub struct FitData {
     pub delimiter: u8,
 }
 
+impl FitData {
+    /// The protocol's split of a file read with `delimiter`.
+    pub fn protocol(p: data::Prepared, delimiter: u8) -> Self {
+        FitData {
+            rows: FitRows::Protocol,
+            preprocessor: p.preprocessor,
+            train: p.train,
+            train_lines: p.train_lines,
+            validation: Some(p.validation),
+            test: Some(p.test),
+            summary: Some(p.summary),
+            notes: Vec::new(),
+            delimiter,
+        }
+    }
+}
+
 /// Prepare a read table for training: the protocol when the label column has both classes;
 /// every row when it has none, or only normal rows (with a note that no test evaluation is
 /// possible). `contamination` needs labelled anomalies.
@@ -192,18 +216,7 @@ pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: 
         return Err(Error::config("contamination", format!("{contamination} needs labelled anomalies: {why}")));
     }
     if rows == FitRows::Protocol {
-        let p = data::prepare(table, label, contamination, seed)?;
-        return Ok(FitData {
-            rows,
-            preprocessor: p.preprocessor,
-            train: p.train,
-            train_lines: p.train_lines,
-            validation: Some(p.validation),
-            test: Some(p.test),
-            summary: Some(p.summary),
-            notes: Vec::new(),
-            delimiter: table.report.delimiter,
-        });
+        return Ok(FitData::protocol(data::prepare(table, label, contamination, seed)?, table.report.delimiter));
     }
     let (preprocessor, train) = data::prepare_all_rows(table, label.clone())?;
     let note = match rows {
@@ -272,32 +285,64 @@ impl Fit {
         &self.config
     }
 
+    /// The members trained so far (after a stop: the finished ones and the one in training as
+    /// it is), scored by the config's rule without its scales yet.
+    fn members(&self) -> (Vec<crate::model::Networks>, Detector) {
+        let members = self.trainer.member_networks();
+        let mode = self.config.training.architecture.alarm_input;
+        let unscaled = Detector::ensemble(&members, mode, Scoring::Alarm, Vec::new()).expect("a trainer has a member");
+        (members, unscaled)
+    }
+
+    /// The model's detector from its members and, for the combined score, their scales.
+    fn scored(&self, members: &[crate::model::Networks], scales: Option<Vec<MemberScale>>) -> Result<Detector> {
+        let scoring = self.config.training.ensemble.scoring;
+        Detector::ensemble(members, self.config.training.architecture.alarm_input, scoring, scales.unwrap_or_default())
+    }
+
     /// Score, threshold and bundle (blocking reads; native backends). Also after a stop: the
     /// networks as they are.
     pub fn finish(self) -> Result<FitOutcome> {
-        let detector = self.trainer.detector();
-        let train_scores = detector.score(&self.data.train, ScoreKind::Alarm)?;
+        let (members, unscaled) = self.members();
+        let scales = match self.config.training.ensemble.scoring {
+            Scoring::Alarm => None,
+            Scoring::AlarmAndReconstruction => Some(unscaled.member_scales(&self.data.train)?),
+        };
+        let detector = self.scored(&members, scales.clone())?;
+        let train_scores = detector.score(&self.data.train, ScoreKind::Model)?;
         let codes = detector.codes(&self.data.train)?;
         let test_scores = match &self.data.test {
-            Some(t) => Some(detector.score(&t.x, ScoreKind::Alarm)?),
+            Some(t) => Some(detector.score(&t.x, ScoreKind::Model)?),
             None => None,
         };
-        self.assemble(train_scores, codes, test_scores)
+        self.assemble(members, scales, train_scores, codes, test_scores)
     }
 
     /// As [`finish`](Self::finish), with asynchronous reads (WebGPU).
     pub async fn finish_async(self) -> Result<FitOutcome> {
-        let detector = self.trainer.detector();
-        let train_scores = detector.score_async(&self.data.train, ScoreKind::Alarm).await?;
+        let (members, unscaled) = self.members();
+        let scales = match self.config.training.ensemble.scoring {
+            Scoring::Alarm => None,
+            Scoring::AlarmAndReconstruction => Some(unscaled.member_scales_async(&self.data.train).await?),
+        };
+        let detector = self.scored(&members, scales.clone())?;
+        let train_scores = detector.score_async(&self.data.train, ScoreKind::Model).await?;
         let codes = detector.codes_async(&self.data.train).await?;
         let test_scores = match &self.data.test {
-            Some(t) => Some(detector.score_async(&t.x, ScoreKind::Alarm).await?),
+            Some(t) => Some(detector.score_async(&t.x, ScoreKind::Model).await?),
             None => None,
         };
-        self.assemble(train_scores, codes, test_scores)
+        self.assemble(members, scales, train_scores, codes, test_scores)
     }
 
-    fn assemble(self, train_scores: Vec<f32>, codes: Matrix, test_scores: Option<Vec<f32>>) -> Result<FitOutcome> {
+    fn assemble(
+        self,
+        members: Vec<crate::model::Networks>,
+        scales: Option<Vec<MemberScale>>,
+        train_scores: Vec<f32>,
+        codes: Matrix,
+        test_scores: Option<Vec<f32>>,
+    ) -> Result<FitOutcome> {
         let mut read = self.read;
         read.delimiter = Some(self.data.delimiter);
         if read.label.is_some() && self.data.preprocessor.label.is_none() {
@@ -305,6 +350,8 @@ impl Fit {
         }
         let mut model = Model::assemble(
             &self.trainer,
+            members,
+            scales,
             self.data.preprocessor.clone(),
             &train_scores,
             self.config.threshold_rate,
@@ -377,12 +424,12 @@ mod tests {
     fn json_seed_and_method_survive_unless_given_as_values() {
         let mut o = ConfigOverrides::new(Preset::Paper);
         o.json = Some(serde_json::json!({"seed": 7, "method": "a3-noise"}));
-        let c = o.build(4, None).unwrap();
+        let c = o.build(4, 100, None).unwrap();
         assert_eq!((c.seed, c.method), (7, Method::A3Noise));
         assert_eq!(o.seed().unwrap(), 7);
         o.seed = Some(3);
         o.method = Some(Method::Da3d);
-        let c = o.build(4, None).unwrap();
+        let c = o.build(4, 100, None).unwrap();
         assert_eq!((c.seed, c.method), (3, Method::Da3d));
     }
 

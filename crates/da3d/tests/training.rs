@@ -168,8 +168,9 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
             metrics: None,
             code_stats: None,
             read: None,
+            scales: None,
         },
-        networks: t.networks(),
+        members: vec![t.networks()],
     }
 }
 
@@ -322,4 +323,113 @@ fn the_critic_scores_noise_codes_above_normal_and_generated_codes() {
     let (normal, generated, noise) =
         (last.get("critic_normal").unwrap(), last.get("critic_generated").unwrap(), last.get("critic_noise").unwrap());
     assert!(noise > normal && noise > generated, "critic outputs: normal {normal}, generated {generated}, noise {noise}");
+}
+
+/// A two-member ensemble of the small config, trained to the end through the fit pipeline, with
+/// the combined score.
+fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
+    use da3d::config::{Ensemble, Scoring};
+    use da3d::pipeline::{Fit, FitConfig, FitData};
+    let mut c = small_config(p.train.cols, 3, Method::Da3d);
+    c.schedule.aae_epochs = 4;
+    c.schedule.pretrain_epochs = 1;
+    c.schedule.da3d_epochs = 2;
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction };
+    let data = FitData::protocol(p.clone(), b',');
+    let mut fit = Fit::start(data, FitConfig::new(c, 0.01, 0.0).unwrap(), &ReadOptions::default(), &device(), "flex").unwrap();
+    let t = fit.trainer();
+    assert_eq!((t.progress().member, t.progress().members), (0, 2));
+    let total = t.progress().steps_total;
+    while t.step_epoch().unwrap().is_some() {}
+    assert_eq!(t.progress().steps_done, total, "both members train their whole schedule");
+    let members: Vec<usize> = t.history().iter().map(|r| r.member).collect();
+    assert_eq!(members.iter().filter(|&&m| m == 0).count(), 7);
+    assert_eq!(members.iter().filter(|&&m| m == 1).count(), 7);
+    fit.finish().unwrap()
+}
+
+#[test]
+fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
+    let _guard = lock();
+    let p = synthetic_prepared(6);
+    let outcome = ensemble_fit(&p);
+    let model = &outcome.model;
+    assert_eq!(model.members.len(), 2);
+    let scales = model.header.scales.clone().expect("combined scoring keeps scales");
+    assert_eq!(scales.len(), 2);
+    assert_eq!(scales[0].residual.len(), p.train.cols);
+    let d = model.detector();
+    // The members differ (own seeds), and each member's scale is its training rows' moments.
+    let (m0, m1) = (d.member(0), d.member(1));
+    let l0 = m0.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
+    assert_ne!(l0, m1.score(&p.test.x, ScoreKind::AlarmLogit).unwrap());
+    let mut expected = vec![0f64; p.test.x.rows];
+    let f64_moments = |v: &[f64]| {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
+    };
+    let close = |a: f64, b: f32| (a - b as f64).abs() < 1e-3 * (1.0 + a.abs());
+    for (k, m) in [m0, m1].iter().enumerate() {
+        let s = &scales[k];
+        // The scale, recomputed here from the member's residuals and logits on the training rows.
+        let d = p.train.cols;
+        let residual_moments = |r: &da3d::data::Matrix| -> Vec<(f64, f64)> {
+            (0..d).map(|j| f64_moments(&(0..r.rows).map(|i| r.row(i)[j] as f64).collect::<Vec<_>>())).collect()
+        };
+        let train_res = m.residuals(&p.train).unwrap();
+        let rm = residual_moments(&train_res);
+        for (j, (mean, std)) in rm.iter().enumerate() {
+            assert!(close(*mean, s.residual[j].0) && close(std.max(1e-3), s.residual[j].1), "input {j}: {rm:?} vs {:?}", s.residual);
+        }
+        let log_error = |r: &da3d::data::Matrix| -> Vec<f64> {
+            (0..r.rows)
+                .map(|i| {
+                    let e = (0..d).map(|j| ((r.row(i)[j] - s.residual[j].0) / s.residual[j].1).powi(2) as f64).sum::<f64>() / d as f64;
+                    (e + 1e-12).ln()
+                })
+                .collect()
+        };
+        let train_logit: Vec<f64> = m.score(&p.train, ScoreKind::AlarmLogit).unwrap().iter().map(|&v| v as f64).collect();
+        let (lm, ls) = f64_moments(&train_logit);
+        assert!(close(lm, s.logit.0) && close(ls, s.logit.1), "{lm} {ls} vs {:?}", s.logit);
+        let (em, es) = f64_moments(&log_error(&train_res));
+        assert!(close(em, s.log_error.0) && close(es, s.log_error.1), "{em} {es} vs {:?}", s.log_error);
+        let logit = m.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
+        let test_error = log_error(&m.residuals(&p.test.x).unwrap());
+        for i in 0..expected.len() {
+            let zl = (logit[i] as f64 - s.logit.0 as f64) / s.logit.1 as f64;
+            let ze = (test_error[i] - s.log_error.0 as f64) / s.log_error.1 as f64;
+            expected[i] += (zl + ze) / 2.0;
+        }
+    }
+    let got = d.score(&p.test.x, ScoreKind::Model).unwrap();
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((*g as f64 - e).abs() < 2e-3 * (1.0 + e.abs()), "{g} vs {e}");
+    }
+    // The pipeline's test scores and threshold are the model's score.
+    assert_eq!(outcome.test_scores.as_deref().unwrap(), got.as_slice());
+    let above = outcome.train_scores.iter().filter(|&&s| s > model.header.threshold).count();
+    assert!(above <= outcome.train_scores.len() / 100 + 1, "{above}");
+}
+
+#[test]
+fn ensemble_bundles_round_trip_and_single_models_keep_format_1() {
+    let _guard = lock();
+    let p = synthetic_prepared(7);
+    let model = ensemble_fit(&p).model;
+    let bytes = model.to_bytes().unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 2);
+    let loaded = Model::from_bytes(&bytes, &device()).unwrap();
+    // serde_json reads f64 to within an ulp (no `float_roundtrip`): compare the metrics apart.
+    let (mut h1, mut h2) = (loaded.header.clone(), model.header.clone());
+    let (m1, m2) = (h1.metrics.take().unwrap(), h2.metrics.take().unwrap());
+    assert!((m1.roc_auc - m2.roc_auc).abs() < 1e-12 && m1.rows == m2.rows);
+    assert_eq!(h1, h2);
+    let a = model.detector().score(&p.test.x, ScoreKind::Model).unwrap();
+    assert_eq!(a, loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap());
+    // A one-member model is written as format 1, which older builds read.
+    let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
+    let single = model_of(&t, &p).to_bytes().unwrap();
+    assert_eq!(u32::from_le_bytes(single[8..12].try_into().unwrap()), 1);
 }

@@ -1,12 +1,13 @@
-//! The anomaly detector `f_AD(x) = sigmoid(f_alarm(acts(enc(x))))` and its batched scoring.
+//! The anomaly detector `f_AD(x) = sigmoid(f_alarm(acts(enc(x))))` and its batched scoring;
+//! for an ensemble, the mean of its members' standardised scores ([`Scoring`]).
 //! Tensor I/O lives in `io`, the alarm's inputs with the networks (`model::alarm_inputs`).
 
 mod io;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor, TensorData, activation};
 
-use crate::config::AlarmInput;
+use crate::config::{AlarmInput, Scoring};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::{Alarm, Networks, alarm_input_rows};
@@ -14,20 +15,87 @@ use crate::model::{Alarm, Networks, alarm_input_rows};
 pub use io::networks_to_device_async;
 pub(crate) use io::{in_batches, read_async, read_sync};
 
-/// Which score to compute.
+/// Which score to compute (over an ensemble: the members' mean).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreKind {
+    /// The model's own score: what its config's [`Scoring`] says (what `score` and the
+    /// threshold use).
+    Model,
     /// The DA³D / A³ anomaly score in [0, 1].
     Alarm,
+    /// The alarm's logit `f_alarm(acts(enc(x)))` (the same order as `Alarm`, without the
+    /// sigmoid's saturation: distinct values where `Alarm` rounds to 1.0 in f32).
+    AlarmLogit,
     /// The AAE's mean squared reconstruction error (a baseline).
     Reconstruction,
 }
 
-/// The trained networks in inference mode (no dropout, no autodiff).
+/// What [`Scoring::AlarmAndReconstruction`] standardises one member's scores with, measured on
+/// the training rows: per input, the mean and standard deviation of the residual
+/// `x_j − dec(enc(x))_j`; then the mean and standard deviation of the alarm's logit and of
+/// `ln(e + 1e-12)`, where `e = mean_j ((r_j − μ_j) / σ_j)²` is the row's residual in units of each
+/// input's own residual spread (an input the AAE reconstructs to 1e-4 counts as much as one it
+/// reconstructs to 0.1).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberScale {
+    /// Per input: (mean, standard deviation) of the residual; σ at least [`MIN_RESIDUAL_STD`].
+    pub residual: Vec<(f32, f32)>,
+    /// Of the alarm's logit.
+    pub logit: (f32, f32),
+    /// Of `ln(e + 1e-12)`.
+    pub log_error: (f32, f32),
+}
+
+/// Added to the standardised error before its logarithm.
+pub const LOG_FLOOR: f32 = 1e-12;
+/// Smallest residual spread per input (inputs are min-max scaled to [0, 1] on the training rows):
+/// an input constant in training (a one-hot column never set) does not divide by zero.
+pub const MIN_RESIDUAL_STD: f32 = 1e-3;
+
+/// (mean, std) from a count, a sum and a sum of squares; the std at least `floor`.
+fn moments(n: f64, sum: f64, squares: f64, floor: f32) -> (f32, f32) {
+    let mean = sum / n.max(1.0);
+    let var = (squares / n.max(1.0) - mean * mean).max(0.0);
+    (mean as f32, (var.sqrt() as f32).max(floor))
+}
+
+/// Column sums (f64) of `[batches, width]` per-batch sums read back row-major.
+fn column_sums(values: &[f32], width: usize) -> Vec<f64> {
+    let mut out = vec![0f64; width];
+    for row in values.chunks_exact(width) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += *v as f64;
+        }
+    }
+    out
+}
+
+impl MemberScale {
+    /// From the residuals' per-input sums `[Σr_j…, Σr_j²…]` over `n` rows.
+    fn residual_moments(sums: &[f64], n: usize) -> Vec<(f32, f32)> {
+        let d = sums.len() / 2;
+        (0..d).map(|j| moments(n as f64, sums[j], sums[d + j], MIN_RESIDUAL_STD)).collect()
+    }
+
+    /// With the sums `[Σl, Σl², Σe, Σe²]` of logits and log errors over `n` rows.
+    fn with_terms(residual: Vec<(f32, f32)>, sums: &[f64], n: usize) -> Self {
+        MemberScale {
+            residual,
+            logit: moments(n as f64, sums[0], sums[1], 1e-6),
+            log_error: moments(n as f64, sums[2], sums[3], 1e-6),
+        }
+    }
+}
+
+/// The trained networks in inference mode (no dropout, no autodiff): one model or the members of
+/// an ensemble.
 #[derive(Debug, Clone)]
 pub struct Detector {
-    pub networks: Networks,
+    pub members: Vec<Networks>,
     pub alarm_input: AlarmInput,
+    scoring: Scoring,
+    /// One per member for [`Scoring::AlarmAndReconstruction`].
+    scales: Vec<MemberScale>,
     device: Device,
 }
 
@@ -35,37 +103,112 @@ pub struct Detector {
 pub const SCORE_BATCH: usize = 4096;
 
 impl Detector {
+    /// One model scored by its alarm.
     pub fn new(networks: &Networks, alarm_input: AlarmInput) -> Self {
         let networks = networks.valid();
         let device = networks.alarm.net.layers[0].weight.val().device();
-        Detector { networks, alarm_input, device }
+        Detector { members: vec![networks], alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), device }
+    }
+
+    /// Members scored as `scoring` says; `scales` (one per member) are needed for
+    /// [`Scoring::AlarmAndReconstruction`].
+    pub fn ensemble(members: &[Networks], alarm_input: AlarmInput, scoring: Scoring, scales: Vec<MemberScale>) -> Result<Self> {
+        let Some(first) = members.first() else {
+            return Err(Error::Bundle("an ensemble needs at least one member".into()));
+        };
+        if scoring == Scoring::AlarmAndReconstruction && scales.len() != members.len() {
+            return Err(Error::Bundle(format!("{} members but {} score scales", members.len(), scales.len())));
+        }
+        let mut d = Detector::new(first, alarm_input);
+        d.members = members.iter().map(|m| m.valid()).collect();
+        d.scoring = scoring;
+        d.scales = scales;
+        Ok(d)
+    }
+
+    /// Member `k` alone, scored by its alarm (for its [`MemberScale`]).
+    pub fn member(&self, k: usize) -> Detector {
+        Detector {
+            members: vec![self.members[k].clone()],
+            alarm_input: self.alarm_input,
+            scoring: Scoring::Alarm,
+            scales: Vec::new(),
+            device: self.device.clone(),
+        }
+    }
+
+    pub fn scoring(&self) -> Scoring {
+        self.scoring
     }
 
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    fn alarm(&self) -> &Alarm {
-        &self.networks.alarm
+    /// The first member (codes for the latent plot, generated codes).
+    fn first(&self) -> &Networks {
+        &self.members[0]
     }
 
-    /// Scores of a batch. `[batch, d]` → `[batch]`.
-    pub fn score_tensor(&self, x: Tensor<2>, kind: ScoreKind) -> Tensor<1> {
+    /// One member's logit of `x`. `[batch, d]` → `[batch]`.
+    fn logit(networks: &Networks, alarm: &Alarm, x: Tensor<2>, mode: AlarmInput) -> Tensor<1> {
         let n = x.dims()[0];
-        match kind {
-            ScoreKind::Alarm => {
-                let (_, acts) = alarm_input_rows(&self.networks.aae, x, self.alarm_input);
-                activation::sigmoid(self.alarm().forward(acts)).reshape([n])
+        let (_, acts) = alarm_input_rows(&networks.aae, x, mode);
+        alarm.forward(acts).reshape([n])
+    }
+
+    /// One member's mean squared reconstruction error. `[batch, d]` → `[batch]`.
+    fn reconstruction(networks: &Networks, x: Tensor<2>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let r = networks.aae.reconstruct(x.clone());
+        (r - x).square().mean_dim(1).reshape([n])
+    }
+
+    /// One member's `ln(e + 1e-12)` (see [`MemberScale`]) given the residual moments as `[1, d]`
+    /// tensors. `[batch, d]` → `[batch]`.
+    fn log_error(networks: &Networks, x: Tensor<2>, mean: Tensor<2>, std: Tensor<2>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let r = x.clone() - networks.aae.reconstruct(x);
+        ((r - mean) / std).square().mean_dim(1).add_scalar(LOG_FLOOR).log().reshape([n])
+    }
+
+    /// `[1, d]` tensors of the residual means and spreads of a scale.
+    fn residual_tensors(&self, scale: &MemberScale) -> (Tensor<2>, Tensor<2>) {
+        let d = scale.residual.len();
+        let mean: Vec<f32> = scale.residual.iter().map(|p| p.0).collect();
+        let std: Vec<f32> = scale.residual.iter().map(|p| p.1).collect();
+        (
+            Tensor::from_data(TensorData::new(mean, [1, d]), &self.device),
+            Tensor::from_data(TensorData::new(std, [1, d]), &self.device),
+        )
+    }
+
+    /// Scores of a batch (over members: their mean). `[batch, d]` → `[batch]`.
+    pub fn score_tensor(&self, x: Tensor<2>, kind: ScoreKind) -> Tensor<1> {
+        let kind = match (kind, self.scoring) {
+            (ScoreKind::Model, Scoring::Alarm) => ScoreKind::Alarm,
+            (kind, _) => kind,
+        };
+        let per_member = self.members.iter().enumerate().map(|(k, m)| match kind {
+            ScoreKind::Alarm => activation::sigmoid(Self::logit(m, &m.alarm, x.clone(), self.alarm_input)),
+            ScoreKind::AlarmLogit => Self::logit(m, &m.alarm, x.clone(), self.alarm_input),
+            ScoreKind::Reconstruction => Self::reconstruction(m, x.clone()),
+            ScoreKind::Model => {
+                // Scoring::AlarmAndReconstruction (checked in `ensemble`).
+                let s = &self.scales[k];
+                let (mean, std) = self.residual_tensors(s);
+                let logit = (Self::logit(m, &m.alarm, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1;
+                let log_error = Self::log_error(m, x.clone(), mean, std);
+                logit + (log_error - s.log_error.0) / s.log_error.1
             }
-            ScoreKind::Reconstruction => {
-                let r = self.networks.aae.reconstruct(x.clone());
-                (r - x).square().mean_dim(1).reshape([n])
-            }
-        }
+        });
+        let k = self.members.len() as f32;
+        let sum = per_member.reduce(|a, b| a + b).expect("a detector has a member");
+        if self.members.len() == 1 { sum } else { sum / k }
     }
 
     fn check_width(&self, x: &Matrix) -> Result<()> {
-        let d = self.networks.aae.encoder.layers[0].weight.val().dims()[0];
+        let d = self.first().aae.encoder.layers[0].weight.val().dims()[0];
         if x.cols != d {
             return Err(Error::Schema(format!("the data has {} features, the model expects {d}", x.cols)));
         }
@@ -94,16 +237,80 @@ impl Detector {
         }
     }
 
+    /// Per-batch sums `[batches, 2d]` of member `k`'s residuals and squared residuals.
+    fn residual_sums(&self, k: usize, x: &Matrix) -> Option<Tensor<2>> {
+        let m = &self.members[k];
+        in_batches(x, &self.device, |t| {
+            let r = t.clone() - m.aae.reconstruct(t);
+            Tensor::cat(vec![r.clone().sum_dim(0), r.square().sum_dim(0)], 1)
+        })
+    }
+
+    /// Per-batch sums `[batches, 4]` of member `k`'s logits, squared logits, log errors and
+    /// squared log errors.
+    fn term_sums(&self, k: usize, x: &Matrix, residual: &MemberScale) -> Option<Tensor<2>> {
+        let m = &self.members[k];
+        let (mean, std) = self.residual_tensors(residual);
+        in_batches(x, &self.device, |t| {
+            let n = t.dims()[0];
+            let l = Self::logit(m, &m.alarm, t.clone(), self.alarm_input).reshape([n, 1]);
+            let e = Self::log_error(m, t, mean.clone(), std.clone()).reshape([n, 1]);
+            Tensor::cat(vec![l.clone().sum_dim(0), l.square().sum_dim(0), e.clone().sum_dim(0), e.square().sum_dim(0)], 1)
+        })
+    }
+
+    /// Every member's [`MemberScale`] on the training rows `x` (blocking reads).
+    pub fn member_scales(&self, x: &Matrix) -> Result<Vec<MemberScale>> {
+        self.check_width(x)?;
+        let none = || Error::Data("no training rows to measure the score scales on".into());
+        (0..self.members.len())
+            .map(|k| {
+                let sums = read_sync(self.residual_sums(k, x).ok_or_else(none)?)?;
+                let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
+                let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
+                let terms = read_sync(self.term_sums(k, x, &partial).ok_or_else(none)?)?;
+                Ok(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows))
+            })
+            .collect()
+    }
+
+    /// As [`member_scales`](Self::member_scales), with asynchronous reads (WebGPU).
+    pub async fn member_scales_async(&self, x: &Matrix) -> Result<Vec<MemberScale>> {
+        self.check_width(x)?;
+        let none = || Error::Data("no training rows to measure the score scales on".into());
+        let mut scales = Vec::with_capacity(self.members.len());
+        for k in 0..self.members.len() {
+            let sums = read_async(self.residual_sums(k, x).ok_or_else(none)?).await?;
+            let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
+            let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
+            let terms = read_async(self.term_sums(k, x, &partial).ok_or_else(none)?).await?;
+            scales.push(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows));
+        }
+        Ok(scales)
+    }
+
+    /// The first member's residuals `x − dec(enc(x))`: `[rows × d]` row-major (blocking read).
+    pub fn residuals(&self, x: &Matrix) -> Result<Matrix> {
+        self.check_width(x)?;
+        let m = self.first();
+        let values = match in_batches(x, &self.device, |t| t.clone() - m.aae.reconstruct(t)) {
+            Some(t) => read_sync(t)?,
+            None => Vec::new(),
+        };
+        Ok(Matrix::new(x.rows, x.cols, values))
+    }
+
     fn code_size(&self) -> usize {
-        self.networks.aae.encoder.layers.last().expect("an encoder has layers").weight.val().dims()[1]
+        self.first().aae.encoder.layers.last().expect("an encoder has layers").weight.val().dims()[1]
     }
 
     /// Codes of all rows as one tensor `[rows, code]`, computed in batches.
     fn code_batches(&self, x: &Matrix) -> Option<Tensor<2>> {
-        in_batches(x, &self.device, |t| self.networks.aae.encode(t))
+        in_batches(x, &self.device, |t| self.first().aae.encode(t))
     }
 
-    /// Codes of every row: `[rows × code]` row-major (for the latent plot and code statistics).
+    /// Codes of every row by the first member: `[rows × code]` row-major (for the latent plot and
+    /// code statistics).
     pub fn codes(&self, x: &Matrix) -> Result<Matrix> {
         self.check_width(x)?;
         let values = match self.code_batches(x) {
@@ -155,12 +362,14 @@ impl Detector {
         Ok(Matrix::new(x.rows, self.code_size(), values))
     }
 
-    /// Generated anomaly codes `h~ = f_gen(n)` for `n` noise draws (for the latent picture).
+    /// Generated anomaly codes `h~ = f_gen(n)` of the first member for `n` noise draws (for the
+    /// latent picture).
     pub async fn generated_codes_async(&self, n: usize) -> Result<Matrix> {
-        let g = self.networks.generator.net.layers[0].weight.val().dims()[0];
-        let code = self.networks.generator.net.layers.last().unwrap().weight.val().dims()[1];
+        let generator = &self.first().generator;
+        let g = generator.net.layers[0].weight.val().dims()[0];
+        let code = generator.net.layers.last().unwrap().weight.val().dims()[1];
         let noise = Tensor::random([n, g], burn::tensor::Distribution::Normal(0.0, 1.0), &self.device);
-        let values = read_async(self.networks.generator.forward(noise)).await?;
+        let values = read_async(generator.forward(noise)).await?;
         Ok(Matrix::new(n, code, values))
     }
 }

@@ -22,7 +22,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
 
-use crate::config::{Lipschitz, Method, TrainingConfig};
+use crate::config::{Lipschitz, Method, TrainingConfig, member_seed};
 use crate::data::Matrix;
 use crate::detector::{read_async, read_sync};
 use crate::error::{Error, Result};
@@ -183,6 +183,9 @@ pub struct Trainer {
     pending: Option<Tensor<1>>,
     steps_done: usize,
     history: Vec<EpochReport>,
+    /// The ensemble member in training (0-based) and the members already trained.
+    member: usize,
+    finished: Vec<Networks>,
 }
 
 impl Trainer {
@@ -198,28 +201,16 @@ impl Trainer {
         }
         let device = device.clone().autodiff();
         let networks_config = config.networks(x.cols);
-        // The initial weights are drawn on the CPU from the seed, so one seed gives the same
-        // starting networks on every backend; the device then draws the training noise from a
-        // stream of its own.
-        let host = Device::flex().autodiff();
-        host.seed(config.seed);
-        let initial = networks_config.init(&host).into_record();
-        let nets = networks_config
-            .init(&device)
-            .try_load_record(initial)
-            .map_err(|e| Error::Backend(format!("cannot place the initial weights on the device: {e}")))?;
-        device.seed(config.seed ^ NOISE_SEED);
-        crate::model::seed_dropout_masks(config.seed);
+        let seed = config.seed;
         let shared = Shared {
-            rng: HostRng::new(config.seed, SHUFFLE_STREAM),
+            rng: HostRng::new(seed, SHUFFLE_STREAM),
             config,
             networks_config,
             device,
             x,
             targets: HashMap::new(),
         };
-        let detector = DetectorNets { alarm: nets.alarm, generator: nets.generator, critic: nets.critic };
-        let stage = Stage::Aae(AaeStage::new(nets.aae, nets.latent_discriminator, detector, &shared));
+        let stage = Stage::Aae(Self::fresh_networks(&shared, seed)?);
         let mut trainer = Trainer {
             order: (0..shared.x.rows).collect(),
             shared,
@@ -233,15 +224,66 @@ impl Trainer {
             pending: None,
             steps_done: 0,
             history: Vec::new(),
+            member: 0,
+            finished: Vec::new(),
         };
         trainer.skip_empty_phases();
         Ok(trainer)
+    }
+
+    /// The networks of a member trained with `seed`, before any step: the initial weights are
+    /// drawn on the CPU from the seed, so one seed gives the same starting networks on every
+    /// backend; the device then draws the training noise from a stream of its own.
+    fn fresh_networks(shared: &Shared, seed: u64) -> Result<AaeStage> {
+        let host = Device::flex().autodiff();
+        host.seed(seed);
+        let initial = shared.networks_config.init(&host).into_record();
+        let nets = shared
+            .networks_config
+            .init(&shared.device)
+            .try_load_record(initial)
+            .map_err(|e| Error::Backend(format!("cannot place the initial weights on the device: {e}")))?;
+        shared.device.seed(seed ^ NOISE_SEED);
+        crate::model::seed_dropout_masks(seed);
+        let detector = DetectorNets { alarm: nets.alarm, generator: nets.generator, critic: nets.critic };
+        Ok(AaeStage::new(nets.aae, nets.latent_discriminator, detector, shared))
+    }
+
+    /// Keep the finished member and start the next one from its own seed ([`member_seed`]).
+    fn start_next_member(&mut self) -> Result<()> {
+        self.finished.push(self.networks());
+        self.member += 1;
+        let seed = member_seed(self.shared.config.seed, self.member);
+        self.shared.rng = HostRng::new(seed, SHUFFLE_STREAM);
+        self.shared.targets.clear();
+        self.stage = Stage::Aae(Self::fresh_networks(&self.shared, seed)?);
+        self.order = (0..self.shared.x.rows).collect();
+        self.phase = Phase::Aae;
+        self.epoch = 0;
+        self.cursor = 0;
+        self.skip_empty_phases();
+        Ok(())
+    }
+
+    /// Ensemble members of the config.
+    pub fn members(&self) -> usize {
+        self.shared.config.ensemble.members
+    }
+
+    /// Every member's networks: the trained ones, then the one in training as it is now.
+    pub fn member_networks(&self) -> Vec<Networks> {
+        let mut all = self.finished.clone();
+        all.push(self.networks());
+        all
     }
 
     /// A trainer that starts after the AAE phase from an already trained `aae` (used to compare
     /// methods on one shared autoencoder). The device is seeded with `config.seed + 1` so the
     /// detector phases draw a stream of their own.
     pub fn from_trained_aae(config: TrainingConfig, x: Matrix, device: &Device, aae: Aae) -> Result<Self> {
+        if config.ensemble.members != 1 {
+            return Err(Error::config("ensemble.members", "a trainer on a shared AAE trains one member"));
+        }
         let mut t = Trainer::new(config, x, device)?;
         t.shared.device.seed(t.shared.config.seed.wrapping_add(1));
         crate::model::seed_dropout_masks(t.shared.config.seed.wrapping_add(1));
@@ -314,8 +356,10 @@ impl Trainer {
             epochs_in_phase: self.epochs_of(self.phase),
             batch: self.batches_done,
             batches_per_epoch: self.batches_per_epoch(),
+            member: self.member,
+            members: self.members(),
             steps_done: self.steps_done,
-            steps_total: total_epochs.saturating_mul(self.batches_per_epoch()),
+            steps_total: total_epochs.saturating_mul(self.batches_per_epoch()).saturating_mul(self.members()),
         }
     }
 
@@ -353,7 +397,7 @@ impl Trainer {
         }
     }
 
-    /// A detector of the current state (for checkpoints: AUC after N epochs).
+    /// A detector of the member in training as it is now (for checkpoints: AUC after N epochs).
     pub fn detector(&self) -> crate::detector::Detector {
         crate::detector::Detector::new(&self.networks(), self.shared.config.architecture.alarm_input)
     }
@@ -420,7 +464,8 @@ impl Trainer {
     fn complete_epoch(&mut self, values: Vec<f32>) -> Result<EpochReport> {
         self.epoch += 1;
         let losses = EpochLosses::from_values(self.phase, self.shared.config.method, &values);
-        let report = EpochReport::new(self.phase, self.epoch, self.epochs_of(self.phase), losses);
+        let mut report = EpochReport::new(self.phase, self.epoch, self.epochs_of(self.phase), losses);
+        report.member = self.member;
         if let Some(i) = report.values.iter().position(|v| !v.is_finite()) {
             return Err(Error::Diverged {
                 phase: self.phase.name().into(),
@@ -433,6 +478,9 @@ impl Trainer {
             self.phase = self.phase.next();
             self.epoch = 0;
             self.skip_empty_phases();
+            if self.phase == Phase::Done && self.member + 1 < self.members() {
+                self.start_next_member()?;
+            }
         }
         self.history.push(report.clone());
         Ok(report)

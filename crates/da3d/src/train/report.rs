@@ -130,6 +130,9 @@ pub struct EpochReport {
     /// 1-based epoch within the phase.
     pub epoch: usize,
     pub epochs_in_phase: usize,
+    /// 0-based ensemble member this epoch trained (0 for a single model).
+    #[serde(default)]
+    pub member: usize,
     pub losses: EpochLosses,
     pub names: Vec<String>,
     pub networks: Vec<Network>,
@@ -143,6 +146,7 @@ impl EpochReport {
             phase,
             epoch,
             epochs_in_phase,
+            member: 0,
             losses,
             names: entries.iter().map(|e| e.0.to_string()).collect(),
             networks: entries.iter().map(|e| e.1).collect(),
@@ -165,6 +169,10 @@ pub struct Progress {
     /// Batches done in the current epoch.
     pub batch: usize,
     pub batches_per_epoch: usize,
+    /// 0-based ensemble member in training, and how many there are.
+    pub member: usize,
+    pub members: usize,
+    /// Steps over all members.
     pub steps_done: usize,
     pub steps_total: usize,
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""The benchmark suite's table (issue 14): per data set, each detector's test ROC AUC mean ± std,
+average precision and seconds, and da3d's rank among them.
+
+Usage: scripts/suite_table.py [--runs DIR] [--method robust] [--markdown]
+Reads DIR/classical-NAME.json (scripts/classical.py) and every `da3d eval --out` JSON named
+DIR/da3d-NAME*.json or DIR/robust-NAME*.json (runs of the same splits: `da3d eval FILE --seeds ...
+--contamination 0`), per data set NAME. Default DIR: docs/runs/suite. Only the standard library.
+The rank counts the detectors whose mean ROC AUC is above da3d's (1 = best); `≥ IF − .02` says
+whether da3d's mean is at least Isolation Forest's minus .02 (the issue's floor).
+"""
+import argparse, glob, json, os, statistics
+
+
+def mean_std(v):
+    return (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) if v else (float("nan"), 0.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", default="docs/runs/suite")
+    ap.add_argument("--method", action="append", help="da3d eval methods to show (default: robust, da3d, aae-recon)")
+    a = ap.parse_args()
+    shown = a.method or ["robust", "da3d", "aae-recon"]
+    classical_order = ["ecod", "copod", "iforest", "knn", "pca"]
+    rows = []
+    for path in sorted(glob.glob(os.path.join(a.runs, "classical-*.json"))):
+        name = os.path.basename(path)[len("classical-"):-len(".json")]
+        c = json.load(open(path))
+        methods = {}
+        for m in classical_order:
+            s = c["summary"].get(m)
+            if s:
+                methods[m] = (s["roc_auc_mean"], s["roc_auc_std"], s["ap_mean"], s["seconds_mean"], s["seeds"])
+        seeds = {r["seed"] for r in c["runs"]}
+        for f in sorted(glob.glob(os.path.join(a.runs, f"da3d-{name}*.json")) + glob.glob(os.path.join(a.runs, f"robust-{name}*.json"))):
+            for m in shown:
+                runs = [r for r in json.load(open(f))["runs"] if r["method"] == m and r["contamination"] == 0 and r["seed"] in seeds]
+                if runs and m not in methods:
+                    auc = [r["test_roc_auc"] for r in runs]
+                    apv = [r["test_average_precision"] for r in runs]
+                    mu, sd = mean_std(auc)
+                    methods[m] = (mu, sd, statistics.fmean(apv), statistics.fmean(r["seconds"] for r in runs), len(runs))
+        rows.append((name, methods))
+    cols = [m for m in shown] + classical_order
+    print("| data | " + " | ".join(cols) + " | rank of " + shown[0] + " | ≥ IF − .02 |")
+    print("|---|" + "---|" * (len(cols) + 2))
+    for name, methods in rows:
+        cells = []
+        for m in cols:
+            if m in methods:
+                mu, sd, apm, secs, n = methods[m]
+                cells.append(f"{mu:.3f}±{sd:.3f} / {apm:.2f} ({secs:.3g} s, {n})")
+            else:
+                cells.append("–")
+        main_m = shown[0]
+        if main_m in methods:
+            ours = methods[main_m][0]
+            others = [v[0] for k, v in methods.items() if k in classical_order]
+            rank = 1 + sum(o > ours for o in others)
+            floor = "yes" if "iforest" in methods and ours >= methods["iforest"][0] - 0.02 else ("no" if "iforest" in methods else "–")
+            rank = f"{rank} of {len(others) + 1}"
+        else:
+            rank, floor = "–", "–"
+        print(f"| {name} | " + " | ".join(cells) + f" | {rank} | {floor} |")
+    print()
+    print("Cells: test ROC AUC mean ± std / average precision (seconds per fit and score, seeds).")
+
+
+if __name__ == "__main__":
+    main()
