@@ -357,6 +357,31 @@ mod tests {
     }
 
     #[test]
+    fn member_counts_and_score_scales_must_fit_the_format() {
+        // A format-1 bundle claiming an ensemble.
+        let bytes = edited(|h| h["config"]["ensemble"] = serde_json::json!({"members": 2, "scoring": "alarm"}));
+        assert!(load_error(&bytes).contains("bundle format 1 cannot hold 2 ensemble members"), "{}", load_error(&bytes));
+        // The combined score without its scales.
+        let bytes = edited(|h| h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "alarm-and-reconstruction"}));
+        assert!(load_error(&bytes).contains("1 members but 0 score scales"), "{}", load_error(&bytes));
+        // Scales of the wrong width, or not finite.
+        let scale = |residual: serde_json::Value| serde_json::json!([{"residual": residual, "logit": [0.0, 1.0], "log_error": [0.0, 1.0]}]);
+        let bytes = edited(|h| {
+            h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "alarm-and-reconstruction"});
+            h["scales"] = scale(serde_json::json!([[0.0, 1.0]]));
+        });
+        assert!(load_error(&bytes).contains("residual moments for"), "{}", load_error(&bytes));
+        let d = Model::read_header(&edited(|_| {})).unwrap().networks.aae.d_input;
+        let bytes = edited(|h| {
+            h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "alarm-and-reconstruction"});
+            let mut residual = vec![serde_json::json!([0.0, 1.0]); d];
+            residual[0] = serde_json::json!([0.0, -1.0]);
+            h["scales"] = scale(serde_json::json!(residual));
+        });
+        assert!(load_error(&bytes).contains("not finite and positive"), "{}", load_error(&bytes));
+    }
+
+    #[test]
     fn stored_networks_must_match_the_stored_config() {
         let bytes = edited(|h| h["networks"]["alarm"]["dropout"] = serde_json::json!(1.2));
         assert!(load_error(&bytes).contains("the stored networks do not match the stored config"));
