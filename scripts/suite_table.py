@@ -28,21 +28,24 @@ def main():
         name = os.path.basename(path)[len("classical-"):-len(".json")]
         c = json.load(open(path))
         methods = {}
-        for m in classical_order:
-            s = c["summary"].get(m)
-            if s:
-                methods[m] = (s["roc_auc_mean"], s["roc_auc_std"], s["ap_mean"], s["seconds_mean"], s["seeds"])
         seeds = {r["seed"] for r in c["runs"]}
         ours = {}
         for f in sorted(glob.glob(os.path.join(a.runs, f"da3d-{name}*.json")) + glob.glob(os.path.join(a.runs, f"robust-{name}*.json"))):
             for r in json.load(open(f))["runs"]:
                 if r["method"] in shown and r["contamination"] == 0 and r["seed"] in seeds:
                     ours.setdefault(r["method"], {})[r["seed"]] = r  # one run per seed
+        # Every detector over the seeds the first shown method ran (the same splits for all).
+        common = set(ours.get(shown[0], {})) or seeds
         for m, by_seed in ours.items():
-            runs = list(by_seed.values())
+            runs = [r for seed, r in by_seed.items() if seed in common] or list(by_seed.values())
             mu, sd = mean_std([r["test_roc_auc"] for r in runs])
             ap_mean = statistics.fmean(r["test_average_precision"] for r in runs)
             methods[m] = (mu, sd, ap_mean, statistics.fmean(r["seconds"] for r in runs), len(runs))
+        for m in classical_order:
+            runs = [r for r in c["runs"] if r["method"] == m and r["seed"] in common]
+            if runs:
+                mu, sd = mean_std([r["test_roc_auc"] for r in runs])
+                methods[m] = (mu, sd, statistics.fmean(r["test_average_precision"] for r in runs), statistics.fmean(r["seconds"] for r in runs), len(runs))
         rows.append((name, methods))
     cols = [m for m in shown] + classical_order
     print("| data | " + " | ".join(cols) + " | rank of " + shown[0] + " | ≥ IF − .02 |")
@@ -66,7 +69,8 @@ def main():
             rank, floor = "–", "–"
         print(f"| {name} | " + " | ".join(cells) + f" | {rank} | {floor} |")
     print()
-    print("Cells: test ROC AUC mean ± std / average precision (seconds per fit and score, seeds).")
+    print("Cells: test ROC AUC mean ± std / average precision (seconds per fit and score, seeds); every")
+    print(f"detector of a row over the seeds {shown[0]} ran.")
 
 
 if __name__ == "__main__":

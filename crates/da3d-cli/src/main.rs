@@ -321,7 +321,18 @@ fn tune_allocator() {
     }
 }
 
+/// Rust ignores SIGPIPE, so a `println!` into a closed pipe (`da3d info m | head -3`) panics;
+/// restore the default action: the process ends quietly when the reader goes away.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {

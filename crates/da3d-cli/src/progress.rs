@@ -69,6 +69,10 @@ impl Observer for Reporter {
                 obj.insert("phase".into(), r.phase.name().into());
                 obj.insert("epoch".into(), r.epoch.into());
                 obj.insert("epochs".into(), r.epochs_in_phase.into());
+                if p.members > 1 {
+                    obj.insert("member".into(), r.member.into());
+                    obj.insert("members".into(), p.members.into());
+                }
                 for (n, v) in r.names.iter().zip(&r.values) {
                     obj.insert(n.clone(), serde_json::json!(v));
                 }
@@ -81,8 +85,9 @@ impl Observer for Reporter {
                 let width = 24;
                 let filled = (p.fraction() * width as f64).round() as usize;
                 let bar = format!("{}{}", "#".repeat(filled.min(width)), "-".repeat(width - filled.min(width)));
+                let member = if p.members > 1 { format!("member {}/{} ", r.member + 1, p.members) } else { String::new() };
                 let line = format!(
-                    "{} [{bar}] {:>3.0}% {} {}/{} | {} | eta {}",
+                    "{} [{bar}] {:>3.0}% {member}{} {}/{} | {} | eta {}",
                     self.label,
                     p.fraction() * 100.0,
                     r.phase.name(),
