@@ -20,6 +20,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="docs/runs/suite")
     ap.add_argument("--method", action="append", help="da3d eval methods to show (default: robust, da3d, aae-recon)")
+    ap.add_argument("--compact", action="store_true", help="cells 'AUC / AP' (± std for the first method), its seconds in a column of their own")
     a = ap.parse_args()
     shown = a.method or ["robust", "da3d", "aae-recon"]
     classical_order = ["ecod", "copod", "iforest", "knn", "pca"]
@@ -48,16 +49,25 @@ def main():
                 methods[m] = (mu, sd, statistics.fmean(r["test_average_precision"] for r in runs), statistics.fmean(r["seconds"] for r in runs), len(runs))
         rows.append((name, methods))
     cols = [m for m in shown] + classical_order
-    print("| data | " + " | ".join(cols) + " | rank of " + shown[0] + " | ≥ IF − .02 |")
-    print("|---|" + "---|" * (len(cols) + 2))
+    extra = [f"{shown[0]} s"] if a.compact else []
+    print("| data (seeds) | " + " | ".join(cols + extra) + " | rank of " + shown[0] + " | ≥ IF − .02 |")
+    print("|---|" + "---|" * (len(cols) + len(extra) + 2))
     for name, methods in rows:
         cells = []
         for m in cols:
-            if m in methods:
-                mu, sd, apm, secs, n = methods[m]
-                cells.append(f"{mu:.3f}±{sd:.3f} / {apm:.2f} ({secs:.3g} s, {n})")
-            else:
+            if m not in methods:
                 cells.append("–")
+                continue
+            mu, sd, apm, secs, n = methods[m]
+            if not a.compact:
+                cells.append(f"{mu:.3f}±{sd:.3f} / {apm:.2f} ({secs:.3g} s, {n})")
+            elif m == shown[0]:
+                cells.append(f"**{mu:.3f}** ± {sd:.3f} / {apm:.2f}")
+            else:
+                cells.append(f"{mu:.3f} / {apm:.2f}")
+        if a.compact:
+            cells.append(f"{methods[shown[0]][3]:.0f}" if shown[0] in methods else "–")
+        n_seeds = methods[shown[0]][4] if shown[0] in methods else "–"
         main_m = shown[0]
         if main_m in methods:
             ours = methods[main_m][0]
@@ -67,7 +77,7 @@ def main():
             rank = f"{rank} of {len(others) + 1}"
         else:
             rank, floor = "–", "–"
-        print(f"| {name} | " + " | ".join(cells) + f" | {rank} | {floor} |")
+        print(f"| {name} ({n_seeds}) | " + " | ".join(cells) + f" | {rank} | {floor} |")
     print()
     print("Cells: test ROC AUC mean ± std / average precision (seconds per fit and score, seeds); every")
     print(f"detector of a row over the seeds {shown[0]} ran.")
