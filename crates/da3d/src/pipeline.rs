@@ -240,11 +240,6 @@ pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: 
     })
 }
 
-/// The model inputs of a table's training rows for `seed`: what sizes the networks.
-pub fn input_width(table: &Table, read: &ReadOptions, seed: u64) -> Result<usize> {
-    Ok(prepare_fit(table, read, 0.0, seed)?.train.cols)
-}
-
 /// A running fit: the data, the validated config and the trainer the caller steps.
 pub struct Fit {
     data: FitData,

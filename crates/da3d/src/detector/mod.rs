@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData, activation};
 use crate::config::{AlarmInput, Scoring};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
-use crate::model::{Alarm, Networks, alarm_input_rows};
+use crate::model::{Networks, alarm_input_rows};
 
 pub use io::networks_to_device_async;
 pub(crate) use io::{in_batches, read_async, read_sync};
@@ -151,10 +151,10 @@ impl Detector {
     }
 
     /// One member's logit of `x`. `[batch, d]` → `[batch]`.
-    fn logit(networks: &Networks, alarm: &Alarm, x: Tensor<2>, mode: AlarmInput) -> Tensor<1> {
+    fn logit(networks: &Networks, x: Tensor<2>, mode: AlarmInput) -> Tensor<1> {
         let n = x.dims()[0];
         let (_, acts) = alarm_input_rows(&networks.aae, x, mode);
-        alarm.forward(acts).reshape([n])
+        networks.alarm.forward(acts).reshape([n])
     }
 
     /// One member's mean squared reconstruction error. `[batch, d]` → `[batch]`.
@@ -190,14 +190,14 @@ impl Detector {
             (kind, _) => kind,
         };
         let per_member = self.members.iter().enumerate().map(|(k, m)| match kind {
-            ScoreKind::Alarm => activation::sigmoid(Self::logit(m, &m.alarm, x.clone(), self.alarm_input)),
-            ScoreKind::AlarmLogit => Self::logit(m, &m.alarm, x.clone(), self.alarm_input),
+            ScoreKind::Alarm => activation::sigmoid(Self::logit(m, x.clone(), self.alarm_input)),
+            ScoreKind::AlarmLogit => Self::logit(m, x.clone(), self.alarm_input),
             ScoreKind::Reconstruction => Self::reconstruction(m, x.clone()),
             ScoreKind::Model => {
                 // Scoring::AlarmAndReconstruction (checked in `ensemble`).
                 let s = &self.scales[k];
                 let (mean, std) = self.residual_tensors(s);
-                let logit = (Self::logit(m, &m.alarm, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1;
+                let logit = (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1;
                 let log_error = Self::log_error(m, x.clone(), mean, std);
                 logit + (log_error - s.log_error.0) / s.log_error.1
             }
@@ -253,7 +253,7 @@ impl Detector {
         let (mean, std) = self.residual_tensors(residual);
         in_batches(x, &self.device, |t| {
             let n = t.dims()[0];
-            let l = Self::logit(m, &m.alarm, t.clone(), self.alarm_input).reshape([n, 1]);
+            let l = Self::logit(m, t.clone(), self.alarm_input).reshape([n, 1]);
             let e = Self::log_error(m, t, mean.clone(), std.clone()).reshape([n, 1]);
             Tensor::cat(vec![l.clone().sum_dim(0), l.square().sum_dim(0), e.clone().sum_dim(0), e.square().sum_dim(0)], 1)
         })
