@@ -3,14 +3,19 @@
 # pinned in Cargo.lock, installed only when missing or different) → wasm-opt (npm binaryen@132,
 # when available) → www/pkg/; the data sets → www/data/ with www/data/index.json.
 #
-#   scripts/build-web.sh            build
+#   scripts/build-web.sh            build what visitors get: the `web` profile (opt-level 3, fat
+#                                   LTO, one codegen unit, panic = abort) with WebAssembly SIMD
+#                                   (+simd128), then wasm-opt -O3; two modules: www/pkg-cpu/ (CPU
+#                                   backend only, what a CPU session loads) and www/pkg/ (WebGPU
+#                                   and CPU)
 #   scripts/build-web.sh --serve    build, then serve www/ on http://127.0.0.1:8080
-#   scripts/build-web.sh --release  build the optimised (release) profile
+#   scripts/build-web.sh --debug    the dev profile instead (no SIMD, www/pkg/ only): a quicker
+#                                   rebuild while working on the page, a larger, slower module
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/da3d-target), DA3D_DATA_DIR (default
 # ../shared/datasets), DA3D_WEB_DATASETS (default "mammography nslkdd census": those found are
 # copied), DA3D_WASM_OPT=0 to skip wasm-opt, PORT (default 8080) for --serve.
-# www/pkg/ and www/data/ are build outputs (git-ignored).
+# www/pkg/, www/pkg-cpu/ and www/data/ are build outputs (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,31 +23,24 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}"
 DATA_DIR="${DA3D_DATA_DIR:-../shared/datasets}"
 DATASETS="${DA3D_WEB_DATASETS:-mammography nslkdd census}"
 PORT="${PORT:-8080}"
-profile=debug
+profile=web
 serve=0
 for arg in "$@"; do
   case "$arg" in
     --serve) serve=1 ;;
-    --release) profile=release ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-web.sh: unknown argument '$arg' (--serve, --release)" >&2; exit 2 ;;
+    --debug) profile=debug ;;
+    --release | --web) profile=web ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-web.sh: unknown argument '$arg' (--serve, --debug)" >&2; exit 2 ;;
   esac
 done
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-# --- 1. the WebAssembly module --------------------------------------------------------------
-step "cargo build -p da3d-web --target wasm32-unknown-unknown ($profile)"
+# --- 1. wasm-bindgen at exactly the version of the wasm-bindgen crate in Cargo.lock ---------
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
-cargo_args=(build -p da3d-web --target wasm32-unknown-unknown)
-[ "$profile" = release ] && cargo_args+=(--release)
-cargo "${cargo_args[@]}"
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/da3d_web.wasm"
-[ -f "$wasm" ] || { echo "build-web.sh: $wasm is missing after the build" >&2; exit 1; }
-
-# --- 2. wasm-bindgen at exactly the version of the wasm-bindgen crate in Cargo.lock ---------
 want=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 [ -n "$want" ] || { echo "build-web.sh: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
 have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
@@ -51,39 +49,69 @@ if [ "$have" != "$want" ]; then
   # --locked can fail when the registry lacks one pinned dependency version: retry without it.
   cargo install wasm-bindgen-cli --version "=$want" --locked || cargo install wasm-bindgen-cli --version "=$want"
 fi
-step "wasm-bindgen $want --target web --out-dir www/pkg"
-rm -rf www/pkg
-wasm-bindgen --target web --out-dir www/pkg "$wasm"
-out=www/pkg/da3d_web_bg.wasm
 
-# --- 3. wasm-opt from npm binaryen@132 (Debian's binaryen 108 breaks current rustc modules) --
 wasm_opt=tests/page/node_modules/.bin/wasm-opt
-if [ "${DA3D_WASM_OPT:-1}" != 0 ]; then
-  if [ ! -x "$wasm_opt" ] && command -v npm >/dev/null; then
-    step "npm ci in tests/page (binaryen@132 for wasm-opt, playwright-core for the page tests)"
-    (cd tests/page && npm ci --no-audit --no-fund) || echo "build-web.sh: npm ci failed; skipping wasm-opt" >&2
-  fi
-  if [ -x "$wasm_opt" ]; then
-    # wasm-opt takes minutes on a debug module: keep its output per input hash and reuse it.
-    cache="$CARGO_TARGET_DIR/da3d-web-opt"
-    key=$(sha256sum "$out" | cut -c1-16)
-    before=$(stat -c %s "$out")
-    if [ -f "$cache/$key.wasm" ]; then
-      step "wasm-opt -O3: unchanged module, reusing $cache/$key.wasm"
-      cp "$cache/$key.wasm" "$out"
-    else
-      step "wasm-opt -O3 ($("$wasm_opt" --version)); several minutes for a debug build"
-      "$wasm_opt" -O3 "$out" -o "$out.opt"
-      mv "$out.opt" "$out"
-      mkdir -p "$cache"
-      rm -f "$cache"/*.wasm # keep one: the latest
-      cp "$out" "$cache/$key.wasm"
-    fi
-    echo "wasm-opt: $before → $(stat -c %s "$out") bytes" >&2
-  else
-    echo "build-web.sh: wasm-opt (npm binaryen@132) unavailable; the module stays unoptimised" >&2
-  fi
+if [ "${DA3D_WASM_OPT:-1}" != 0 ] && [ ! -x "$wasm_opt" ] && command -v npm >/dev/null; then
+  step "npm ci in tests/page (binaryen@132 for wasm-opt, playwright-core for the page tests)"
+  (cd tests/page && npm ci --no-audit --no-fund) || echo "build-web.sh: npm ci failed; skipping wasm-opt" >&2
 fi
+
+# --- 2. a module: cargo build → wasm-bindgen → wasm-opt (npm binaryen@132: Debian's binaryen
+#        108 breaks current rustc modules) -------------------------------------------------------
+# build_module OUT_DIR [cargo flags…]
+build_module() {
+  local dir=$1
+  shift
+  step "cargo build -p da3d-web --target wasm32-unknown-unknown ($profile) $* → $dir"
+  local cargo_args=(build -p da3d-web --target wasm32-unknown-unknown "$@")
+  [ "$profile" = web ] && cargo_args+=(--profile web)
+  local started
+  started=$(date +%s)
+  cargo "${cargo_args[@]}"
+  echo "cargo build ($profile $*): $(($(date +%s) - started)) s" >&2
+  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/da3d_web.wasm"
+  [ -f "$wasm" ] || { echo "build-web.sh: $wasm is missing after the build" >&2; exit 1; }
+  step "wasm-bindgen $want --target web --out-dir $dir"
+  rm -rf "$dir"
+  wasm-bindgen --target web --out-dir "$dir" "$wasm"
+  local out=$dir/da3d_web_bg.wasm
+  if [ "${DA3D_WASM_OPT:-1}" != 0 ]; then
+    if [ -x "$wasm_opt" ]; then
+      # wasm-opt takes minutes: keep its output per input hash and reuse it.
+      local cache="$CARGO_TARGET_DIR/da3d-web-opt" key before
+      key=$(sha256sum "$out" | cut -c1-16)
+      before=$(stat -c %s "$out")
+      if [ -f "$cache/$key.wasm" ]; then
+        step "wasm-opt -O3: unchanged module, reusing $cache/$key.wasm"
+        cp "$cache/$key.wasm" "$out"
+      else
+        step "wasm-opt -O3 ($("$wasm_opt" --version)); minutes"
+        # (features, SIMD included, are read from the module's target_features section)
+        started=$(date +%s)
+        "$wasm_opt" -O3 "$out" -o "$out.opt"
+        mv "$out.opt" "$out"
+        mkdir -p "$cache"
+        find "$cache" -name '*.wasm' -mtime +2 -delete # keep the recent ones (one per module)
+        cp "$out" "$cache/$key.wasm"
+        echo "wasm-opt: $(($(date +%s) - started)) s" >&2
+      fi
+      echo "wasm-opt: $before → $(stat -c %s "$out") bytes" >&2
+    else
+      echo "build-web.sh: wasm-opt (npm binaryen@132) unavailable; the module stays unoptimised" >&2
+    fi
+  fi
+}
+
+if [ "$profile" = web ]; then
+  # SIMD for the page's modules only (gemm and burn-flex's kernels use it); the dev profile's
+  # wasm builds (the browser tests of the web crate) keep their flags and their cache.
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
+  # The CPU-only module first (what a session on the CPU loads), then the one with WebGPU.
+  build_module www/pkg-cpu --no-default-features
+else
+  rm -rf www/pkg-cpu # the page then loads www/pkg for the CPU too
+fi
+build_module www/pkg
 
 # --- 4. data sets for the page ---------------------------------------------------------------
 step "data sets from $DATA_DIR → www/data"
@@ -126,10 +154,13 @@ done
 } >www/data/index.json
 
 # --- 5. sizes ----------------------------------------------------------------------------------
-raw=$(stat -c %s "$out")
-gz=$(gzip -9 -c "$out" | wc -c)
-awk -v r="$raw" -v g="$gz" 'BEGIN { printf "\nda3d_web_bg.wasm: %d bytes raw (%.1f MiB), %d bytes gzipped (%.1f MiB)\n", r, r / 1048576, g, g / 1048576 }'
-echo "page: www/ (index.html, app.js, worker.js, charts.js, style.css, pkg/, data/)"
+for dir in www/pkg-cpu www/pkg; do
+  [ -f "$dir/da3d_web_bg.wasm" ] || continue
+  raw=$(stat -c %s "$dir/da3d_web_bg.wasm")
+  gz=$(gzip -9 -c "$dir/da3d_web_bg.wasm" | wc -c)
+  awk -v d="$dir" -v r="$raw" -v g="$gz" 'BEGIN { printf "%s/da3d_web_bg.wasm: %d bytes raw (%.1f MiB), %d bytes gzipped (%.2f MiB)\n", d, r, r / 1048576, g, g / 1048576 }'
+done
+echo "page: www/ (index.html, app.js, worker.js, charts.js, style.css, pkg/, pkg-cpu/, data/)"
 
 if [ "$serve" = 1 ]; then
   echo "serving www/ on http://127.0.0.1:$PORT (Ctrl-C to stop)"

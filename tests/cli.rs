@@ -120,12 +120,18 @@ fn same_seed_same_model_scores() {
     let dir = Dir::new("seed");
     let data = fixture(&dir);
     let mut out = Vec::new();
-    for name in ["a", "b"] {
-        let model = dir.path(&format!("{name}.da3d"));
-        assert!(train_fast(&data, &model, &["--seed", "9"]).status.success());
+    // The two members trained one after another (1 thread) or side by side (2 threads, and 5:
+    // no more threads than members): the same model, to the bit.
+    for threads in ["1", "2", "5"] {
+        let model = dir.path(&format!("t{threads}.da3d"));
+        let o = train_fast(&data, &model, &["--seed", "9", "--threads", threads]);
+        assert!(o.status.success(), "{}", stderr(&o));
         out.push(stdout(&run(&["score", &model, &data])));
     }
-    assert_eq!(out[0], out[1]);
+    assert_eq!(out[0], out[1], "1 and 2 threads");
+    assert_eq!(out[0], out[2], "1 and 5 threads");
+    let o = train_fast(&data, &dir.path("x.da3d"), &["--threads", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]
@@ -606,4 +612,33 @@ fn bench_with_a_named_data_set_reads_its_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("mammography.csv") && out.contains("6 inputs") && !out.contains("synthetic"), "{out}");
+}
+
+#[test]
+fn score_explain_names_the_column_that_is_off() {
+    // x2 follows x1 (x2 = x1 / 2 + noise); a row with x2 far outside its training range must be
+    // explained by x2 first, with its value and a share; the categorical column gets a category.
+    let dir = Dir::new("explain");
+    let data = dir.file("t.csv", &mixed_table(400, ','));
+    let model = dir.path("m.da3d");
+    let o = train_fast(&data, &model, &["--seed", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new = dir.file("new.csv", "x1,x2,code\n5.0,2.9,a\n5.0,40,a\n");
+    let o = run(&["score", &model, &new, "--explain", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines[0], ["line", "score", "anomaly", "feature_1", "value_1", "share_1", "feature_2", "value_2", "share_2"]);
+    assert_eq!(lines.len(), 3, "{out}");
+    let far = &lines[2];
+    assert_eq!((far[3], far[4]), ("x2", "40"), "{out}");
+    let share: f64 = far[5].parse().unwrap();
+    assert!(share > 0.5 && share <= 1.0, "{out}");
+    let normal_score: f64 = lines[1][1].parse().unwrap();
+    assert!(far[1].parse::<f64>().unwrap() > normal_score, "{out}");
+    // --explain without a number gives three columns, capped at the model's three source columns.
+    let o = run(&["score", &model, &new, "--explain"]);
+    assert!(stdout(&o).starts_with("line,score,anomaly,feature_1,value_1,share_1,feature_2,value_2,share_2,feature_3,value_3,share_3\n"));
+    let o = run(&["score", &model, &new, "--explain", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

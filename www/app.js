@@ -13,35 +13,74 @@ const $ = (id) => document.getElementById(id);
 // ---------------------------------------------------------------------------------------------
 // Worker requests
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const pending = new Map();
-let nextId = 1;
-
-/** Send a request to the worker; resolves with its result or rejects with its error message. */
-function rpc(type, args = {}, transfer = []) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, type, ...args }, transfer);
-  });
+/**
+ * A module Web Worker running worker.js (its own WASM instance and Session). Worker 0 holds the
+ * page's data and model; helpers (1, 2, …) train ensemble members in parallel on the CPU.
+ */
+function startWorker(index) {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const pending = new Map();
+  let nextId = 1;
+  const handle = {
+    index,
+    inited: false,
+    dataVersion: -1, // state.dataVersion of the data loaded into this worker
+    /** Send a request; resolves with its result or rejects with its error message. */
+    rpc(type, args = {}, transfer = []) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.postMessage({ id, type, ...args }, transfer);
+      });
+    },
+  };
+  w.onmessage = (e) => {
+    const msg = e.data;
+    if (msg.id !== undefined) {
+      const p = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(msg.error));
+    } else if (index === 0 && events[msg.event]) {
+      events[msg.event]({ ...msg, from: 0 });
+    } else if (index > 0) {
+      helperEvent({ ...msg, from: index });
+    }
+  };
+  w.onerror = (e) => {
+    e.preventDefault();
+    showError(`The worker could not start (${e.message || 'script error'}). Was the module built? Run scripts/build-web.sh.`);
+    if (index === 0) setBackendText('Module unavailable.', '');
+  };
+  return handle;
 }
 
-worker.onmessage = (e) => {
-  const msg = e.data;
-  if (msg.id !== undefined) {
-    const p = pending.get(msg.id);
-    pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.result);
-    else p.reject(new Error(msg.error));
-  } else if (events[msg.event]) {
-    events[msg.event](msg);
+const workers = [startWorker(0)];
+/** A request to worker 0 (the page's session). */
+const rpc = (type, args = {}, transfer = []) => workers[0].rpc(type, args, transfer);
+
+// Parallel workers: at most this many, and never more than the machine's logical cores.
+const MAX_WORKERS = 8;
+const CORES = Math.max(1, Number(navigator.hardwareConcurrency) || 1);
+
+/** Workers 1..n-1 started, on the CPU, holding the loaded data. */
+async function helpers(n) {
+  while (workers.length < n) workers.push(startWorker(workers.length));
+  let copy = null;
+  for (const h of workers.slice(1, n)) {
+    if (!h.inited) {
+      await h.rpc('init', { preferGpu: false });
+      h.inited = true;
+    }
+    if (h.dataVersion !== state.dataVersion) {
+      copy ||= await rpc('dataCopy');
+      const bytes = copy.bytes.slice(0);
+      await h.rpc('load', { bytes, options: copy.options }, [bytes]);
+      h.dataVersion = state.dataVersion;
+    }
   }
-};
-worker.onerror = (e) => {
-  e.preventDefault();
-  showError(`The worker could not start (${e.message || 'script error'}). Was the module built? Run scripts/build-web.sh.`);
-  setBackendText('Module unavailable.', '');
-};
+  return workers.slice(0, n);
+}
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -60,6 +99,13 @@ const state = {
   model: null, // {kind: 'trained' | 'imported', header?}
   scored: null, // score_loaded() answer for the current model and data
   view: null, // what the histogram shows: {values, labels, lines, threshold, modelThreshold, source}
+  trainRows: null, // training rows of the loaded data (the plan's steps per epoch)
+  live: [], // held-out points while training: {x, member, score, roc_auc, average_precision}
+  memberEpochs: new Map(), // member → its epochs reported so far (the live curve's x)
+  msPerStep: null, // measured: the last run's wall time per optimiser step on this machine
+  trainStart: 0,
+  dataVersion: 0, // bumped whenever the loaded data changes (helpers reload it)
+  parallel: null, // a run over several workers: see trainParallel
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +152,7 @@ function updateButtons() {
   $('download-scores').disabled = !idle || !loaded || !state.model;
   $('download-model').disabled = !idle || !state.model;
   $('bundle-file').disabled = !idle;
-  for (const id of ['preset', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch', 'seed', 'rate']) $(id).disabled = state.training;
+  for (const id of ['preset', 'members', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch', 'seed', 'rate']) $(id).disabled = state.training;
 }
 
 /** Run `fn` with the controls locked; its errors become the visible message. */
@@ -261,6 +307,7 @@ async function changeLabel() {
 
 function showSummary(summary) {
   state.summary = summary;
+  state.dataVersion += 1;
   const select = $('label-col');
   select.replaceChildren(new Option('(no label column)', ''));
   for (const h of summary.headers) select.append(new Option(h, h));
@@ -328,16 +375,44 @@ drop.addEventListener('drop', (e) => {
 
 /** Fill the schedule fields from the preset's config for the loaded data. */
 async function fillConfig() {
-  const config = await rpc('config', { preset: $('preset').value });
+  const { config, train_rows: trainRows } = await rpc('config', { preset: $('preset').value });
+  state.trainRows = trainRows;
+  $('members').value = config.ensemble ? config.ensemble.members : 1;
   $('ep-aae').value = config.schedule.aae_epochs;
   $('ep-pre').value = config.schedule.pretrain_epochs;
   $('ep-da3d').value = config.schedule.da3d_epochs;
   $('batch').value = config.schedule.batch_size;
   $('seed').value = config.seed;
+  renderPlan();
 }
 $('preset').addEventListener('change', () => {
   if (state.summary) guarded(fillConfig);
 });
+for (const id of ['members', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch']) $(id).addEventListener('input', () => renderPlan());
+
+// Milliseconds per optimiser step before this page has measured its own (Mammography's `quick`
+// networks on the CPU fallback, docs/performance.md): the first estimate only.
+const DEFAULT_MS_PER_STEP = 4;
+
+/** The schedule's size and expected time, shown before Train. */
+function renderPlan() {
+  const plan = $('plan');
+  const n = (id) => Number($(id).value);
+  if (!state.trainRows || ![n('members'), n('batch')].every((v) => Number.isInteger(v) && v >= 1)) {
+    plan.textContent = '';
+    return;
+  }
+  const perEpoch = Math.ceil(state.trainRows / n('batch'));
+  const epochs = n('ep-aae') + n('ep-pre') + n('ep-da3d');
+  const steps = n('members') * epochs * perEpoch;
+  const ms = state.msPerStep || DEFAULT_MS_PER_STEP;
+  const seconds = (steps * ms) / 1000;
+  const time = seconds < 90 ? `${Math.max(1, Math.round(seconds))} s` : `${(seconds / 60).toFixed(seconds < 600 ? 1 : 0)} min`;
+  plan.textContent = `${n('members')} model${n('members') > 1 ? 's' : ''} × ${epochs} epochs × ${perEpoch} batches = ` +
+    `${steps.toLocaleString('en')} steps: about ${time}` +
+    (state.msPerStep ? ' at the speed measured here in the last run.' : ' (a first estimate; the page measures this machine as it trains).');
+  plan.dataset.steps = String(steps);
+}
 
 function readInt(id, min) {
   const input = $(id);
@@ -351,7 +426,10 @@ function readInt(id, min) {
 
 async function train() {
   await guarded(async () => {
-    const config = await rpc('config', { preset: $('preset').value });
+    const { config } = await rpc('config', { preset: $('preset').value });
+    const members = readInt('members', 1);
+    if (members > 64) throw new Error('Models (ensemble members) must be at most 64.');
+    config.ensemble = { ...(config.ensemble || {}), members };
     config.schedule.aae_epochs = readInt('ep-aae', 0);
     config.schedule.pretrain_epochs = readInt('ep-pre', 0);
     config.schedule.da3d_epochs = readInt('ep-da3d', 0);
@@ -360,10 +438,17 @@ async function train() {
     const rate = Number($('rate').value);
     if (!(rate >= 0 && rate <= 0.5)) throw new Error('The threshold share must be between 0 and 0.5.');
     resetTraining();
-    const started = await rpc('train', { config, thresholdRate: rate });
+    state.trainStart = performance.now();
+    // Members in parallel workers on the CPU (on WebGPU the one GPU is shared: one worker).
+    const cpu = $('backend').dataset.backend === 'cpu';
+    const n = cpu ? Math.min(members, CORES, MAX_WORKERS) : 1;
+    const started = n > 1 ? await trainParallel(config, rate, n) : await rpc('train', { config, thresholdRate: rate });
     state.training = true;
     state.paused = false;
     showProgress(started.progress);
+    $('workers').textContent = n > 1
+      ? `Training ${members} models on ${n} parallel workers (this machine reports ${CORES} logical cores).`
+      : members > 1 ? `Training ${members} models one after another on one worker${cpu ? ` (this machine reports ${CORES} logical core${CORES > 1 ? 's' : ''})` : ' (WebGPU: one GPU)'}.` : '';
     const d = started.data;
     $('split').textContent = d.test_rows !== undefined
       ? `Paper protocol: training on ${d.train_rows.toLocaleString('en')} normal rows; ` +
@@ -375,6 +460,112 @@ async function train() {
   });
 }
 
+/**
+ * Train the ensemble's members on `n` workers: worker j starts with member j, then takes the next
+ * member not yet started; each member comes back as its weights ('member' event), and worker 0
+ * makes the model of them all (`assemble`) — the same model as training them one after another.
+ */
+async function trainParallel(config, thresholdRate, n) {
+  const pool = await helpers(n);
+  const members = config.ensemble.members;
+  const run = {
+    config,
+    thresholdRate,
+    members,
+    next: n,
+    weights: new Array(members).fill(null),
+    running: new Map(), // worker index → member
+    steps: new Map(), // worker index → steps done in its current member
+    stepsPerMember: 0,
+    doneMembers: 0,
+    stopping: false,
+    failed: false,
+    pool,
+  };
+  state.parallel = run;
+  const answers = await Promise.all(pool.map((w, j) => {
+    run.running.set(w.index, j);
+    return w.rpc('train', { config, thresholdRate, member: j });
+  }));
+  run.stepsPerMember = answers[0].progress.steps_total;
+  return { ...answers[0], progress: parallelProgress(answers[0].progress) };
+}
+
+/** One progress for the whole parallel run (the phase and epoch shown are worker 0's). */
+function parallelProgress(p) {
+  const run = state.parallel;
+  let done = run.doneMembers * run.stepsPerMember;
+  for (const v of run.steps.values()) done += v;
+  const training = [...run.running.values()].map((m) => m + 1).sort((a, b) => a - b);
+  return { ...p, steps_done: done, steps_total: run.members * run.stepsPerMember, members: run.members, training };
+}
+
+/** Events of helper workers (1, 2, …); worker 0's go through `events` too. */
+function helperEvent(msg) {
+  const run = state.parallel;
+  if (!run) return; // an answer of a run that ended
+  if (msg.event === 'progress') events.progress(msg);
+  else if (msg.event === 'heldout') events.heldout(msg);
+  else if (msg.event === 'member') memberDone(msg);
+  else if (msg.event === 'error' || msg.event === 'renewed') {
+    // A helper's session failed: the run stops; the message says why.
+    if (msg.event === 'renewed') workers[msg.from].dataVersion = -1;
+    parallelFailed(msg.error);
+  }
+}
+
+/** End a parallel run without a model (worker 0 failed): the helpers stop, their members are dropped. */
+function stopHelpers() {
+  const run = state.parallel;
+  if (!run) return;
+  state.parallel = null;
+  for (const w of run.pool.slice(1)) w.rpc('stop').catch(() => {});
+}
+
+function parallelFailed(error) {
+  const run = state.parallel;
+  if (!run || run.failed) return;
+  run.failed = true;
+  state.parallel = null;
+  for (const w of run.pool) w.rpc('stop').catch(() => {});
+  events.error({ error: `A training worker failed: ${error}` });
+}
+
+/** A worker's member is trained: keep its weights, give the worker the next member, or assemble. */
+async function memberDone({ from, member, bytes }) {
+  const run = state.parallel;
+  if (!run) return;
+  run.weights[member] = bytes;
+  run.running.delete(from);
+  run.steps.delete(from);
+  run.doneMembers += 1;
+  const worker = workers[from];
+  if (!run.stopping && run.next < run.members) {
+    const next = run.next++;
+    run.running.set(from, next);
+    try {
+      await worker.rpc('train', { config: run.config, thresholdRate: run.thresholdRate, member: next });
+      if (state.paused) await worker.rpc('pause');
+    } catch (e) {
+      parallelFailed(e.message);
+    }
+    return;
+  }
+  if (run.running.size > 0) return;
+  // Every started member is back: the model of them, in member order.
+  const weights = run.weights.filter(Boolean);
+  const config = { ...run.config, ensemble: { ...run.config.ensemble, members: weights.length } };
+  $('progress-text').textContent = `Training done: ${weights.length} models. Computing scores…`;
+  try {
+    const { results, seconds } = await rpc('assemble', { config, thresholdRate: run.thresholdRate, members: weights }, weights);
+    state.parallel = null;
+    events.finished({ results, stopped: run.stopping, seconds });
+  } catch (e) {
+    state.parallel = null;
+    events.error({ error: `Making the model failed: ${e.message}` });
+  }
+}
+
 function resetTraining() {
   state.losses = new Map();
   state.epochSeconds = { aae: [], pretrain: [], da3d: [] };
@@ -382,19 +573,28 @@ function resetTraining() {
   state.model = null;
   state.scored = null;
   state.view = null;
+  state.live = [];
+  state.memberEpochs = new Map();
   drawLosses();
+  drawLive();
   renderEpochTimes();
   renderResults();
+}
+
+/** The workers training now (worker 0 alone, or the parallel run's). */
+function trainingWorkers() {
+  const run = state.parallel;
+  return run ? run.pool.filter((w) => run.running.has(w.index)) : [workers[0]];
 }
 
 async function togglePause() {
   try {
     if (state.paused) {
-      await rpc('resume');
+      await Promise.all(trainingWorkers().map((w) => w.rpc('resume')));
       state.paused = false;
       announce('Training resumed.');
     } else {
-      await rpc('pause');
+      await Promise.all(trainingWorkers().map((w) => w.rpc('pause')));
       state.paused = true;
       announce('Pausing after the current step.');
     }
@@ -408,7 +608,8 @@ async function stop() {
   announce('Stopping: the model is finished as it is now…');
   $('stop').disabled = true;
   try {
-    await rpc('stop');
+    if (state.parallel) state.parallel.stopping = true;
+    await Promise.all(trainingWorkers().map((w) => w.rpc('stop')));
   } catch (e) {
     showError(e.message);
   }
@@ -426,15 +627,37 @@ function showProgress(p) {
     return;
   }
   const epoch = Math.min(p.epoch + 1, p.epochs_in_phase);
+  const member = p.training
+    ? `models ${p.training.join(', ')} of ${p.members} training · `
+    : p.members > 1 ? `model ${p.member + 1}/${p.members} · ` : '';
+  let eta = '';
+  if (state.training && p.steps_done > 0 && !state.paused) {
+    const left = ((performance.now() - state.trainStart) / p.steps_done) * (p.steps_total - p.steps_done) / 1000;
+    eta = ` · about ${left < 90 ? `${Math.round(left)} s` : `${(left / 60).toFixed(1)} min`} left`;
+  }
   $('progress-text').textContent =
-    `${Math.round(fraction * 100)} % · ${PHASES[p.phase]} epoch ${epoch}/${p.epochs_in_phase}, ` +
-    `batch ${p.batch}/${p.batches_per_epoch} · step ${p.steps_done}/${p.steps_total}`;
+    `${Math.round(fraction * 100)} % · ${member}${PHASES[p.phase]} epoch ${epoch}/${p.epochs_in_phase}, ` +
+    `batch ${p.batch}/${p.batches_per_epoch} · step ${p.steps_done}/${p.steps_total}${eta}`;
 }
 
 const events = {
-  progress({ progress, report, seconds }) {
+  progress({ progress, report, seconds, from }) {
+    const run = state.parallel;
+    if (run) {
+      run.steps.set(from, progress.steps_done);
+      if (from !== 0) {
+        // a helper: its steps count; the text and the loss charts follow worker 0
+        showProgress(parallelProgress(state.lastWorkerProgress || progress));
+        if (report) countEpoch(run.running.get(from));
+        return;
+      }
+      state.lastWorkerProgress = progress;
+      progress = parallelProgress(progress);
+    }
     showProgress(progress);
+    state.lastProgress = progress;
     if (report) {
+      countEpoch(run ? run.running.get(from) : report.member);
       addReport(report);
       state.epochSeconds[report.phase].push(seconds);
       renderEpochTimes();
@@ -442,11 +665,31 @@ const events = {
       announce(`${PHASES[report.phase]} epoch ${report.epoch} of ${report.epochs_in_phase} done (${first}).`);
     }
   },
-  paused() {
+  /** The held-out rows scored after an epoch: a point of the live curve, and now and then the histogram and ROC. */
+  heldout({ heldOut, from }) {
+    // (a parallel worker trains its member as a model of one: its number comes from the run)
+    const member = state.parallel ? state.parallel.running.get(from) : heldOut.member;
+    const x = state.memberEpochs.get(member) || 0;
+    state.live.push({ x, member, score: heldOut.score, roc_auc: heldOut.roc_auc, average_precision: heldOut.average_precision });
+    drawLive();
+    const points = state.live.length;
+    if (heldOut.score === 'model' || points <= 3 || points % 5 === 0) {
+      state.view = viewOfLive(heldOut);
+      renderMetrics();
+      renderThreshold();
+    }
+  },
+  paused({ from }) {
+    if (from !== 0 && from !== undefined) return;
     $('progress-text').textContent += ' · paused';
     announce('Training paused.');
   },
   finished({ results, stopped }) {
+    const p = state.lastProgress;
+    if (!stopped && p && p.steps_total > 0) {
+      state.msPerStep = (performance.now() - state.trainStart) / p.steps_total;
+      renderPlan();
+    }
     state.training = false;
     state.paused = false;
     state.results = results;
@@ -461,7 +704,12 @@ const events = {
     announce(`Training ${stopped ? 'stopped' : 'finished'}.${auc != null ? ` Test ROC AUC ${auc.toFixed(3)}.` : ''}`);
     updateButtons();
   },
+  /** Worker 0's member of a parallel run. */
+  member(msg) {
+    memberDone(msg);
+  },
   error({ error }) {
+    stopHelpers();
     state.training = false;
     state.paused = false;
     showError(error);
@@ -470,6 +718,7 @@ const events = {
   },
   /** The worker replaced its session (GPU device lost, module crashed): the model is gone, the data reloaded. */
   renewed({ error, backend, summary, gpuLost }) {
+    stopHelpers();
     const wasTraining = state.training;
     state.training = false;
     state.paused = false;
@@ -540,6 +789,47 @@ function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
   }
 }
 
+function countEpoch(member) {
+  state.memberEpochs.set(member, (state.memberEpochs.get(member) || 0) + 1);
+}
+
+/** The held-out ROC AUC (solid) and AP (dashed) after each epoch, one colour per model. */
+function drawLive() {
+  const members = [...new Set(state.live.map((p) => p.member))].sort((a, b) => a - b);
+  const several = members.length > 1 || (state.parallel && state.parallel.members > 1);
+  const series = members.flatMap((m) => {
+    const points = state.live.filter((p) => p.member === m);
+    const color = COLORS[m % COLORS.length];
+    const name = several ? `model ${m + 1} ` : '';
+    return [
+      { name: `${name}ROC AUC`, points: points.map((p) => [p.x, p.roc_auc]), color },
+      { name: `${name}AP`, points: points.map((p) => [p.x, p.average_precision]), color, dash: [5, 3] },
+    ];
+  });
+  const last = state.live[state.live.length - 1];
+  const epochs = Math.max(1, ...state.live.map((p) => p.x));
+  lineChart($('live-auc'), series, {
+    xDomain: [0.5, epochs + 0.5],
+    yDomain: [0, 1],
+    xLabel: several ? 'epoch of each model' : 'epoch',
+    yLabel: 'held-out',
+    legend: true,
+    description: 'Held-out ROC AUC (solid) and average precision (dashed) after each epoch',
+    xFormat: (t) => (Number.isInteger(t) ? String(t) : ''),
+    empty: 'Appears after the first epoch (needs a label column)',
+  });
+  $('live-caption').textContent = last
+    ? `Held-out test rows${several ? `, model ${last.member + 1}` : ''} after its epoch ${last.x}: ROC AUC ${last.roc_auc.toFixed(3)}, ` +
+      `AP ${last.average_precision.toFixed(3)} (${LIVE_SCORES[last.score]})`
+    : 'Held-out ROC AUC and average precision per epoch';
+  $('live-auc').dataset.last = last ? JSON.stringify({ x: last.x, member: last.member, roc_auc: last.roc_auc, average_precision: last.average_precision, score: last.score }) : '';
+}
+const LIVE_SCORES = {
+  reconstruction: "by its autoencoder's reconstruction error, while that trains",
+  alarm: 'by its alarm, while that trains',
+  model: 'the models finished so far in this worker, scored as the final model scores',
+};
+
 function renderEpochTimes() {
   const parts = Object.entries(state.epochSeconds)
     .filter(([, s]) => s.length)
@@ -576,12 +866,28 @@ function viewOfResults(results) {
   };
 }
 
+/** The live view while training: held-out scores; the threshold flags 1 % of the held-out normal rows. */
+function viewOfLive(h) {
+  const normal = h.scores.filter((_, i) => h.labels[i] === 0).sort((a, b) => a - b);
+  const threshold = normal.length ? normal[Math.min(normal.length - 1, Math.floor(0.99 * normal.length))] : 0;
+  return {
+    values: h.scores,
+    labels: h.labels,
+    lines: null,
+    top: null,
+    threshold,
+    modelThreshold: threshold,
+    source: 'held-out test rows, live',
+    metrics: { roc_auc: h.roc_auc, average_precision: h.average_precision, roc: h.roc, pr: h.pr },
+  };
+}
+
 function viewOfScored(scored) {
   return {
     values: scored.scores,
     labels: scored.labels,
     lines: scored.lines,
-    top: null,
+    top: scored.top,
     threshold: scored.threshold,
     modelThreshold: scored.threshold,
     source: `all rows of ${state.sourceName}`,
@@ -732,14 +1038,36 @@ function renderTop() {
     ...(top || []).map((r, i) => {
       const tr = document.createElement('tr');
       if (r.label === 1) tr.className = 'anomaly';
-      for (const text of [i + 1, r.line, r.score.toFixed(5), r.label == null ? '–' : r.label === 1 ? 'anomaly' : 'normal', r.score > v.threshold ? 'yes' : 'no']) {
+      const cells = [i + 1, r.line, r.score.toFixed(5), r.label == null ? '–' : r.label === 1 ? 'anomaly' : 'normal', r.score > v.threshold ? 'yes' : 'no', whyText(r.why)];
+      cells.forEach((text, c) => {
         const td = document.createElement('td');
         td.textContent = String(text);
+        if (c === cells.length - 1) td.className = 'why';
         tr.append(td);
-      }
+      });
       return tr;
     }),
   );
+}
+
+/**
+ * The columns that push a row's score up: `name = value (share; where the value lies against
+ * training)`, the largest share first.
+ */
+function whyText(why) {
+  if (!why || !why.length) return '–';
+  return why
+    .map((a) => {
+      let where = '';
+      if (a.training_range) {
+        const [lo, hi] = a.training_range;
+        const v = Number(a.value);
+        if (a.outside_training && v > hi) where = `; training max ${formatNumber(hi)}`;
+        else if (a.outside_training && v < lo) where = `; training min ${formatNumber(lo)}`;
+      } else if (a.outside_training) where = '; not seen in training';
+      return `${a.column} = ${a.value} (${Math.round(a.share * 100)} %${where})`;
+    })
+    .join(' · ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -851,11 +1179,13 @@ window.addEventListener('resize', () => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
     drawLosses();
+    drawLive();
     renderResults();
   }, 150);
 });
 
 drawLosses();
+drawLive();
 renderResults();
 updateButtons();
 listDatasets();

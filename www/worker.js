@@ -13,9 +13,53 @@
 //   one WebGPU device per page);
 // - the module traps (a Rust panic, or running out of memory: WebAssembly.RuntimeError).
 
-import init, { Session } from './pkg/da3d_web.js';
+// Two builds of the module: pkg/ holds the WebGPU and the CPU backends, pkg-cpu/ the CPU backend
+// alone (a fraction of the size). A session on the CPU loads only pkg-cpu/ (pkg/ when pkg-cpu/ is
+// missing: a `--debug` build); pkg/ is fetched when WebGPU is wanted and an adapter exists.
+const MODULES = { gpu: './pkg/da3d_web.js', cpu: './pkg-cpu/da3d_web.js' };
+const loaded = {}; // kind → the promise of the initialised module
+function loadModule(kind) {
+  loaded[kind] ||= (async () => {
+    let module;
+    try {
+      module = await import(MODULES[kind]);
+    } catch (e) {
+      if (kind !== 'cpu') throw e;
+      return loadModule('gpu');
+    }
+    await module.default();
+    return module;
+  })();
+  return loaded[kind];
+}
 
-let ready = null; // the promise of the WASM module's initialisation
+/**
+ * A new Session: on WebGPU when `preferGpu`, the device was not lost and the browser gives an
+ * adapter; else on the CPU, with the reason in `backend.reason`.
+ */
+async function createSession(preferGpu) {
+  let reason = null;
+  if (preferGpu && !gpu.lost) {
+    let adapter = null;
+    try {
+      adapter = self.navigator.gpu ? await self.navigator.gpu.requestAdapter() : null;
+      if (!self.navigator.gpu) reason = 'WebGPU unavailable: this browser has no WebGPU (navigator.gpu)';
+      else if (!adapter) reason = 'WebGPU unavailable: the browser gives no WebGPU adapter';
+    } catch (e) {
+      reason = `WebGPU unavailable: ${message(e)}`;
+    }
+    if (adapter) {
+      const module = await loadModule('gpu');
+      const created = await module.Session.create(true);
+      return { session: created, backend: parse(created.backend()) };
+    }
+  }
+  const module = await loadModule('cpu');
+  const created = await module.Session.create(false);
+  const backend = parse(created.backend());
+  if (reason) backend.reason = reason;
+  return { session: created, backend };
+}
 let session = null;
 let csv = null; // {bytes: Uint8Array, options} of the data loaded into the session
 let generation = 0; // bumped when the session is replaced: answers of older sessions are dropped
@@ -30,7 +74,11 @@ const training = {
   batches: 1, // batches per step call, adapted so that one call takes about STEP_MS
   thresholdRate: 0.01,
   epochStart: 0, // performance.now() when the current epoch began
+  trainMs: 0, // time spent in step calls, and in held-out evaluations (kept below EVAL_SHARE of it)
+  evalMs: 0,
+  labelled: false, // the fit has labelled held-out rows (a live AUC curve)
 };
+const EVAL_SHARE = 0.15;
 const STEP_MS = 250;
 
 // Every call on the Session goes through this queue: the Session refuses concurrent calls.
@@ -122,9 +170,9 @@ function renew(preferGpu, cpuReason, why) {
   replaced.reject(new Error(why)); // requests still waiting on the old session fail now
   replaced = signal();
   renewing = exclusive(async () => {
-    const next = await Session.create(Boolean(preferGpu) && !gpu.lost);
-    session = next;
-    const backend = parse(session.backend());
+    const next = await createSession(Boolean(preferGpu));
+    session = next.session;
+    const backend = next.backend;
     if (!backend.gpu && cpuReason) backend.reason = cpuReason;
     backendInfo = backend;
     let summary = null;
@@ -162,14 +210,13 @@ const handlers = {
   /** Load the module and create a session; reloads the current data into a new session. */
   async init({ preferGpu }) {
     if (training.active) throw new Error('stop training before changing the backend');
-    ready ||= init();
-    await ready;
     return exclusive(async () => {
       if (session) session.free();
       session = null;
       backendInfo = null;
-      session = await Session.create(Boolean(preferGpu) && !gpu.lost);
-      const backend = parse(session.backend());
+      const next = await createSession(Boolean(preferGpu));
+      session = next.session;
+      const backend = next.backend;
       if (preferGpu && gpu.lost) backend.reason = `${lostText(gpu.lost).replace(/^The/, 'the')}; reload the page to use WebGPU again`;
       backendInfo = backend;
       const summary = csv ? parse(session.load_csv(csv.bytes, JSON.stringify(csv.options))) : null;
@@ -188,15 +235,27 @@ const handlers = {
     });
   },
 
+  /** A copy of the loaded CSV bytes and options (helper workers load the same data). */
+  async dataCopy() {
+    if (!csv) throw new Error('no data loaded');
+    return { bytes: csv.bytes.slice().buffer, options: csv.options };
+  },
+
   async config({ preset }) {
     return exclusive(() => parse(session.default_config(preset)));
   },
 
-  /** Start training with a full config; the step loop then runs on its own. */
-  async train({ config, thresholdRate }) {
+  /**
+   * Start training with a full config; the step loop then runs on its own. With `member`, only
+   * that ensemble member trains (parallel workers): it ends with a 'member' event carrying its
+   * weights instead of 'finished'.
+   */
+  async train({ config, thresholdRate, member }) {
     if (training.active) throw new Error('training is already running');
-    const started = await exclusive(() => parse(session.start(JSON.stringify(config), thresholdRate)));
-    Object.assign(training, { active: true, paused: false, stopping: false, batches: 1, thresholdRate });
+    const json = JSON.stringify(config);
+    const started = await exclusive(() => parse(member === undefined ? session.start(json, thresholdRate) : session.start_member(json, thresholdRate, member)));
+    const labelled = started.data.test_rows !== undefined;
+    Object.assign(training, { active: true, paused: false, stopping: false, batches: 1, thresholdRate, trainMs: 0, evalMs: 0, labelled, member });
     training.epochStart = performance.now();
     loop();
     return started;
@@ -223,6 +282,15 @@ const handlers = {
     training.stopping = true;
     if (!training.looping) finish();
     return { stopped: true };
+  },
+
+  /** The model of members trained in any worker (`members`: their weights, in member order). */
+  async assemble({ config, thresholdRate, members }) {
+    if (training.active) throw new Error('training is running');
+    const arrays = members.map((b) => new Uint8Array(b));
+    const t0 = performance.now();
+    const results = parse(await exclusive(() => session.assemble(JSON.stringify(config), thresholdRate, arrays)));
+    return { results, seconds: (performance.now() - t0) / 1000 };
   },
 
   async score() {
@@ -254,6 +322,7 @@ async function loop() {
       const r = parse(await exclusive(() => session.step(training.batches)));
       if (gen !== generation) return; // the session was replaced meanwhile (device lost)
       const now = performance.now();
+      training.trainMs += now - t0;
       adapt(now - t0, r.report !== null);
       let seconds = null;
       if (r.report) {
@@ -261,6 +330,14 @@ async function loop() {
         training.epochStart = now;
       }
       self.postMessage({ event: 'progress', progress: r.progress, report: r.report, seconds });
+      if (r.report && wantHeldOut(r.report)) {
+        const e0 = performance.now();
+        const heldOut = parse(await exclusive(() => session.held_out()));
+        if (gen !== generation) return;
+        training.evalMs += performance.now() - e0;
+        if (heldOut) self.postMessage({ event: 'heldout', heldOut });
+        training.epochStart = performance.now(); // the evaluation is not the epoch's time
+      }
       if (r.done) {
         done = true;
         break;
@@ -282,6 +359,16 @@ async function loop() {
   else self.postMessage({ event: 'paused' });
 }
 
+/**
+ * Score the held-out rows after this epoch? Always at the end of a phase (the end of a member
+ * gives the model's own score), else while evaluations stay below EVAL_SHARE of training time.
+ */
+function wantHeldOut(report) {
+  if (!training.labelled) return false;
+  if (report.epoch >= report.epochs_in_phase) return true;
+  return training.evalMs <= EVAL_SHARE * training.trainMs;
+}
+
 /** Keep one step call near STEP_MS: responsive pause/stop and frequent progress updates. */
 function adapt(ms, epochEnded) {
   if (epochEnded) return; // a short call that ended an epoch says nothing about batch cost
@@ -295,6 +382,13 @@ async function finish() {
   const gen = generation;
   try {
     const t0 = performance.now();
+    if (training.member !== undefined) {
+      const bytes = await exclusive(() => session.finish_member());
+      if (gen !== generation) return;
+      const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+      self.postMessage({ event: 'member', member: training.member, bytes: buffer, stopped: training.stopping }, [buffer]);
+      return;
+    }
     const results = parse(await exclusive(() => session.finish()));
     if (gen !== generation) return;
     self.postMessage({ event: 'finished', results, stopped: training.stopping, seconds: (performance.now() - t0) / 1000 });
@@ -313,6 +407,7 @@ const DOING = {
   score: 'Scoring',
   exportBundle: 'Exporting the bundle',
   importBundle: 'Loading the bundle',
+  assemble: 'Making the model of the trained members',
 };
 
 self.onmessage = async (e) => {
@@ -323,7 +418,7 @@ self.onmessage = async (e) => {
     if (renewing) await renewing.catch(() => {});
     if (type !== 'init' && !session) throw new Error('the module is not ready yet');
     const result = await Promise.race([handler(args), replaced.promise]);
-    const transfer = result instanceof ArrayBuffer ? [result] : [];
+    const transfer = result instanceof ArrayBuffer ? [result] : result && result.bytes instanceof ArrayBuffer ? [result.bytes] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
     if (isTrap(err) && session) {

@@ -23,11 +23,36 @@ fn err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     /// The WebGPU device may be created only once per page: cache it.
     static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
 }
 
+/// This module was built without the WebGPU backend (the page's CPU module).
+#[cfg(not(feature = "webgpu"))]
+async fn gpu_device() -> Result<Device, String> {
+    Err("this module is the CPU-only build (www/pkg-cpu)".into())
+}
+
+/// Whether this module has the WebGPU backend.
+#[wasm_bindgen]
+pub fn has_webgpu() -> bool {
+    cfg!(feature = "webgpu")
+}
+
+/// The WebGPU adapter's name, when the browser gives one.
+#[cfg(feature = "webgpu")]
+fn adapter_name(d: &Device) -> Option<String> {
+    d.identity().map(|i| i.name).filter(|n| !n.trim().is_empty())
+}
+
+#[cfg(not(feature = "webgpu"))]
+fn adapter_name(_: &Device) -> Option<String> {
+    None
+}
+
+#[cfg(feature = "webgpu")]
 async fn gpu_device() -> Result<Device, String> {
     if let Some(d) = GPU.with(|g| g.borrow().clone()) {
         return Ok(d);
@@ -83,7 +108,7 @@ impl Session {
         let (device, backend) = if prefer_gpu {
             match gpu_device().await {
                 Ok(d) => {
-                    let adapter = d.identity().map(|i| i.name).filter(|n| !n.trim().is_empty());
+                    let adapter = adapter_name(&d);
                     let reason = match &adapter {
                         Some(a) => format!("adapter: {a}"),
                         None => "WebGPU adapter found".to_string(),
@@ -165,15 +190,16 @@ impl Session {
         Ok(summary.to_string())
     }
 
-    /// The preset's config (JSON) for the loaded data: networks sized for its model inputs (the
-    /// one-hot width of the training rows of seed 0), `robust`'s step budget for their number.
+    /// The preset's config for the loaded data: networks sized for its model inputs (the
+    /// one-hot width of the training rows of seed 0), `robust`'s and `quick`'s step budget for
+    /// their number. `{"config", "train_rows"}` (JSON).
     pub fn default_config(&self, preset: &str) -> Result<String, JsError> {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
         let train = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, 0).map_err(err)?.train;
         let cfg = ConfigOverrides::new(preset).build(train.cols, train.rows, loaded.dataset.as_deref()).map_err(err)?;
-        serde_json::to_string(&cfg).map_err(err)
+        Ok(json!({"config": cfg, "train_rows": train.rows}).to_string())
     }
 
     /// Check the config and the threshold share (a row share in [0, 0.5]), prepare the data
@@ -182,6 +208,24 @@ impl Session {
     pub fn start(&self, config: &str, threshold_rate: f64) -> Result<String, JsError> {
         let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
         let seed = cfg.seed;
+        self.start_fit(cfg, seed, threshold_rate)
+    }
+
+    /// Start training ensemble member `member` of `config` alone (the page trains members in
+    /// parallel workers): the data split by the config's seed, the member's networks and
+    /// batches from `member_seed(seed, member)`, as the member trains inside a whole ensemble.
+    /// Then `step` as usual, and `finish_member`.
+    pub fn start_member(&self, config: &str, threshold_rate: f64, member: u32) -> Result<String, JsError> {
+        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
+        let seed = cfg.seed;
+        if member as usize >= cfg.ensemble.members {
+            return Err(JsError::new(&format!("member {member} of an ensemble of {}", cfg.ensemble.members)));
+        }
+        self.start_fit(cfg.member(member as usize), seed, threshold_rate)
+    }
+
+    fn start_fit(&self, cfg: TrainingConfig, split_seed: u64, threshold_rate: f64) -> Result<String, JsError> {
+        let seed = split_seed;
         let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
@@ -227,6 +271,25 @@ impl Session {
         Ok(json!({"progress": progress, "report": report, "done": done}).to_string())
     }
 
+    /// The held-out test rows scored by the model as it is after the last epoch (call between
+    /// steps, after an epoch report): `{"member", "phase", "epoch", "score" ("reconstruction" |
+    /// "alarm" | "model"), "roc_auc", "average_precision", "roc", "pr", "scores", "labels"}`, or
+    /// `null` without labelled test rows.
+    pub async fn held_out(&self) -> Result<String, JsError> {
+        let st = self.inner.try_borrow().map_err(|_| busy())?;
+        let fit = st.fit.as_ref().ok_or_else(|| JsError::new("call start first"))?;
+        let Some(h) = fit.held_out_async().await.map_err(err)? else {
+            return Ok("null".into());
+        };
+        let labels = &fit.data().test.as_ref().expect("held-out scores come from test rows").labels;
+        let mut v = serde_json::to_value(&h).map_err(err)?;
+        let m = metrics_json(&h.scores, labels);
+        v["roc"] = m["roc"].clone();
+        v["pr"] = m["pr"].clone();
+        v["labels"] = json!(labels);
+        Ok(v.to_string())
+    }
+
     /// Finish training (also after Stop): score, threshold (the share given to `start`),
     /// metrics and curves when labels exist. Returns the results JSON.
     pub async fn finish(&self) -> Result<String, JsError> {
@@ -235,6 +298,44 @@ impl Session {
         let outcome = fit.finish_async().await.map_err(err)?;
         let model = outcome.model;
         let results = results_json(&model, &outcome.data, &outcome.train_codes, &outcome.train_scores, outcome.test_scores.as_deref()).await?;
+        st.trained = Some(Trained { model, cpu_model: None });
+        Ok(results.to_string())
+    }
+
+    /// The weights of the member trained since `start_member` (after `step` says done, or after
+    /// a stop: as they are), for `assemble` in another worker.
+    pub async fn finish_member(&self) -> Result<Vec<u8>, JsError> {
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let mut fit = st.fit.take().ok_or_else(|| JsError::new("nothing is training"))?;
+        let networks = fit.trainer().networks();
+        let cpu = networks_to_device_async(&networks, &Device::flex()).await.map_err(err)?;
+        da3d::bundle::member_to_bytes(&cpu).map_err(err)
+    }
+
+    /// The model of members trained by `start_member` (in any worker; `members`: an array of
+    /// their weights, in member order): scores, threshold, metrics and curves as `finish` gives
+    /// them. The config and threshold share are those given to `start_member`.
+    pub async fn assemble(&self, config: &str, threshold_rate: f64, members: js_sys::Array) -> Result<String, JsError> {
+        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
+        let seed = cfg.seed;
+        let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
+        let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
+        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, seed).map_err(err)?;
+        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
+        let read = loaded.read.clone();
+        let mut fit = Fit::start(data, fit_config, &read, &st.device, &backend).map_err(err)?;
+        let networks = fit.trainer().networks_config().clone();
+        let mut trained = Vec::with_capacity(members.length() as usize);
+        for (k, m) in members.iter().enumerate() {
+            let bytes = js_sys::Uint8Array::new(&m).to_vec();
+            let net = da3d::bundle::member_from_bytes(&bytes, &networks, &st.device).map_err(|e| JsError::new(&format!("member {k}: {e}")))?;
+            trained.push(net);
+        }
+        let outcome = fit.finish_members_async(trained).await.map_err(err)?;
+        let model = outcome.model;
+        let results = results_json(&model, &outcome.data, &outcome.train_codes, &outcome.train_scores, outcome.test_scores.as_deref()).await?;
+        st.fit = None;
         st.trained = Some(Trained { model, cpu_model: None });
         Ok(results.to_string())
     }
@@ -258,6 +359,21 @@ impl Session {
             Some(l) => metrics_json(&scores, l),
             None => Value::Null,
         };
+        // The 20 highest-scoring rows, each with the columns that push its score up.
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        order.truncate(20);
+        let top_x = x.select(&order);
+        let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
+        let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
+        let top: Vec<Value> = order
+            .iter()
+            .zip(why)
+            .map(|(&i, why)| {
+                let label = loaded.table.labels.as_ref().map(|l| l[i]);
+                json!({"line": loaded.table.lines[i], "score": scores[i], "label": label, "why": why})
+            })
+            .collect();
         Ok(json!({
             "csv": csv,
             "rows": scores.len(),
@@ -268,6 +384,7 @@ impl Session {
             "scores": scores,
             "labels": loaded.table.labels,
             "lines": loaded.table.lines,
+            "top": top,
         })
         .to_string())
     }
@@ -412,10 +529,14 @@ async fn results_json(
         latent["anomalies"] = json!(project(&anomaly_codes, &basis));
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let top: Vec<Value> = order
+        let top_rows: Vec<usize> = order.iter().take(20).copied().collect();
+        let top_x = test.x.select(&top_rows);
+        let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
+        let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
+        let top: Vec<Value> = top_rows
             .iter()
-            .take(20)
-            .map(|&i| json!({"line": test.lines[i], "score": scores[i], "label": test.labels[i]}))
+            .zip(why)
+            .map(|(&i, why)| json!({"line": test.lines[i], "score": scores[i], "label": test.labels[i], "why": why}))
             .collect();
         out["metrics"] = metrics_json(scores, &test.labels);
         out["test"] = json!({"scores": scores, "labels": test.labels, "top": top});

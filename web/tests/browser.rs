@@ -35,26 +35,37 @@ async fn train_short(session: &Session) -> (Value, Value, Value, Vec<Value>) {
     let csv = synthetic_csv(&SyntheticSpec { rows: 800, numeric: 5, categorical: true, anomaly_rate: 0.06, seed: 3 });
     let summary = json(&ok(session.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load"));
     assert!(summary.to_string().contains("label"), "summary: {summary}");
-    let mut cfg = json(&ok(session.default_config("reference"), "config"));
+    let mut cfg = json(&ok(session.default_config("reference"), "config"))["config"].clone();
     cfg["schedule"]["aae_epochs"] = 2.into();
     cfg["schedule"]["pretrain_epochs"] = 1.into();
     cfg["schedule"]["da3d_epochs"] = 1.into();
     cfg["schedule"]["batch_size"] = 256.into();
     cfg["seed"] = 5.into();
     ok(session.start(&cfg.to_string(), 0.05), "start");
+    let reports = step_to_end(session).await;
+    let results = json(&ok(session.finish().await, "finish"));
+    let scored = json(&ok(session.score_loaded().await, "score"));
+    (json(&session.backend()), results, scored, reports)
+}
+
+/// Step a started training to its end; the epoch reports. After each epoch the held-out rows
+/// are scored (the page's live curve) and checked.
+async fn step_to_end(session: &Session) -> Vec<Value> {
     let mut reports = Vec::new();
     for _ in 0..1000 {
         let step = json(&ok(session.step(64).await, "step"));
         if !step["report"].is_null() {
             reports.push(step["report"].clone());
+            let held = json(&ok(session.held_out().await, "held_out"));
+            let auc = held["roc_auc"].as_f64().expect("labelled data: a held-out AUC");
+            assert!((0.0..=1.0).contains(&auc), "{held}");
+            assert_eq!(held["scores"].as_array().unwrap().len(), held["labels"].as_array().unwrap().len());
         }
         if step["done"].as_bool() == Some(true) {
             break;
         }
     }
-    let results = json(&ok(session.finish().await, "finish"));
-    let scored = json(&ok(session.score_loaded().await, "score"));
-    (json(&session.backend()), results, scored, reports)
+    reports
 }
 
 fn check_run(backend: &Value, results: &Value, scored: &Value, reports: &[Value]) {
@@ -95,8 +106,10 @@ async fn trains_and_scores_on_the_cpu_backend() {
 
     // The networks are sized for the model inputs of the training rows (5 numbers and the kinds
     // a and b of the normal rows: 7 inputs; the width rule's first layer is 2 × 7), not row 0's.
-    let cfg = json(&ok(other.default_config("reference"), "config"));
+    let defaults = json(&ok(other.default_config("reference"), "config"));
+    let cfg = &defaults["config"];
     assert_eq!(cfg["architecture"]["encoder"][0], 14, "{cfg}");
+    assert!(defaults["train_rows"].as_u64().is_some_and(|n| n > 500), "{defaults}");
     // The threshold share is checked when training starts, not after it.
     let e = other.start(&cfg.to_string(), 0.9).err().expect("a share over 0.5 is refused");
     let msg = message(e);
@@ -117,4 +130,46 @@ async fn trains_and_scores_on_webgpu() {
     let (backend, results, scored, reports) = train_short(&session).await;
     assert_eq!(backend["name"], "webgpu");
     check_run(&backend, &results, &scored, &reports);
+}
+
+#[wasm_bindgen_test]
+async fn members_trained_in_separate_sessions_make_the_ensembles_model() {
+    // The page's parallel workers: each member in a session of its own (`start_member`,
+    // `finish_member`), the model made in a third (`assemble`): the same scores as one session
+    // training the whole ensemble.
+    let csv = synthetic_csv(&SyntheticSpec { rows: 600, numeric: 4, categorical: false, anomaly_rate: 0.08, seed: 4 });
+    let load = |s: &Session| ok(s.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load");
+    let whole = Session::create(false).await;
+    load(&whole);
+    let mut cfg = json(&ok(whole.default_config("quick"), "config"))["config"].clone();
+    cfg["schedule"]["aae_epochs"] = 2.into();
+    cfg["schedule"]["pretrain_epochs"] = 1.into();
+    cfg["schedule"]["batch_size"] = 128.into();
+    cfg["ensemble"]["members"] = 2.into();
+    cfg["seed"] = 9.into();
+    let cfg = cfg.to_string();
+    ok(whole.start(&cfg, 0.05), "start");
+    step_to_end(&whole).await;
+    let expected = json(&ok(whole.finish().await, "finish"));
+
+    let weights = js_sys::Array::new();
+    for k in 0..2 {
+        let worker = Session::create(false).await;
+        load(&worker);
+        ok(worker.start_member(&cfg, 0.05, k), "start_member");
+        assert_eq!(step_to_end(&worker).await.len(), 3, "member {k}: 2 + 1 epochs");
+        let bytes = ok(worker.finish_member().await, "finish_member");
+        weights.push(&js_sys::Uint8Array::from(&bytes[..]));
+    }
+    let maker = Session::create(false).await;
+    load(&maker);
+    let got = json(&ok(maker.assemble(&cfg, 0.05, weights).await, "assemble"));
+    assert_eq!(got["test"]["scores"], expected["test"]["scores"], "the same test scores");
+    assert_eq!(got["threshold"], expected["threshold"]);
+    // A member number outside the ensemble is refused.
+    let e = maker.start_member(&cfg, 0.05, 2).err().expect("member 2 of 2");
+    assert!(message(e).contains("member 2"), "message");
+    // Explanations come with the most anomalous rows.
+    let why = &got["test"]["top"][0]["why"];
+    assert!(why.as_array().is_some_and(|w| !w.is_empty() && w[0]["share"].as_f64().is_some()), "{why}");
 }

@@ -9,7 +9,6 @@ use da3d::bundle::Model;
 use da3d::config::TrainingConfig;
 use da3d::data::{self, Encoded, ReadOptions, RecordReader, Table, TransformStats};
 use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig};
-use da3d::train::run_blocking;
 use da3d::{ScoreKind, datasets, metrics};
 
 use crate::backend::{BackendChoice, select};
@@ -198,10 +197,15 @@ pub fn train(
     let backend = select(args.backend)?;
     eprintln!("backend: {}", backend.name);
     let started = std::time::Instant::now();
-    let mut fit = Fit::start(data, fit_config, &opts, &backend.device, &backend.name)?;
+    let members = fit_config.training().ensemble.members;
+    let threads = crate::members::threads_for(args.threads, members);
+    let on_cpu = backend.device == burn::tensor::Device::flex();
+    if members > 1 && on_cpu {
+        eprintln!("{members} members on {threads} thread{}", if threads > 1 { "s" } else { "" });
+    }
+    let fit = Fit::start(data, fit_config, &opts, &backend.device, &backend.name)?;
     let mut reporter = Reporter::new(args.quiet, args.log_format, "train");
-    run_blocking(fit.trainer(), &mut reporter).context("training failed; no model was written")?;
-    let outcome = fit.finish()?;
+    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, &mut reporter)?;
     let model = outcome.model;
     match (&model.header.metrics, &outcome.data.test) {
         (Some(m), _) => eprintln!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows),
@@ -235,10 +239,13 @@ pub fn score(
     backend: BackendChoice,
     batch_rows: usize,
     delimiter: Option<u8>,
+    explain: Option<usize>,
 ) -> Result<()> {
     let backend = select(backend)?;
     let model = load_model(model_path, &backend.device)?;
     let detector = model.detector();
+    // Never more explanation columns than the model has source columns.
+    let explain = explain.map(|k| k.min(model.header.preprocessor.columns.len()));
     // The training file's reading rules (label, label values, non-finite values); the delimiter
     // is sniffed unless given: a model trained on a ';' file scores a ',' file too.
     let read = model.header.read.clone().unwrap_or_default();
@@ -260,7 +267,11 @@ pub fn score(
     let mut scores_seen: Vec<f32> = Vec::new();
 
     let mut run = |w: &mut dyn Write| -> Result<()> {
-        writeln!(w, "line,score,anomaly")?;
+        write!(w, "line,score,anomaly")?;
+        for i in 1..=explain.unwrap_or(0) {
+            write!(w, ",feature_{i},value_{i},share_{i}")?;
+        }
+        writeln!(w)?;
         let mut values = Vec::with_capacity(batch_rows * encoder.width());
         let mut lines = Vec::with_capacity(batch_rows);
         let mut flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, w: &mut dyn Write| -> Result<()> {
@@ -269,10 +280,23 @@ pub fn score(
             }
             let x = data::Matrix::new(lines.len(), encoder.width(), std::mem::take(values));
             let scores = detector.score(&x, ScoreKind::Model)?;
-            for (line, s) in lines.iter().zip(&scores) {
+            let why = match explain {
+                Some(k) => {
+                    let terms = detector.input_contributions(&x)?;
+                    da3d::explain::explain(&model.header.preprocessor, &x, &terms, k)?
+                }
+                None => Vec::new(),
+            };
+            for (i, (line, s)) in lines.iter().zip(&scores).enumerate() {
                 let a = (*s > threshold) as u8;
                 flagged += a as usize;
-                writeln!(w, "{line},{s},{a}")?;
+                write!(w, "{line},{s},{a}")?;
+                if let Some(row) = why.get(i) {
+                    for at in row {
+                        write!(w, ",{},{},{:.4}", csv_field(&at.column), csv_field(&at.value), at.share)?;
+                    }
+                }
+                writeln!(w)?;
             }
             scores_seen.extend_from_slice(&scores);
             rows += lines.len();
@@ -435,5 +459,14 @@ pub fn synth(layout: LayoutArg, rows: usize, anomaly_rate: f64, seed: u64, outpu
     match output {
         Some(path) => write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?)),
         None => Ok(std::io::stdout().lock().write_all(text.as_bytes())?),
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
     }
 }

@@ -10,7 +10,7 @@ use da3d::data::{self, Prepared};
 use da3d::detector::CodeStats;
 use da3d::metrics::{average_precision, mean_std, roc_auc};
 use da3d::pipeline::{ConfigOverrides, Fit, FitConfig, FitData};
-use da3d::train::{Phase, Trainer, run_blocking};
+use da3d::train::{Phase, Trainer};
 use da3d::{Detector, ScoreKind};
 use serde::Serialize;
 
@@ -32,6 +32,8 @@ pub enum EvalMethod {
     AaeRecon,
     /// The `robust` preset (train's default): its ensemble, trained and scored as `train` does.
     Robust,
+    /// The `quick` preset (the page's default), trained and scored as `train` does.
+    Quick,
 }
 
 impl EvalMethod {
@@ -43,6 +45,7 @@ impl EvalMethod {
             EvalMethod::SimpleGenerator => "simple-generator",
             EvalMethod::AaeRecon => "aae-recon",
             EvalMethod::Robust => "robust",
+            EvalMethod::Quick => "quick",
         }
     }
 
@@ -52,7 +55,7 @@ impl EvalMethod {
             EvalMethod::Da3d | EvalMethod::Da3dReference => Some(Method::Da3d),
             EvalMethod::A3Noise => Some(Method::A3Noise),
             EvalMethod::SimpleGenerator => Some(Method::SimpleGenerator),
-            EvalMethod::AaeRecon | EvalMethod::Robust => None,
+            EvalMethod::AaeRecon | EvalMethod::Robust | EvalMethod::Quick => None,
         }
     }
 }
@@ -120,9 +123,12 @@ pub fn run(
                 "seed {seed}, contamination {contamination}: train {} rows ({} contamination), test {} rows ({} anomalies)",
                 p.summary.train_rows, p.summary.train_contamination, p.summary.test_rows, p.summary.test_anomalies
             );
-            if methods.contains(&EvalMethod::Robust) {
-                let run = robust_run(&table, &p, &base_overrides, args, dataset, &backend, seed, contamination)?;
-                eprintln!("  robust: test AUC {:.4}, AP {:.4} ({:.0} s)", run.test_roc_auc, run.test_average_precision, run.seconds);
+            for (method, preset) in [(EvalMethod::Robust, Preset::Robust), (EvalMethod::Quick, Preset::Quick)] {
+                if !methods.contains(&method) {
+                    continue;
+                }
+                let run = robust_run(&table, &p, &base_overrides, args, dataset, &backend, seed, contamination, preset)?;
+                eprintln!("  {}: test AUC {:.4}, AP {:.4} ({:.0} s)", run.method, run.test_roc_auc, run.test_average_precision, run.seconds);
                 runs.push(run);
                 save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)?;
             }
@@ -130,7 +136,7 @@ pub fn run(
                 let group: Vec<EvalMethod> = methods
                     .iter()
                     .copied()
-                    .filter(|&m| m != EvalMethod::Robust && (m == EvalMethod::Da3dReference) == reference)
+                    .filter(|&m| !matches!(m, EvalMethod::Robust | EvalMethod::Quick) && (m == EvalMethod::Da3dReference) == reference)
                     .collect();
                 if group.is_empty() {
                     continue;
@@ -222,9 +228,10 @@ fn robust_run(
     backend: &crate::backend::Backend,
     seed: u64,
     contamination: f64,
+    preset: Preset,
 ) -> Result<Run> {
     let mut overrides = base.clone();
-    overrides.preset = Preset::Robust;
+    overrides.preset = preset;
     overrides.seed = Some(seed);
     let cfg = build_config(&overrides, args.config.as_deref(), p.train.cols, p.train.rows, dataset)?;
     let sched = &cfg.schedule;
@@ -232,15 +239,16 @@ fn robust_run(
     let t0 = Instant::now();
     let data = FitData::protocol(p.clone(), table.report.delimiter);
     let fit_config = FitConfig::new(cfg, 0.01, contamination)?;
-    let mut fit = Fit::start(data, fit_config, &da3d::data::ReadOptions::default(), &backend.device, &backend.name)?;
-    let mut rep = Reporter::new(args.quiet, args.log_format, format!("robust s{seed} c{contamination}"));
-    run_blocking(fit.trainer(), &mut rep)?;
-    let outcome = fit.finish()?;
+    let threads = crate::members::threads_for(args.threads, fit_config.training().ensemble.members);
+    let fit = Fit::start(data, fit_config, &da3d::data::ReadOptions::default(), &backend.device, &backend.name)?;
+    let mut rep = Reporter::new(args.quiet, args.log_format, format!("{} s{seed} c{contamination}", preset.name()));
+    let on_cpu = backend.device == burn::tensor::Device::flex();
+    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, &mut rep)?;
     let test_scores = outcome.test_scores.as_deref().unwrap_or_default();
     let detector = outcome.model.detector();
     let v = detector.score(&p.validation.x, ScoreKind::Model)?;
     Ok(Run {
-        method: "robust".into(),
+        method: preset.name().into(),
         seed,
         contamination,
         test_roc_auc: roc_auc(test_scores, &p.test.labels)?,

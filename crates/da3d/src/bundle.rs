@@ -202,6 +202,36 @@ impl Model {
     }
 }
 
+/// One member's weights as record bytes, to move a member trained elsewhere (another page
+/// worker) into a model. Reads the weights back: give CPU networks (on WebGPU, copy them with
+/// [`networks_to_device_async`](crate::detector::networks_to_device_async) first).
+pub fn member_to_bytes(networks: &Networks) -> Result<Vec<u8>> {
+    networks
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| Error::Bundle(format!("cannot serialise weights: {e}")))
+}
+
+/// The inverse of [`member_to_bytes`]: networks of `config` on `device`.
+pub fn member_from_bytes(bytes: &[u8], config: &NetworksConfig, device: &Device) -> Result<Networks> {
+    if (bytes.len() as u64) < config.parameter_count().saturating_mul(4) {
+        return Err(Error::Bundle(format!(
+            "member weights of {} bytes are too few for {} parameters",
+            bytes.len(),
+            config.parameter_count()
+        )));
+    }
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| Error::Bundle(format!("member weights are not valid: {e}")))?
+        .cast_to_module_dtype();
+    config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| Error::Bundle(format!("member weights do not fit the config: {e}")))
+}
+
 /// The bundle bytes around a serialised header and weights: magic, format version, lengths and
 /// the checksum (the inverse of `split`).
 fn frame(version: u32, header: &[u8], weights: &[u8]) -> Vec<u8> {
@@ -273,12 +303,14 @@ fn split(bytes: &[u8]) -> Result<(u32, &[u8], &[u8])> {
 pub const QUANTILES: [f64; 7] = [0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0];
 
 impl Model {
-    /// Assemble a model from a finished trainer's members and their score scales, given the
+    /// Assemble a model from trained members (of `config`, whose member count they must match)
+    /// and their score scales, given the
     /// training-row scores (read by the caller, sync or async) and the fraction of training rows
     /// to flag.
     #[allow(clippy::too_many_arguments)]
     pub fn assemble(
-        trainer: &crate::train::Trainer,
+        config: &TrainingConfig,
+        networks: &NetworksConfig,
         members: Vec<Networks>,
         scales: Option<Vec<MemberScale>>,
         preprocessor: Preprocessor,
@@ -296,8 +328,8 @@ impl Model {
         let threshold = crate::metrics::threshold_for_rate(train_scores, threshold_rate);
         let header = BundleHeader {
             crate_version: crate::VERSION.into(),
-            config: trainer.config().clone(),
-            networks: trainer.networks_config().clone(),
+            config: config.clone(),
+            networks: networks.clone(),
             preprocessor,
             threshold,
             threshold_rate,

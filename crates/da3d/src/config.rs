@@ -77,6 +77,9 @@ pub enum Preset {
     /// The default: an ensemble of DA³D models sized by the rows (a step budget, not an epoch
     /// count), each scoring with its alarm and its reconstruction error (docs/results.md).
     Robust,
+    /// `robust` on a smaller budget ([`QUICK_STEPS`], [`QUICK_MEMBERS`]): the page's default,
+    /// a strong model in tens of seconds.
+    Quick,
 }
 
 impl Preset {
@@ -85,6 +88,7 @@ impl Preset {
             Preset::Paper => "paper",
             Preset::Reference => "reference",
             Preset::Robust => "robust",
+            Preset::Quick => "quick",
         }
     }
 }
@@ -96,7 +100,8 @@ impl std::str::FromStr for Preset {
             "paper" => Ok(Preset::Paper),
             "reference" => Ok(Preset::Reference),
             "robust" => Ok(Preset::Robust),
-            other => Err(Error::config("preset", format!("unknown preset '{other}' (robust, paper, reference)"))),
+            "quick" => Ok(Preset::Quick),
+            other => Err(Error::config("preset", format!("unknown preset '{other}' (robust, quick, paper, reference)"))),
         }
     }
 }
@@ -216,6 +221,11 @@ pub const ROBUST_STEPS: [usize; 3] = [3_500, 1_400, 0];
 pub const ROBUST_MAX_EPOCHS: usize = 2_000;
 /// Members of the `robust` preset.
 pub const ROBUST_MEMBERS: usize = 5;
+/// The `quick` preset's step budget (as [`ROBUST_STEPS`]): chosen on Mammography for a model
+/// within seed noise of `robust` in about a fifth of its time (docs/results.md, issue 16).
+pub const QUICK_STEPS: [usize; 3] = [1_750, 700, 0];
+/// Members of the `quick` preset.
+pub const QUICK_MEMBERS: usize = 3;
 
 /// Everything a training run needs besides the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -286,8 +296,10 @@ impl TrainingConfig {
     /// The preset's configuration for `rows` training rows of width `d_input`: only `robust`
     /// reads `rows` (its step budget; `None`: 10,000 rows).
     pub fn preset_for_rows(preset: Preset, d_input: usize, rows: Option<usize>, dataset: Option<&str>) -> Self {
-        if preset == Preset::Robust {
-            return Self::robust(d_input, rows.unwrap_or(10_000));
+        match preset {
+            Preset::Robust => return Self::robust(d_input, rows.unwrap_or(10_000), Preset::Robust, ROBUST_STEPS, ROBUST_MEMBERS),
+            Preset::Quick => return Self::robust(d_input, rows.unwrap_or(10_000), Preset::Quick, QUICK_STEPS, QUICK_MEMBERS),
+            Preset::Paper | Preset::Reference => {}
         }
         let ds = dataset.and_then(known);
         let paper_encoder = match ds {
@@ -397,25 +409,37 @@ impl TrainingConfig {
                 },
                 ensemble: Ensemble::default(),
             },
-            Preset::Robust => unreachable!("handled above"),
+            Preset::Robust | Preset::Quick => unreachable!("handled above"),
         }
     }
 
     /// The `robust` preset: the paper's networks and losses with layer widths from the input
     /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
-    /// `rows`, and [`ROBUST_MEMBERS`] members scored by alarm and reconstruction error.
-    fn robust(d_input: usize, rows: usize) -> Self {
+    /// `rows`, and [`ROBUST_MEMBERS`] members scored by alarm and reconstruction error; `quick`
+    /// the same with its own budget.
+    fn robust(d_input: usize, rows: usize, preset: Preset, steps: [usize; 3], members: usize) -> Self {
         let mut c = Self::preset(Preset::Paper, d_input, None);
-        c.preset = Preset::Robust;
+        c.preset = preset;
         let batches = rows.max(1).div_ceil(c.schedule.batch_size);
         let epochs = |steps: usize| if steps == 0 { 0 } else { steps.div_ceil(batches).clamp(1, ROBUST_MAX_EPOCHS) };
-        c.schedule.aae_epochs = epochs(ROBUST_STEPS[0]);
-        c.schedule.pretrain_epochs = epochs(ROBUST_STEPS[1]);
-        c.schedule.da3d_epochs = epochs(ROBUST_STEPS[2]);
+        c.schedule.aae_epochs = epochs(steps[0]);
+        c.schedule.pretrain_epochs = epochs(steps[1]);
+        c.schedule.da3d_epochs = epochs(steps[2]);
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction };
+        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction };
+        c
+    }
+
+    /// Ensemble member `k` trained alone: seed [`member_seed`]`(seed, k)`, one member. Its
+    /// trainer trains exactly the networks member `k` gets inside the whole ensemble's run, so
+    /// members can train apart (threads, page workers) and make the same model
+    /// ([`Fit::finish_members`](crate::pipeline::Fit::finish_members)).
+    pub fn member(&self, k: usize) -> Self {
+        let mut c = self.clone();
+        c.seed = member_seed(self.seed, k);
+        c.ensemble.members = 1;
         c
     }
 
@@ -632,6 +656,13 @@ mod tests {
         assert_eq!(small.dataset, None);
         assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction });
         small.validate().unwrap();
+        // `quick`: the same networks and scoring on its own budget.
+        let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
+        assert_eq!(quick.preset, Preset::Quick);
+        assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, QUICK_STEPS[1] / 2));
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::AlarmAndReconstruction });
+        assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
+        assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.
         let paper = TrainingConfig::preset_for_rows(Preset::Paper, 6, Some(300), Some("mammography"));
         assert_eq!(paper, TrainingConfig::preset(Preset::Paper, 6, Some("mammography")));

@@ -15,6 +15,7 @@ pub mod data;
 pub mod datasets;
 pub mod detector;
 pub mod error;
+pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;

@@ -280,13 +280,19 @@ impl Fit {
         &self.config
     }
 
-    /// The members trained so far (after a stop: the finished ones and the one in training as
-    /// it is), scored by the config's rule without its scales yet.
-    fn members(&self) -> (Vec<crate::model::Networks>, Detector) {
-        let members = self.trainer.member_networks();
-        let mode = self.config.training.architecture.alarm_input;
-        let unscaled = Detector::ensemble(&members, mode, Scoring::Alarm, Vec::new()).expect("a trainer has a member");
-        (members, unscaled)
+    /// Members scored by their alarms (to measure the scales on).
+    fn unscaled(&self, members: &[crate::model::Networks]) -> Result<Detector> {
+        Detector::ensemble(members, self.config.training.architecture.alarm_input, Scoring::Alarm, Vec::new())
+    }
+
+    /// The model holds `members`: the config's member count follows (a stopped run keeps the
+    /// members it has; parallel workers may bring fewer).
+    fn adopt(&mut self, members: &[crate::model::Networks]) -> Result<()> {
+        if members.is_empty() {
+            return Err(Error::Data("no trained member to make a model of".into()));
+        }
+        self.config.training.ensemble.members = members.len();
+        Ok(())
     }
 
     /// The model's detector from its members and, for the combined score, their scales.
@@ -298,7 +304,17 @@ impl Fit {
     /// Score, threshold and bundle (blocking reads; native backends). Also after a stop: the
     /// networks as they are.
     pub fn finish(self) -> Result<FitOutcome> {
-        let (members, unscaled) = self.members();
+        let members = self.trainer.member_networks();
+        self.finish_members(members)
+    }
+
+    /// As [`finish`](Self::finish) with members trained elsewhere: member `k` trained as a fit
+    /// of its own, with the seed [`member_seed`](crate::config::member_seed)`(seed, k)` and one
+    /// member, on the same data, is the member this fit would have trained (the page trains
+    /// members in parallel workers so). The config's member count becomes `members.len()`.
+    pub fn finish_members(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
+        self.adopt(&members)?;
+        let unscaled = self.unscaled(&members)?;
         let scales = match self.config.training.ensemble.scoring {
             Scoring::Alarm => None,
             Scoring::AlarmAndReconstruction => Some(unscaled.member_scales(&self.data.train)?),
@@ -315,7 +331,14 @@ impl Fit {
 
     /// As [`finish`](Self::finish), with asynchronous reads (WebGPU).
     pub async fn finish_async(self) -> Result<FitOutcome> {
-        let (members, unscaled) = self.members();
+        let members = self.trainer.member_networks();
+        self.finish_members_async(members).await
+    }
+
+    /// As [`finish_members`](Self::finish_members), with asynchronous reads (WebGPU).
+    pub async fn finish_members_async(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
+        self.adopt(&members)?;
+        let unscaled = self.unscaled(&members)?;
         let scales = match self.config.training.ensemble.scoring {
             Scoring::Alarm => None,
             Scoring::AlarmAndReconstruction => Some(unscaled.member_scales_async(&self.data.train).await?),
@@ -328,6 +351,50 @@ impl Fit {
             None => None,
         };
         self.assemble(members, scales, train_scores, codes, test_scores)
+    }
+
+    /// The held-out test rows scored by the model as it is (async reads; any backend). `None`
+    /// without labelled test rows (or before the first epoch). While a member trains: its
+    /// reconstruction error (autoencoder phase) or its alarm's logit; after a member's last
+    /// epoch: the finished members as the model scores them (scales measured on the training
+    /// rows), so the curve's last point is the model's test AUC.
+    pub async fn held_out_async(&self) -> Result<Option<HeldOut>> {
+        let (Some(test), Some(last)) = (&self.data.test, self.trainer.history().last()) else {
+            return Ok(None);
+        };
+        let members = self.trainer.member_networks();
+        let progress = self.trainer.progress();
+        let member_done = last.member < progress.member || progress.phase == crate::Phase::Done;
+        let mode = self.config.training.architecture.alarm_input;
+        let (score, scores) = if member_done {
+            let finished = &members[..=last.member];
+            let scales = match self.config.training.ensemble.scoring {
+                Scoring::Alarm => None,
+                Scoring::AlarmAndReconstruction => {
+                    let unscaled = Detector::ensemble(finished, mode, Scoring::Alarm, Vec::new())?;
+                    Some(unscaled.member_scales_async(&self.data.train).await?)
+                }
+            };
+            ("model", self.scored(finished, scales)?.score_async(&test.x, ScoreKind::Model).await?)
+        } else {
+            let detector = Detector::new(&members[last.member], mode);
+            match last.phase {
+                crate::Phase::Aae => ("reconstruction", detector.score_async(&test.x, ScoreKind::Reconstruction).await?),
+                _ => ("alarm", detector.score_async(&test.x, ScoreKind::AlarmLogit).await?),
+            }
+        };
+        let Some(m) = test_metrics(&scores, &test.labels) else {
+            return Ok(None);
+        };
+        Ok(Some(HeldOut {
+            member: last.member,
+            phase: last.phase,
+            epoch: last.epoch,
+            score,
+            roc_auc: m.roc_auc,
+            average_precision: m.average_precision,
+            scores,
+        }))
     }
 
     fn assemble(
@@ -344,7 +411,8 @@ impl Fit {
             read.label = None;
         }
         let mut model = Model::assemble(
-            &self.trainer,
+            &self.config.training,
+            self.trainer.networks_config(),
             members,
             scales,
             self.data.preprocessor.clone(),
@@ -360,6 +428,23 @@ impl Fit {
         }
         Ok(FitOutcome { model, data: self.data, train_scores, train_codes: codes, test_scores })
     }
+}
+
+/// The held-out test rows scored by the model as it is after the last epoch (for a live curve).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOut {
+    /// The member and the epoch (in its phase) the last report was about.
+    pub member: usize,
+    pub phase: crate::Phase,
+    pub epoch: usize,
+    /// What scored the rows: `reconstruction` (the member's autoencoder, while it trains),
+    /// `alarm` (the member's alarm logit, while it trains), `model` (the finished members, as
+    /// the finished model scores: after a member's last epoch).
+    pub score: &'static str,
+    pub roc_auc: f64,
+    pub average_precision: f64,
+    /// The test rows' scores, in the order of the test rows.
+    pub scores: Vec<f32>,
 }
 
 /// ROC AUC and average precision of `scores` against `labels`; `None` unless both classes occur.

@@ -325,18 +325,23 @@ fn the_critic_scores_noise_codes_above_normal_and_generated_codes() {
     assert!(noise > normal && noise > generated, "critic outputs: normal {normal}, generated {generated}, noise {noise}");
 }
 
+/// A fit (the pipeline's trainer and data) of `c` on the protocol split `p`, threshold share 1 %.
+fn start_fit(p: &da3d::data::Prepared, c: TrainingConfig) -> da3d::pipeline::Fit {
+    use da3d::pipeline::{Fit, FitConfig, FitData};
+    let data = FitData::protocol(p.clone(), b',');
+    Fit::start(data, FitConfig::new(c, 0.01, 0.0).unwrap(), &ReadOptions::default(), &device(), "flex").unwrap()
+}
+
 /// A two-member ensemble of the small config, trained to the end through the fit pipeline, with
 /// the combined score.
 fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     use da3d::config::{Ensemble, Scoring};
-    use da3d::pipeline::{Fit, FitConfig, FitData};
     let mut c = small_config(p.train.cols, 3, Method::Da3d);
     c.schedule.aae_epochs = 4;
     c.schedule.pretrain_epochs = 1;
     c.schedule.da3d_epochs = 2;
     c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction };
-    let data = FitData::protocol(p.clone(), b',');
-    let mut fit = Fit::start(data, FitConfig::new(c, 0.01, 0.0).unwrap(), &ReadOptions::default(), &device(), "flex").unwrap();
+    let mut fit = start_fit(p, c);
     let t = fit.trainer();
     assert_eq!((t.progress().member, t.progress().members), (0, 2));
     let total = t.progress().steps_total;
@@ -432,4 +437,160 @@ fn ensemble_bundles_round_trip_and_single_models_keep_format_1() {
     let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
     let single = model_of(&t, &p).to_bytes().unwrap();
     assert_eq!(u32::from_le_bytes(single[8..12].try_into().unwrap()), 1);
+}
+
+#[test]
+fn members_trained_apart_make_the_same_model_as_one_ensemble_run() {
+    // The page trains members in parallel workers: member k alone, with seed member_seed(seed, k)
+    // and one member, its weights moved as bytes, then `finish_members`: the same model.
+    use da3d::config::{Ensemble, Scoring, member_seed};
+    let _guard = lock();
+    let p = synthetic_prepared(6);
+    let whole = ensemble_fit(&p);
+    let config = whole.model.header.config.clone();
+    assert_eq!(config.ensemble, Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction });
+    let fit_of = |c: TrainingConfig| start_fit(&p, c);
+    let mut weights = Vec::new();
+    // the second member first: the order members train in does not matter
+    for k in [1, 0] {
+        let c = config.member(k);
+        assert_eq!((c.seed, c.ensemble.members), (member_seed(config.seed, k), 1));
+        let mut fit = fit_of(c);
+        while fit.trainer().step_epoch().unwrap().is_some() {}
+        weights.push((k, da3d::bundle::member_to_bytes(&fit.trainer().networks()).unwrap()));
+    }
+    weights.sort();
+    let mut fit = fit_of(config.clone());
+    let networks = fit.trainer().networks_config().clone();
+    let members = weights.iter().map(|(_, b)| da3d::bundle::member_from_bytes(b, &networks, &device()).unwrap()).collect();
+    let apart = fit.finish_members(members).unwrap();
+    assert_eq!(apart.test_scores, whole.test_scores, "the same scores, to the bit");
+    assert_eq!(apart.model.header.threshold, whole.model.header.threshold);
+    assert_eq!(apart.model.header.scales, whole.model.header.scales);
+    // Bytes of another shape are refused with a message, not a panic.
+    let mut small = config.clone();
+    small.architecture.alarm = vec![8];
+    let e = da3d::bundle::member_from_bytes(&weights[0].1, &small.networks(p.train.cols), &device()).unwrap_err().to_string();
+    assert!(e.contains("member weights"), "{e}");
+    assert!(da3d::bundle::member_from_bytes(&weights[0].1[..100], &networks, &device()).is_err());
+}
+
+#[test]
+fn a_stop_between_members_keeps_the_finished_ones() {
+    use da3d::config::{Ensemble, Scoring};
+    let _guard = lock();
+    let p = synthetic_prepared(8);
+    let mut c = small_config(p.train.cols, 3, Method::Da3d);
+    c.schedule.aae_epochs = 2;
+    c.schedule.pretrain_epochs = 1;
+    c.schedule.da3d_epochs = 0;
+    c.ensemble = Ensemble { members: 3, scoring: Scoring::AlarmAndReconstruction };
+    let mut fit = start_fit(&p, c);
+    // three epochs: the first member is done, the second has not trained a batch
+    for _ in 0..3 {
+        fit.trainer().step_epoch().unwrap();
+    }
+    assert_eq!(fit.trainer().progress().member, 1);
+    assert_eq!(fit.trainer().member_networks().len(), 1, "an untouched member is not kept");
+    let outcome = fit.finish().unwrap();
+    assert_eq!((outcome.model.members.len(), outcome.model.header.config.ensemble.members), (1, 1));
+    // one epoch into the second member: both are kept
+    let mut c = outcome.model.header.config.clone();
+    c.ensemble.members = 3;
+    let mut fit = start_fit(&p, c);
+    for _ in 0..4 {
+        fit.trainer().step_epoch().unwrap();
+    }
+    let outcome = fit.finish().unwrap();
+    assert_eq!(outcome.model.members.len(), 2);
+    let bytes = outcome.model.to_bytes().unwrap();
+    assert_eq!(Model::from_bytes(&bytes, &device()).unwrap().members.len(), 2, "a stopped ensemble loads again");
+}
+
+#[test]
+fn explanations_name_the_column_that_makes_a_row_anomalous() {
+    // Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
+    // one, d: rows where only `c` breaks the pattern (in range) must be explained by `c`, rows
+    // where only `d` is far outside training by `d`.
+    use da3d::config::{Ensemble, Scoring};
+    let _guard = lock();
+    let mut rng = da3d::rng::HostRng::new(11, 1);
+    let mut csv = String::from("a,b,c,d,e,label\n");
+    let mut uniform = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    for i in 0..2400 {
+        let a = uniform();
+        let d = uniform();
+        let (c, d, label) = match i % 40 {
+            0 => ((1.5 - a).fract(), d, 1), // c broken: 1 - a shifted by half its range
+            1 => (1.0 - a, 4.0, 1), // d far outside [0, 1]
+            _ => (1.0 - a, d, 0),
+        };
+        csv.push_str(&format!("{a:.5},{:.5},{c:.5},{d:.5},{:.5},{label}\n", 2.0 * a, a / 2.0 + 0.25));
+    }
+    let table = read_table_bytes(csv.as_bytes(), &ReadOptions::default()).unwrap();
+    let p = prepare(&table, Some("label".into()), 0.0, 0).unwrap();
+    let mut c = small_config(p.train.cols, 0, Method::Da3d);
+    c.architecture.encoder = vec![8, 4, 2];
+    c.schedule.aae_epochs = 100;
+    c.schedule.pretrain_epochs = 2;
+    c.schedule.da3d_epochs = 0;
+    c.architecture.alarm_input = da3d::config::AlarmInput::All;
+    c.ensemble = Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction };
+    let mut fit = start_fit(&p, c);
+    while fit.trainer().step_epoch().unwrap().is_some() {}
+    let model = fit.finish().unwrap().model;
+    let detector = model.detector();
+    let lines = &p.test.lines;
+    let anomalies: Vec<usize> = (0..p.test.labels.len()).filter(|&i| p.test.labels[i] == 1).collect();
+    assert!(anomalies.len() >= 10, "{} anomalies in the test rows", anomalies.len());
+    let x = p.test.x.select(&anomalies);
+    let terms = detector.input_contributions(&x).unwrap();
+    let why = da3d::explain::explain(&model.header.preprocessor, &x, &terms, 2).unwrap();
+    let (mut right, mut total) = (0, 0);
+    for (k, &i) in anomalies.iter().enumerate() {
+        let kind = (lines[i] - 2) % 40; // the data row's index mod 40 (line 2 is row 0)
+        let want = if kind == 0 { "c" } else { "d" };
+        total += 1;
+        right += (why[k][0].column == want) as usize;
+        if kind == 1 {
+            let d = &why[k][0];
+            if d.column == "d" {
+                assert!(d.outside_training && d.value == "4", "{d:?}");
+            }
+        }
+        let shares: f32 = why[k].iter().map(|a| a.share).sum();
+        assert!(shares <= 1.0 + 1e-4 && why[k][0].share >= why[k][1].share);
+    }
+    println!("{right} of {total} anomalies explained by the broken column");
+    assert!(right * 10 >= total * 9, "{right} of {total} anomalies explained by the broken column: {why:?}");
+}
+
+#[test]
+fn held_out_scores_follow_training_and_end_at_the_models_own() {
+    // The page's live curve: after each epoch the member in training (its reconstruction error,
+    // then its alarm), after a member's last epoch the finished members as the model scores.
+    use da3d::config::{Ensemble, Scoring};
+    let _guard = lock();
+    let p = synthetic_prepared(9);
+    let mut c = small_config(p.train.cols, 2, Method::Da3d);
+    c.schedule.aae_epochs = 3;
+    c.schedule.pretrain_epochs = 2;
+    c.schedule.da3d_epochs = 0;
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction };
+    let mut fit = start_fit(&p, c);
+    assert!(futures_lite_block_on(fit.held_out_async()).unwrap().is_none(), "nothing before the first epoch");
+    let mut seen = Vec::new();
+    while fit.trainer().step_epoch().unwrap().is_some() {
+        let h = futures_lite_block_on(fit.held_out_async()).unwrap().expect("labelled test rows");
+        assert_eq!(h.scores.len(), p.test.x.rows);
+        assert!((0.0..=1.0).contains(&h.roc_auc) && (0.0..=1.0).contains(&h.average_precision));
+        seen.push((h.member, h.score, h.roc_auc));
+    }
+    let kinds: Vec<(usize, &str)> = seen.iter().map(|s| (s.0, s.1)).collect();
+    let member = |m| [(m, "reconstruction"), (m, "reconstruction"), (m, "reconstruction"), (m, "alarm"), (m, "model")];
+    assert_eq!(kinds, [member(0), member(1)].concat());
+    let last = seen.last().unwrap().2;
+    let outcome = fit.finish().unwrap();
+    let auc = outcome.model.header.metrics.unwrap().roc_auc;
+    assert!((last - auc).abs() < 1e-9, "the curve's last point {last} is the model's test AUC {auc}");
 }

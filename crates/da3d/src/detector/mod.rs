@@ -96,6 +96,8 @@ pub struct Detector {
     scoring: Scoring,
     /// One per member for [`Scoring::AlarmAndReconstruction`].
     scales: Vec<MemberScale>,
+    /// The scales' residual means and spreads as `[1, d]` tensors on the device (uploaded once).
+    moments: Vec<(Tensor<2>, Tensor<2>)>,
     device: Device,
 }
 
@@ -105,36 +107,34 @@ pub const SCORE_BATCH: usize = 4096;
 impl Detector {
     /// One model scored by its alarm.
     pub fn new(networks: &Networks, alarm_input: AlarmInput) -> Self {
-        let networks = networks.valid();
-        let device = networks.alarm.net.layers[0].weight.val().device();
-        Detector { members: vec![networks], alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), device }
+        Self::of_valid(vec![networks.valid()], alarm_input)
+    }
+
+    /// Members already in inference mode (at least one), scored by their alarm.
+    fn of_valid(members: Vec<Networks>, alarm_input: AlarmInput) -> Self {
+        let device = members[0].alarm.net.layers[0].weight.val().device();
+        Detector { members, alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), moments: Vec::new(), device }
     }
 
     /// Members scored as `scoring` says; `scales` (one per member) are needed for
     /// [`Scoring::AlarmAndReconstruction`].
     pub fn ensemble(members: &[Networks], alarm_input: AlarmInput, scoring: Scoring, scales: Vec<MemberScale>) -> Result<Self> {
-        let Some(first) = members.first() else {
+        if members.is_empty() {
             return Err(Error::Bundle("an ensemble needs at least one member".into()));
-        };
+        }
         if scoring == Scoring::AlarmAndReconstruction && scales.len() != members.len() {
             return Err(Error::Bundle(format!("{} members but {} score scales", members.len(), scales.len())));
         }
-        let mut d = Detector::new(first, alarm_input);
-        d.members = members.iter().map(|m| m.valid()).collect();
+        let mut d = Self::of_valid(members.iter().map(|m| m.valid()).collect(), alarm_input);
         d.scoring = scoring;
+        d.moments = scales.iter().map(|s| d.residual_tensors(s)).collect();
         d.scales = scales;
         Ok(d)
     }
 
     /// Member `k` alone, scored by its alarm (for its [`MemberScale`]).
     pub fn member(&self, k: usize) -> Detector {
-        Detector {
-            members: vec![self.members[k].clone()],
-            alarm_input: self.alarm_input,
-            scoring: Scoring::Alarm,
-            scales: Vec::new(),
-            device: self.device.clone(),
-        }
+        Self::of_valid(vec![self.members[k].clone()], self.alarm_input)
     }
 
     pub fn scoring(&self) -> Scoring {
@@ -196,7 +196,7 @@ impl Detector {
             ScoreKind::Model => {
                 // Scoring::AlarmAndReconstruction (checked in `ensemble`).
                 let s = &self.scales[k];
-                let (mean, std) = self.residual_tensors(s);
+                let (mean, std) = self.moments[k].clone();
                 let logit = (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1;
                 let log_error = Self::log_error(m, x.clone(), mean, std);
                 logit + (log_error - s.log_error.0) / s.log_error.1
@@ -287,6 +287,42 @@ impl Detector {
             scales.push(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows));
         }
         Ok(scales)
+    }
+
+    /// Per row and input, the members' mean of the squared standardised residual
+    /// `((x_j − dec(enc(x))_j − μ_j) / σ_j)²` (the terms of the reconstruction part of the
+    /// combined score, [`MemberScale`]); without scales the squared residual itself.
+    /// `[batch, d]` → `[batch, d]`.
+    fn contribution_tensor(&self, x: Tensor<2>) -> Tensor<2> {
+        let per_member = self.members.iter().enumerate().map(|(k, m)| {
+            let r = x.clone() - m.aae.reconstruct(x.clone());
+            match self.moments.get(k) {
+                Some((mean, std)) => ((r - mean.clone()) / std.clone()).square(),
+                None => r.square(),
+            }
+        });
+        let sum = per_member.reduce(|a, b| a + b).expect("a detector has a member");
+        if self.members.len() == 1 { sum } else { sum / self.members.len() as f32 }
+    }
+
+    /// [`contribution_tensor`](Self::contribution_tensor) of every row: `[rows × d]` (blocking read).
+    pub fn input_contributions(&self, x: &Matrix) -> Result<Matrix> {
+        self.check_width(x)?;
+        let values = match in_batches(x, &self.device, |t| self.contribution_tensor(t)) {
+            Some(t) => read_sync(t)?,
+            None => Vec::new(),
+        };
+        Ok(Matrix::new(x.rows, x.cols, values))
+    }
+
+    /// As [`input_contributions`](Self::input_contributions), read asynchronously (WebGPU).
+    pub async fn input_contributions_async(&self, x: &Matrix) -> Result<Matrix> {
+        self.check_width(x)?;
+        let values = match in_batches(x, &self.device, |t| self.contribution_tensor(t)) {
+            Some(t) => read_async(t).await?,
+            None => Vec::new(),
+        };
+        Ok(Matrix::new(x.rows, x.cols, values))
     }
 
     /// The first member's residuals `x − dec(enc(x))`: `[rows × d]` row-major (blocking read).

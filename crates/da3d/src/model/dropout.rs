@@ -6,18 +6,22 @@
 //! `1 / keep`) and applied with one multiplication. Other devices (wgpu) keep burn's sampling on
 //! the device, where a host mask would cost an upload per layer.
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::rng::HostRng;
 
-static MASKS: Mutex<Option<HostRng>> = Mutex::new(None);
+thread_local! {
+    /// One generator per thread: a trainer seeds it when a member starts and is the only one to
+    /// draw from it on its thread, so trainings on several threads keep their own streams.
+    static MASKS: RefCell<Option<HostRng>> = const { RefCell::new(None) };
+}
 
-/// Seed the host mask generator (the trainer does, from the training seed).
+/// Seed this thread's host mask generator (the trainer does, from the training seed).
 pub fn seed_dropout_masks(seed: u64) {
-    *MASKS.lock().unwrap_or_else(|e| e.into_inner()) = Some(HostRng::new(seed, 0xD20));
+    MASKS.with(|m| *m.borrow_mut() = Some(HostRng::new(seed, 0xD20)));
 }
 
 /// `[rows, cols]` values: `1 / keep` with probability `keep` (to 1/65536), else 0. Four 16-bit
@@ -25,9 +29,8 @@ pub fn seed_dropout_masks(seed: u64) {
 fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
     let scale = (1.0 / keep) as f32;
     let threshold = (keep * 65_536.0).round() as u64;
-    let mut guard = MASKS.lock().unwrap_or_else(|e| e.into_inner());
     // A local copy keeps the generator's state in registers through the loop.
-    let mut rng = guard.get_or_insert_with(|| HostRng::new(0, 0xD20)).clone();
+    let mut rng = MASKS.with(|m| m.borrow_mut().get_or_insert_with(|| HostRng::new(0, 0xD20)).clone());
     let n = rows * cols;
     let mut out = vec![0.0f32; n.div_ceil(4) * 4];
     for chunk in out.chunks_exact_mut(4) {
@@ -36,7 +39,7 @@ fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
             *v = if ((r >> (16 * i)) & 0xFFFF) < threshold { scale } else { 0.0 };
         }
     }
-    *guard = Some(rng);
+    MASKS.with(|m| *m.borrow_mut() = Some(rng));
     out.truncate(n);
     out
 }

@@ -12,7 +12,12 @@ mod detector_stage;
 mod losses;
 mod report;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -99,7 +104,17 @@ struct Shared {
     x: Matrix,
     rng: HostRng,
     targets: HashMap<(usize, usize), Tensor<2>>,
+    /// On the CPU: the trainer's own noise generator, the very stream burn's CPU backend would
+    /// draw after `device.seed` (same generator, same seed, same sampling), but owned by this
+    /// trainer: trainings on other threads cannot interleave with it. Other devices draw on the
+    /// device (`None`).
+    noise: RefCell<Option<StdRng>>,
 }
+
+/// burn's CPU backend draws initial weights from one process-wide generator: a trainer seeds it
+/// and initialises its networks under this lock, so that trainings on several threads each get
+/// the weights of their own seed.
+static INIT: Mutex<()> = Mutex::new(());
 
 impl Shared {
     fn lr(&self) -> f64 {
@@ -147,8 +162,22 @@ impl Shared {
             .clone()
     }
 
+    /// `[rows, cols]` draws of N(mean, std²) from the trainer's noise stream.
     fn normal(&self, shape: [usize; 2], mean: f32, std: f32) -> Tensor<2> {
-        Tensor::random(shape, Distribution::Normal(mean as f64, std as f64), &self.device)
+        let distribution = Distribution::Normal(mean as f64, std as f64);
+        match self.noise.borrow_mut().as_mut() {
+            Some(rng) => Tensor::from_data(TensorData::random::<f32, _, _>(shape, distribution, rng), &self.device),
+            None => Tensor::random(shape, distribution, &self.device),
+        }
+    }
+
+    /// Start the noise stream of `seed` (on the CPU: the trainer's own generator).
+    fn seed_noise(&self, seed: u64) {
+        if on_flex(&self.device) {
+            *self.noise.borrow_mut() = Some(StdRng::seed_from_u64(seed));
+        } else {
+            self.device.seed(seed);
+        }
     }
 
     /// Training rows `rows` as a `[rows, d]` tensor on the device.
@@ -209,6 +238,7 @@ impl Trainer {
             device,
             x,
             targets: HashMap::new(),
+            noise: RefCell::new(None),
         };
         let stage = Stage::Aae(Self::fresh_networks(&shared, seed)?);
         let mut trainer = Trainer {
@@ -236,14 +266,17 @@ impl Trainer {
     /// backend; the device then draws the training noise from a stream of its own.
     fn fresh_networks(shared: &Shared, seed: u64) -> Result<AaeStage> {
         let host = Device::flex().autodiff();
-        host.seed(seed);
-        let initial = shared.networks_config.init(&host).into_record();
+        let initial = {
+            let _one_at_a_time = INIT.lock().unwrap_or_else(|e| e.into_inner());
+            host.seed(seed);
+            shared.networks_config.init(&host).into_record()
+        };
         let nets = shared
             .networks_config
             .init(&shared.device)
             .try_load_record(initial)
             .map_err(|e| Error::Backend(format!("cannot place the initial weights on the device: {e}")))?;
-        shared.device.seed(seed ^ NOISE_SEED);
+        shared.seed_noise(seed ^ NOISE_SEED);
         crate::model::seed_dropout_masks(seed);
         let detector = DetectorNets { alarm: nets.alarm, generator: nets.generator, critic: nets.critic };
         Ok(AaeStage::new(nets.aae, nets.latent_discriminator, detector, shared))
@@ -270,10 +303,14 @@ impl Trainer {
         self.shared.config.ensemble.members
     }
 
-    /// Every member's networks: the trained ones, then the one in training as it is now.
+    /// Every member's networks: the trained ones, then the one in training as it is now (unless
+    /// it has not trained a batch yet: a stop between two members keeps the finished ones).
     pub fn member_networks(&self) -> Vec<Networks> {
         let mut all = self.finished.clone();
-        all.push(self.networks());
+        let untouched = self.epoch == 0 && self.cursor == 0 && self.history.last().is_some_and(|r| r.member < self.member);
+        if all.is_empty() || !untouched {
+            all.push(self.networks());
+        }
         all
     }
 
@@ -285,7 +322,7 @@ impl Trainer {
             return Err(Error::config("ensemble.members", "a trainer on a shared AAE trains one member"));
         }
         let mut t = Trainer::new(config, x, device)?;
-        t.shared.device.seed(t.shared.config.seed.wrapping_add(1));
+        t.shared.seed_noise(t.shared.config.seed.wrapping_add(1));
         crate::model::seed_dropout_masks(t.shared.config.seed.wrapping_add(1));
         match &mut t.stage {
             Stage::Aae(s) => s.aae = Slot(Some(aae)),
