@@ -251,7 +251,7 @@ enum Command {
     #[command(after_help = "Example:\n  da3d eval --dataset nslkdd --seeds 0,1,2 --contamination 0,0.01\n  da3d eval ../shared/datasets/mammography.csv --dataset mammography --seeds 0,1,2 --methods da3d,a3-noise --epochs-aae 100 --epochs 100\n\n\
 Methods: da3d (--preset, default paper), da3d-reference (reference preset), a3-noise, simple-generator, aae-recon \
 (the AAE's reconstruction error), robust (the robust preset, the default of `train`: its ensemble trained and scored \
-as `train` does). Methods of one preset share the AAE of each seed.")]
+as `train` does), quick (the quick preset, the page's default, likewise). Methods of one preset share the AAE of each seed.")]
     Eval {
         /// Input CSV (plain or .gz); optional with --dataset.
         data: Option<PathBuf>,
