@@ -35,12 +35,6 @@ async fn gpu_device() -> Result<Device, String> {
     Err("this module is the CPU-only build (www/pkg-cpu)".into())
 }
 
-/// Whether this module has the WebGPU backend.
-#[wasm_bindgen]
-pub fn has_webgpu() -> bool {
-    cfg!(feature = "webgpu")
-}
-
 /// The WebGPU adapter's name, when the browser gives one.
 #[cfg(feature = "webgpu")]
 fn adapter_name(d: &Device) -> Option<String> {
@@ -225,19 +219,14 @@ impl Session {
     }
 
     fn start_fit(&self, cfg: TrainingConfig, split_seed: u64, threshold_rate: f64) -> Result<String, JsError> {
-        let seed = split_seed;
-        let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
-        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, seed).map_err(err)?;
+        let mut fit = new_fit(&st, cfg, split_seed, threshold_rate)?;
+        let data = fit.data();
         let info = match &data.summary {
             Some(s) => serde_json::to_value(s).map_err(err)?,
             None => json!({"train_rows": data.train.rows, "input_width": data.train.cols}),
         };
         let notes = data.notes.clone();
-        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
-        let read = loaded.read.clone();
-        let mut fit = Fit::start(data, fit_config, &read, &st.device, &backend).map_err(err)?;
         let progress = fit.trainer().progress();
         st.fit = Some(fit);
         st.trained = None;
@@ -318,13 +307,8 @@ impl Session {
     pub async fn assemble(&self, config: &str, threshold_rate: f64, members: js_sys::Array) -> Result<String, JsError> {
         let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
         let seed = cfg.seed;
-        let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
-        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, seed).map_err(err)?;
-        let backend = st.backend["name"].as_str().unwrap_or("?").to_string();
-        let read = loaded.read.clone();
-        let mut fit = Fit::start(data, fit_config, &read, &st.device, &backend).map_err(err)?;
+        let mut fit = new_fit(&st, cfg, seed, threshold_rate)?;
         let networks = fit.trainer().networks_config().clone();
         let mut trained = Vec::with_capacity(members.length() as usize);
         for (k, m) in members.iter().enumerate() {
@@ -359,17 +343,10 @@ impl Session {
             Some(l) => metrics_json(&scores, l),
             None => Value::Null,
         };
-        // The 20 highest-scoring rows, each with the columns that push its score up.
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        order.truncate(20);
-        let top_x = x.select(&order);
-        let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
-        let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
-        let top: Vec<Value> = order
-            .iter()
-            .zip(why)
-            .map(|(&i, why)| {
+        let top: Vec<Value> = top_explained(model, &detector, &x, &scores)
+            .await?
+            .into_iter()
+            .map(|(i, why)| {
                 let label = loaded.table.labels.as_ref().map(|l| l[i]);
                 json!({"line": loaded.table.lines[i], "score": scores[i], "label": label, "why": why})
             })
@@ -412,6 +389,27 @@ impl Session {
         st.trained = Some(Trained { cpu_model: Some(model.clone()), model });
         Ok(header)
     }
+}
+
+/// A fit of the loaded data on the session's device: the split by `split_seed`, trained by `cfg`.
+fn new_fit(st: &State, cfg: TrainingConfig, split_seed: u64, threshold_rate: f64) -> Result<Fit, JsError> {
+    let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
+    let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
+    let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, split_seed).map_err(err)?;
+    let backend = st.backend["name"].as_str().unwrap_or("?");
+    Fit::start(data, fit_config, &loaded.read, &st.device, backend).map_err(err)
+}
+
+/// The 20 highest-scoring rows of `x` (indices, best first), each with the 3 columns that push
+/// its score up.
+async fn top_explained(model: &Model, detector: &Detector, x: &Matrix, scores: &[f32]) -> Result<Vec<(usize, Vec<da3d::explain::Attribution>)>, JsError> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(20);
+    let top_x = x.select(&order);
+    let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
+    let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
+    Ok(order.into_iter().zip(why).collect())
 }
 
 fn metrics_json(scores: &[f32], labels: &[u8]) -> Value {
@@ -527,16 +525,10 @@ async fn results_json(
         let anomalies: Vec<usize> = (0..test.labels.len()).filter(|&i| test.labels[i] == 1).collect();
         let anomaly_codes = detector.codes_async(&test.x.select(&anomalies)).await.map_err(err)?;
         latent["anomalies"] = json!(project(&anomaly_codes, &basis));
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let top_rows: Vec<usize> = order.iter().take(20).copied().collect();
-        let top_x = test.x.select(&top_rows);
-        let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
-        let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
-        let top: Vec<Value> = top_rows
-            .iter()
-            .zip(why)
-            .map(|(&i, why)| json!({"line": test.lines[i], "score": scores[i], "label": test.labels[i], "why": why}))
+        let top: Vec<Value> = top_explained(model, &detector, &test.x, scores)
+            .await?
+            .into_iter()
+            .map(|(i, why)| json!({"line": test.lines[i], "score": scores[i], "label": test.labels[i], "why": why}))
             .collect();
         out["metrics"] = metrics_json(scores, &test.labels);
         out["test"] = json!({"scores": scores, "labels": test.labels, "top": top});

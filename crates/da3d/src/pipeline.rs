@@ -285,6 +285,15 @@ impl Fit {
         Detector::ensemble(members, self.config.training.architecture.alarm_input, Scoring::Alarm, Vec::new())
     }
 
+    /// The members' score scales on the training rows, when the config's scoring needs them
+    /// (asynchronous reads).
+    async fn scales_async(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
+        Ok(match self.config.training.ensemble.scoring {
+            Scoring::Alarm => None,
+            Scoring::AlarmAndReconstruction => Some(self.unscaled(members)?.member_scales_async(&self.data.train).await?),
+        })
+    }
+
     /// The model holds `members`: the config's member count follows (a stopped run keeps the
     /// members it has; parallel workers may bring fewer).
     fn adopt(&mut self, members: &[crate::model::Networks]) -> Result<()> {
@@ -338,11 +347,7 @@ impl Fit {
     /// As [`finish_members`](Self::finish_members), with asynchronous reads (WebGPU).
     pub async fn finish_members_async(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
         self.adopt(&members)?;
-        let unscaled = self.unscaled(&members)?;
-        let scales = match self.config.training.ensemble.scoring {
-            Scoring::Alarm => None,
-            Scoring::AlarmAndReconstruction => Some(unscaled.member_scales_async(&self.data.train).await?),
-        };
+        let scales = self.scales_async(&members).await?;
         let detector = self.scored(&members, scales.clone())?;
         let train_scores = detector.score_async(&self.data.train, ScoreKind::Model).await?;
         let codes = detector.codes_async(&self.data.train).await?;
@@ -368,13 +373,7 @@ impl Fit {
         let mode = self.config.training.architecture.alarm_input;
         let (score, scores) = if member_done {
             let finished = &members[..=last.member];
-            let scales = match self.config.training.ensemble.scoring {
-                Scoring::Alarm => None,
-                Scoring::AlarmAndReconstruction => {
-                    let unscaled = Detector::ensemble(finished, mode, Scoring::Alarm, Vec::new())?;
-                    Some(unscaled.member_scales_async(&self.data.train).await?)
-                }
-            };
+            let scales = self.scales_async(finished).await?;
             ("model", self.scored(finished, scales)?.score_async(&test.x, ScoreKind::Model).await?)
         } else {
             let detector = Detector::new(&members[last.member], mode);
