@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Build the browser page in www/: the da3d-web crate → WebAssembly → wasm-bindgen (the version
-# pinned in Cargo.lock, installed only when missing or different) → wasm-opt (npm binaryen@132,
-# when available) → www/pkg/; the data sets → www/data/ with www/data/index.json.
+# pinned in Cargo.lock, installed only when missing or different) → www/pkg/; the data sets →
+# www/data/ with www/data/index.json.
 #
 #   scripts/build-web.sh            build what visitors get: the `web` profile (opt-level 3, fat
 #                                   LTO, one codegen unit, panic = abort) with WebAssembly SIMD
-#                                   (+simd128), then wasm-opt -O3; two modules: www/pkg-cpu/ (CPU
-#                                   backend only, what a CPU session loads) and www/pkg/ (WebGPU
-#                                   and CPU)
+#                                   (+simd128), names and producers sections removed; two modules:
+#                                   www/pkg-cpu/ (CPU backend only, what a CPU session loads) and
+#                                   www/pkg/ (WebGPU and CPU; the `web-gpu` profile)
 #   scripts/build-web.sh --serve    build, then serve www/ on http://127.0.0.1:8080
 #   scripts/build-web.sh --debug    the dev profile instead (no SIMD, www/pkg/ only): a quicker
 #                                   rebuild while working on the page, a larger, slower module
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/da3d-target), DA3D_DATA_DIR (default
 # ../shared/datasets), DA3D_WEB_DATASETS (default "mammography nslkdd census": those found are
-# copied), DA3D_WASM_OPT=0 to skip wasm-opt, PORT (default 8080) for --serve.
+# copied), DA3D_WASM_OPT=1 to run wasm-opt -O3 as well (npm binaryen@132; minutes, and measured on
+# these modules: no smaller gzip, no faster epoch: docs/performance.md), PORT (default 8080).
 # www/pkg/, www/pkg-cpu/ and www/data/ are build outputs (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,31 +52,34 @@ if [ "$have" != "$want" ]; then
 fi
 
 wasm_opt=tests/page/node_modules/.bin/wasm-opt
-if [ "${DA3D_WASM_OPT:-1}" != 0 ] && [ ! -x "$wasm_opt" ] && command -v npm >/dev/null; then
+if [ "${DA3D_WASM_OPT:-0}" = 1 ] && [ ! -x "$wasm_opt" ] && command -v npm >/dev/null; then
   step "npm ci in tests/page (binaryen@132 for wasm-opt, playwright-core for the page tests)"
   (cd tests/page && npm ci --no-audit --no-fund) || echo "build-web.sh: npm ci failed; skipping wasm-opt" >&2
 fi
 
-# --- 2. a module: cargo build → wasm-bindgen → wasm-opt (npm binaryen@132: Debian's binaryen
-#        108 breaks current rustc modules) -------------------------------------------------------
-# build_module OUT_DIR [cargo flags…]
+# --- 2. a module: cargo build → wasm-bindgen (→ wasm-opt when asked: npm binaryen@132, Debian's
+#        binaryen 108 breaks current rustc modules) --------------------------------------------
+# build_module OUT_DIR PROFILE [cargo flags…]   (PROFILE: web, web-gpu or debug)
 build_module() {
-  local dir=$1
-  shift
-  step "cargo build -p da3d-web --target wasm32-unknown-unknown ($profile) $* → $dir"
+  local dir=$1 module_profile=$2
+  shift 2
+  step "cargo build -p da3d-web --target wasm32-unknown-unknown ($module_profile) $* → $dir"
   local cargo_args=(build -p da3d-web --target wasm32-unknown-unknown "$@")
-  [ "$profile" = web ] && cargo_args+=(--profile web)
+  [ "$module_profile" != debug ] && cargo_args+=(--profile "$module_profile")
   local started
   started=$(date +%s)
   cargo "${cargo_args[@]}"
-  echo "cargo build ($profile $*): $(($(date +%s) - started)) s" >&2
-  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/da3d_web.wasm"
+  echo "cargo build ($module_profile $*): $(($(date +%s) - started)) s" >&2
+  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$module_profile/da3d_web.wasm"
   [ -f "$wasm" ] || { echo "build-web.sh: $wasm is missing after the build" >&2; exit 1; }
   step "wasm-bindgen $want --target web --out-dir $dir"
   rm -rf "$dir"
-  wasm-bindgen --target web --out-dir "$dir" "$wasm"
+  local bindgen_args=(--target web --out-dir "$dir")
+  # The function names (~4 MB in the WebGPU module) only name frames in a panic's stack trace.
+  [ "$profile" = web ] && bindgen_args+=(--remove-name-section --remove-producers-section)
+  wasm-bindgen "${bindgen_args[@]}" "$wasm"
   local out=$dir/da3d_web_bg.wasm
-  if [ "${DA3D_WASM_OPT:-1}" != 0 ]; then
+  if [ "${DA3D_WASM_OPT:-0}" = 1 ]; then
     if [ -x "$wasm_opt" ]; then
       # wasm-opt takes minutes: keep its output per input hash and reuse it.
       local cache="$CARGO_TARGET_DIR/da3d-web-opt" key before
@@ -107,11 +111,14 @@ if [ "$profile" = web ]; then
   # wasm builds (the browser tests of the web crate) keep their flags and their cache.
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
   # The CPU-only module first (what a session on the CPU loads), then the one with WebGPU.
-  build_module www/pkg-cpu --no-default-features
+  build_module www/pkg-cpu web --no-default-features
+  # The WebGPU module: its own profile (Cargo.toml: the parts that serve no GPU training at
+  # opt-level 1, a quicker build).
+  build_module www/pkg web-gpu
 else
   rm -rf www/pkg-cpu # the page then loads www/pkg for the CPU too
+  build_module www/pkg debug
 fi
-build_module www/pkg
 
 # --- 4. data sets for the page ---------------------------------------------------------------
 step "data sets from $DATA_DIR → www/data"

@@ -4,7 +4,7 @@ average precision and seconds, and da3d's rank among them.
 
 Usage: scripts/suite_table.py [--runs DIR] [--method robust] [--markdown]
 Reads DIR/classical-NAME.json (scripts/classical.py) and every `da3d eval --out` JSON named
-DIR/da3d-NAME*.json or DIR/robust-NAME*.json (runs of the same splits: `da3d eval FILE --seeds ...
+DIR/da3d-NAME*.json, DIR/robust-NAME*.json or DIR/quick-NAME*.json (runs of the same splits: `da3d eval FILE --seeds ...
 --contamination 0`), per data set NAME. Default DIR: docs/runs/suite. Only the standard library.
 The rank counts the detectors whose mean ROC AUC is above da3d's (1 = best); `≥ IF − .02` says
 whether da3d's mean is at least Isolation Forest's minus .02 (the issue's floor).
@@ -31,7 +31,7 @@ def main():
         methods = {}
         seeds = {r["seed"] for r in c["runs"]}
         ours = {}
-        for f in sorted(glob.glob(os.path.join(a.runs, f"da3d-{name}*.json")) + glob.glob(os.path.join(a.runs, f"robust-{name}*.json"))):
+        for f in sorted(glob.glob(os.path.join(a.runs, f"da3d-{name}*.json")) + glob.glob(os.path.join(a.runs, f"robust-{name}*.json")) + glob.glob(os.path.join(a.runs, f"quick-{name}*.json"))):
             for r in json.load(open(f))["runs"]:
                 if r["method"] in shown and r["contamination"] == 0 and r["seed"] in seeds:
                     ours.setdefault(r["method"], {})[r["seed"]] = r  # one run per seed

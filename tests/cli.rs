@@ -433,10 +433,13 @@ fn mixed_table(rows: usize, delimiter: char) -> String {
 fn scoring_the_training_file_gives_the_training_scores() {
     // Number-like cells of a categorical column ("1.0", "02") encode alike when the table is read
     // for training and when `score` streams the file (they were unseen categories before).
+    // Without the neighbours term: with it a training row's own score leaves the row out of its
+    // neighbours, which `score`, seeing the row as a new one, cannot (below).
     let dir = Dir::new("samescores");
     let data = dir.file("t.csv", &mixed_table(300, ','));
+    let no_neighbours = dir.file("c.json", r#"{"ensemble": {"neighbours": 0}}"#);
     let model = dir.path("m.da3d");
-    let o = train_fast(&data, &model, &["--seed", "2"]);
+    let o = train_fast(&data, &model, &["--seed", "2", "--config", &no_neighbours]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["score", &model, &data]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -444,10 +447,26 @@ fn scoring_the_training_file_gives_the_training_scores() {
     let scores: Vec<f32> = score_rows(&stdout(&o)).into_iter().map(|r| r.1).collect();
     assert_eq!(scores.len(), 300);
     let h = info_json(&model);
+    assert!(h.get("neighbours").is_none());
     for pair in h["train_score_quantiles"].as_array().unwrap() {
         let (q, want) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap() as f32);
         let got = quantile(&scores, q);
         assert!((got - want).abs() < 1e-5, "quantile {q}: scored {got}, training {want}");
+    }
+    // With it (the default): each training row counts itself at distance 0 when scored as a new
+    // row, so it scores at most its training score (nearer neighbours), and the file's
+    // quantiles sit at or below the training ones.
+    let with = dir.path("n.da3d");
+    let o = train_fast(&data, &with, &["--seed", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let h = info_json(&with);
+    assert_eq!(h["neighbours"]["k"], 5, "{}", h["neighbours"]);
+    let o = run(&["score", &with, &data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scores: Vec<f32> = score_rows(&stdout(&o)).into_iter().map(|r| r.1).collect();
+    for pair in h["train_score_quantiles"].as_array().unwrap() {
+        let (q, want) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap() as f32);
+        assert!(quantile(&scores, q) <= want + 1e-5, "quantile {q}: scored {}, training {want}", quantile(&scores, q));
     }
 }
 

@@ -378,6 +378,9 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     if c.ensemble.members > 1 || c.ensemble.scoring != da3d::config::Scoring::Alarm {
         println!("ensemble:     {} members, score {:?}", c.ensemble.members, c.ensemble.scoring);
     }
+    if let Some(n) = &h.neighbours {
+        println!("neighbours:   distance to the {}-th nearest of {} training rows", n.k, n.rows());
+    }
     println!("method:       {}", c.method.name());
     println!("seed:         {}", c.seed);
     println!("backend:      {}", h.backend);

@@ -4,8 +4,10 @@
 //! Layout (little endian): magic `DA3DMODL` · format version u32 · header length u64 ·
 //! header (JSON) · weights length u64 · weights (burnpack) · FNV-1a 64 checksum of all before.
 //! Format 1 holds one model (the weights are one `Networks` record); format 2 an ensemble (the
-//! weights are a `Vec<Networks>` record, one entry per member). A one-member model is always
-//! written as format 1, so older builds read it.
+//! weights are a `Vec<Networks>` record, one entry per member); format 3 a model with the
+//! neighbours term (its reference rows in the header; the weights a `Vec<Networks>` record, one
+//! or more members), which older builds must refuse rather than score without it. A one-member
+//! model without it is always written as format 1, so older builds read it.
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -15,13 +17,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainingConfig;
 use crate::data::{Preprocessor, ReadOptions};
 use crate::config::Scoring;
-use crate::detector::{CodeStats, Detector, MemberScale};
+use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
 use crate::model::{Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
-/// The newest format this build reads and writes (2: ensembles).
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest format this build reads and writes (2: ensembles, 3: the neighbours term).
+pub const FORMAT_VERSION: u32 = 3;
 const MIN_LEN: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Everything in a bundle but the weights.
@@ -53,6 +55,10 @@ pub struct BundleHeader {
     /// standardises with (`None` for the alarm score).
     #[serde(default)]
     pub scales: Option<Vec<MemberScale>>,
+    /// The neighbours term's reference rows and statistics (when the config's
+    /// `ensemble.neighbours` is above 0; format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbours: Option<Neighbours>,
 }
 
 /// Held-out metrics of a model, measured when it was trained (the paper's protocol).
@@ -107,16 +113,20 @@ impl Model {
     pub fn detector(&self) -> Detector {
         let h = &self.header;
         Detector::ensemble(&self.members, h.config.architecture.alarm_input, h.config.ensemble.scoring, h.scales.clone().unwrap_or_default())
-            .expect("members and scales checked when the model was made")
+            .and_then(|d| d.with_neighbours(h.neighbours.clone()))
+            .expect("members, scales and neighbours checked when the model was made")
     }
 
     /// Serialise to bundle bytes (reads the weights back: a blocking read on GPU backends).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&self.header).map_err(|e| Error::Bundle(e.to_string()))?;
         let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
-        let (version, weights) = match self.members.as_slice() {
-            [single] => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
-            members => (2, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+        let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
+            ([single], None) => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+            (members, neighbours) => {
+                let version = if neighbours.is_some() { 3 } else { 2 };
+                (version, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
+            }
         };
         Ok(frame(version, &header, &weights))
     }
@@ -143,6 +153,12 @@ impl Model {
                     return Err(Error::Bundle("a score scale is not finite and positive".into()));
                 }
             }
+        }
+        match (h.config.ensemble.neighbours, &h.neighbours) {
+            (0, None) => {}
+            (0, Some(_)) => return Err(Error::Bundle("a neighbours term the config does not ask for".into())),
+            (k, None) => return Err(Error::Bundle(format!("the config adds the {k}-th neighbour's distance but the bundle has no reference rows"))),
+            (_, Some(n)) => n.check(h.networks.aae.d_input)?,
         }
         Ok(())
     }
@@ -173,8 +189,14 @@ impl Model {
             )));
         }
         let members = header.config.ensemble.members;
-        if (version == 1) != (members == 1) {
+        if version < 3 && (version == 1) != (members == 1) {
             return Err(Error::Bundle(format!("bundle format {version} cannot hold {members} ensemble members")));
+        }
+        if (version == 3) != header.neighbours.is_some() {
+            return Err(Error::Bundle(format!(
+                "bundle format {version} {} a neighbours term",
+                if version == 3 { "needs" } else { "cannot hold" }
+            )));
         }
         // Refuse before allocating: stored networks bigger than the weights that come with them.
         let parameters = header.networks.parameter_count().saturating_mul(members as u64);
@@ -313,6 +335,7 @@ impl Model {
         networks: &NetworksConfig,
         members: Vec<Networks>,
         scales: Option<Vec<MemberScale>>,
+        neighbours: Option<Neighbours>,
         preprocessor: Preprocessor,
         train_scores: &[f32],
         threshold_rate: f64,
@@ -343,6 +366,7 @@ impl Model {
             code_stats: None,
             read: None,
             scales,
+            neighbours,
         };
         let model = Model { header, members };
         model.check_members()?;
@@ -411,6 +435,53 @@ mod tests {
             h["scales"] = scale(serde_json::json!(residual));
         });
         assert!(load_error(&bytes).contains("not finite and positive"), "{}", load_error(&bytes));
+    }
+
+    #[test]
+    fn a_neighbours_term_needs_format_3_reference_rows_of_the_input_width_and_its_config() {
+        let d = Model::read_header(&edited(|_| {})).unwrap().networks.aae.d_input;
+        let scales = serde_json::json!([{"residual": vec![[0.0, 1.0]; d], "logit": [0.0, 1.0], "log_error": [0.0, 1.0]}]);
+        let combined = |h: &mut Value, k: usize| {
+            h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "alarm-and-reconstruction", "neighbours": k});
+            h["scales"] = scales.clone();
+        };
+        let neighbours = |width: usize, values: Vec<f32>, std: f32| serde_json::json!({"k": 1, "width": width, "reference": values, "log_distance": [0.0, std]});
+        // A format-1 file (older builds' layout) may not carry the term, nor a config asking for it
+        // come without its rows.
+        let bytes = edited(|h| {
+            combined(h, 1);
+            h["neighbours"] = neighbours(d, vec![0.0; 2 * d], 1.0);
+        });
+        assert!(load_error(&bytes).contains("bundle format 1 cannot hold a neighbours term"), "{}", load_error(&bytes));
+        let reframed = |bytes: Vec<u8>| {
+            // The seed bundle's one member, as the `Vec<Networks>` record formats 2 and 3 hold.
+            let (_, header, _) = split(&bytes).unwrap();
+            let single: Networks = Model::from_bytes(&edited(|_| {}), &Device::flex()).unwrap().members.remove(0);
+            frame(3, header, &vec![single].into_record().into_bytes().unwrap())
+        };
+        let ok = reframed(edited(|h| {
+            combined(h, 1);
+            h["neighbours"] = neighbours(d, vec![0.0; 2 * d], 1.0);
+        }));
+        let model = Model::from_bytes(&ok, &Device::flex()).expect("a consistent format-3 bundle loads");
+        assert_eq!(model.to_bytes().unwrap()[8..12], 3u32.to_le_bytes());
+        let e = load_error(&reframed(edited(|h| combined(h, 1))));
+        assert!(e.contains("bundle format 3 needs a neighbours term"), "{e}");
+        let e = load_error(&reframed(edited(|h| {
+            combined(h, 1);
+            h["neighbours"] = neighbours(d + 1, vec![0.0; 2 * (d + 1)], 1.0);
+        })));
+        assert!(e.contains("the networks take"), "{e}");
+        let e = load_error(&reframed(edited(|h| {
+            combined(h, 1);
+            h["neighbours"] = neighbours(d, vec![0.0; 2 * d], 0.0);
+        })));
+        assert!(e.contains("not finite"), "{e}");
+        let e = load_error(&reframed(edited(|h| {
+            combined(h, 0);
+            h["neighbours"] = neighbours(d, vec![0.0; 2 * d], 1.0);
+        })));
+        assert!(e.contains("does not ask for"), "{e}");
     }
 
     #[test]

@@ -187,14 +187,26 @@ pub struct Ensemble {
     /// Members (1 = a single model). Member `k` trains with [`member_seed`]`(seed, k)`.
     pub members: usize,
     pub scoring: Scoring,
+    /// The neighbours term ([`Neighbours`](crate::detector::Neighbours)): `ln` of the distance
+    /// to the `k`-th nearest training row, standardised on the training rows, added to the
+    /// [`Scoring::AlarmAndReconstruction`] score; 0 = none (the paper; older configs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub neighbours: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Ensemble {
     /// One model scored by its alarm: the paper.
     fn default() -> Self {
-        Ensemble { members: 1, scoring: Scoring::Alarm }
+        Ensemble { members: 1, scoring: Scoring::Alarm, neighbours: 0 }
     }
 }
+
+/// Most neighbours the neighbours term may count.
+pub const MAX_NEIGHBOURS: usize = 100;
 
 /// Most ensemble members.
 pub const MAX_MEMBERS: usize = 64;
@@ -226,6 +238,9 @@ pub const ROBUST_MEMBERS: usize = 5;
 pub const QUICK_STEPS: [usize; 3] = [1_750, 700, 0];
 /// Members of the `quick` preset.
 pub const QUICK_MEMBERS: usize = 3;
+/// The neighbour whose distance the `robust` and `quick` scores add (PyOD's kNN default; chosen
+/// once, not per table: docs/results.md, issue 14).
+pub const ROBUST_NEIGHBOURS: usize = 5;
 
 /// Everything a training run needs besides the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -428,7 +443,7 @@ impl TrainingConfig {
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction };
+        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS };
         c
     }
 
@@ -547,6 +562,12 @@ impl TrainingConfig {
         if !(1..=MAX_MEMBERS).contains(&self.ensemble.members) {
             return Err(Error::config("ensemble.members", format!("{} is outside 1..={MAX_MEMBERS}", self.ensemble.members)));
         }
+        if self.ensemble.neighbours > MAX_NEIGHBOURS {
+            return Err(Error::config("ensemble.neighbours", format!("{} is above {MAX_NEIGHBOURS}", self.ensemble.neighbours)));
+        }
+        if self.ensemble.neighbours > 0 && self.ensemble.scoring != Scoring::AlarmAndReconstruction {
+            return Err(Error::config("ensemble.neighbours", "the neighbours term adds to the alarm-and-reconstruction score"));
+        }
         if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
             return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));
         }
@@ -654,13 +675,13 @@ mod tests {
         // No per-data-set table: the name changes nothing.
         assert_eq!(small.architecture.encoder, encoder_rule(30));
         assert_eq!(small.dataset, None);
-        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction });
+        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS });
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
         assert_eq!(quick.preset, Preset::Quick);
         assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, QUICK_STEPS[1] / 2));
-        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::AlarmAndReconstruction });
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS });
         assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
         assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.

@@ -16,7 +16,7 @@ use crate::bundle::{Model, TestMetrics};
 use crate::config::{Method, Preset, TrainingConfig};
 use crate::data::{self, LabelledSet, Matrix, Preprocessor, ReadOptions, Table};
 use crate::config::Scoring;
-use crate::detector::{CodeStats, Detector, MemberScale, ScoreKind};
+use crate::detector::{CodeStats, Detector, MemberScale, Neighbours, ScoreKind};
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::train::Trainer;
@@ -247,6 +247,9 @@ pub struct Fit {
     read: ReadOptions,
     trainer: Trainer,
     backend: String,
+    /// The neighbours term fitted on the training rows, with each training row's own log
+    /// distance (measured once, when first needed).
+    neighbours: std::cell::OnceCell<(Neighbours, Vec<f32>)>,
 }
 
 /// A finished fit: the model (bundle) and what it measured.
@@ -265,7 +268,7 @@ impl Fit {
     /// `read` is how the file was read, kept in the bundle for scoring (with the delimiter used).
     pub fn start(data: FitData, config: FitConfig, read: &ReadOptions, device: &Device, backend: &str) -> Result<Fit> {
         let trainer = Trainer::new(config.training.clone(), data.train.clone(), device)?;
-        Ok(Fit { data, config, read: read.clone(), trainer, backend: backend.to_string() })
+        Ok(Fit { data, config, read: read.clone(), trainer, backend: backend.to_string(), neighbours: std::cell::OnceCell::new() })
     }
 
     pub fn trainer(&mut self) -> &mut Trainer {
@@ -304,10 +307,37 @@ impl Fit {
         Ok(())
     }
 
-    /// The model's detector from its members and, for the combined score, their scales.
+    /// The model's detector from its members and, for the combined score, their scales (without
+    /// the neighbours term: [`with_neighbours`](Self::with_neighbours)).
     fn scored(&self, members: &[crate::model::Networks], scales: Option<Vec<MemberScale>>) -> Result<Detector> {
         let scoring = self.config.training.ensemble.scoring;
         Detector::ensemble(members, self.config.training.architecture.alarm_input, scoring, scales.unwrap_or_default())
+    }
+
+    /// The neighbours term on the training rows and their own log distances (each leaving
+    /// itself out), when the config has one; fitted on first use.
+    fn neighbours(&self) -> Result<Option<&(Neighbours, Vec<f32>)>> {
+        let ensemble = &self.config.training.ensemble;
+        if ensemble.neighbours == 0 || ensemble.scoring != Scoring::AlarmAndReconstruction {
+            return Ok(None);
+        }
+        if self.neighbours.get().is_none() {
+            let fitted = Neighbours::fit(&self.data.train, ensemble.neighbours, self.config.training.seed)?;
+            let _ = self.neighbours.set(fitted);
+        }
+        Ok(self.neighbours.get())
+    }
+
+    /// `detector` with the neighbours term, and the training rows' scores with their own term
+    /// (a training row does not count itself among its neighbours).
+    fn with_neighbours(&self, detector: Detector, train_scores: &mut [f32]) -> Result<(Detector, Option<Neighbours>)> {
+        let Some((n, logs)) = self.neighbours()? else {
+            return Ok((detector, None));
+        };
+        for (s, l) in train_scores.iter_mut().zip(logs) {
+            *s += n.standardise(*l);
+        }
+        Ok((detector.with_neighbours(Some(n.clone()))?, Some(n.clone())))
     }
 
     /// Score, threshold and bundle (blocking reads; native backends). Also after a stop: the
@@ -329,13 +359,14 @@ impl Fit {
             Scoring::AlarmAndReconstruction => Some(unscaled.member_scales(&self.data.train)?),
         };
         let detector = self.scored(&members, scales.clone())?;
-        let train_scores = detector.score(&self.data.train, ScoreKind::Model)?;
+        let mut train_scores = detector.score(&self.data.train, ScoreKind::Model)?;
+        let (detector, neighbours) = self.with_neighbours(detector, &mut train_scores)?;
         let codes = detector.codes(&self.data.train)?;
         let test_scores = match &self.data.test {
             Some(t) => Some(detector.score(&t.x, ScoreKind::Model)?),
             None => None,
         };
-        self.assemble(members, scales, train_scores, codes, test_scores)
+        self.assemble(members, scales, neighbours, train_scores, codes, test_scores)
     }
 
     /// As [`finish`](Self::finish), with asynchronous reads (WebGPU).
@@ -349,13 +380,14 @@ impl Fit {
         self.adopt(&members)?;
         let scales = self.scales_async(&members).await?;
         let detector = self.scored(&members, scales.clone())?;
-        let train_scores = detector.score_async(&self.data.train, ScoreKind::Model).await?;
+        let mut train_scores = detector.score_async(&self.data.train, ScoreKind::Model).await?;
+        let (detector, neighbours) = self.with_neighbours(detector, &mut train_scores)?;
         let codes = detector.codes_async(&self.data.train).await?;
         let test_scores = match &self.data.test {
             Some(t) => Some(detector.score_async(&t.x, ScoreKind::Model).await?),
             None => None,
         };
-        self.assemble(members, scales, train_scores, codes, test_scores)
+        self.assemble(members, scales, neighbours, train_scores, codes, test_scores)
     }
 
     /// The held-out test rows scored by the model as it is (async reads; any backend). `None`
@@ -374,7 +406,8 @@ impl Fit {
         let (score, scores) = if member_done {
             let finished = &members[..=last.member];
             let scales = self.scales_async(finished).await?;
-            ("model", self.scored(finished, scales)?.score_async(&test.x, ScoreKind::Model).await?)
+            let (detector, _) = self.with_neighbours(self.scored(finished, scales)?, &mut [])?;
+            ("model", detector.score_async(&test.x, ScoreKind::Model).await?)
         } else {
             let detector = Detector::new(&members[last.member], mode);
             match last.phase {
@@ -400,6 +433,7 @@ impl Fit {
         self,
         members: Vec<crate::model::Networks>,
         scales: Option<Vec<MemberScale>>,
+        neighbours: Option<Neighbours>,
         train_scores: Vec<f32>,
         codes: Matrix,
         test_scores: Option<Vec<f32>>,
@@ -414,6 +448,7 @@ impl Fit {
             self.trainer.networks_config(),
             members,
             scales,
+            neighbours,
             self.data.preprocessor.clone(),
             &train_scores,
             self.config.threshold_rate,

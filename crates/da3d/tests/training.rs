@@ -169,6 +169,7 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
             code_stats: None,
             read: None,
             scales: None,
+            neighbours: None,
         },
         members: vec![t.networks()],
     }
@@ -333,14 +334,14 @@ fn start_fit(p: &da3d::data::Prepared, c: TrainingConfig) -> da3d::pipeline::Fit
 }
 
 /// A two-member ensemble of the small config, trained to the end through the fit pipeline, with
-/// the combined score.
+/// the combined score and the neighbours term (5th neighbour).
 fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     use da3d::config::{Ensemble, Scoring};
     let mut c = small_config(p.train.cols, 3, Method::Da3d);
     c.schedule.aae_epochs = 4;
     c.schedule.pretrain_epochs = 1;
     c.schedule.da3d_epochs = 2;
-    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction };
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5 };
     let mut fit = start_fit(p, c);
     let t = fit.trainer();
     assert_eq!((t.progress().member, t.progress().members), (0, 2));
@@ -355,6 +356,8 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
 
 #[test]
 fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
+    use da3d::config::Scoring;
+    use da3d::detector::Detector;
     let _guard = lock();
     let p = synthetic_prepared(6);
     let outcome = ensemble_fit(&p);
@@ -408,6 +411,24 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
             expected[i] += (zl + ze) / 2.0;
         }
     }
+    // Plus the neighbours term: ln of the distance to the 5th nearest training row (all of them
+    // here), standardised by the training rows' own (each leaving itself out).
+    let n = model.header.neighbours.as_ref().expect("the config asks for the neighbours term");
+    assert_eq!((n.k, n.rows(), n.width), (5, p.train.rows, p.train.cols));
+    let kth_log = |x: &[f32], skip: Option<usize>| -> f64 {
+        let mut d: Vec<f64> = (0..p.train.rows)
+            .filter(|&i| Some(i) != skip)
+            .map(|i| x.iter().zip(p.train.row(i)).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt())
+            .collect();
+        d.sort_by(f64::total_cmp);
+        (d[4] + 1e-12).ln()
+    };
+    let train_logs: Vec<f64> = (0..p.train.rows).map(|i| kth_log(p.train.row(i), Some(i))).collect();
+    let (nm, ns) = f64_moments(&train_logs);
+    assert!(close(nm, n.log_distance.0) && close(ns, n.log_distance.1), "{nm} {ns} vs {:?}", n.log_distance);
+    for (i, e) in expected.iter_mut().enumerate() {
+        *e += (kth_log(p.test.x.row(i), None) - nm) / ns;
+    }
     let got = d.score(&p.test.x, ScoreKind::Model).unwrap();
     for (g, e) in got.iter().zip(&expected) {
         assert!((*g as f64 - e).abs() < 2e-3 * (1.0 + e.abs()), "{g} vs {e}");
@@ -416,6 +437,14 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     assert_eq!(outcome.test_scores.as_deref().unwrap(), got.as_slice());
     let above = outcome.train_scores.iter().filter(|&&s| s > model.header.threshold).count();
     assert!(above <= outcome.train_scores.len() / 100 + 1, "{above}");
+    // A training row's own score leaves it out of its neighbours: the members' part plus its
+    // own term (scored as a new row it would count itself, at distance 0).
+    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, Scoring::AlarmAndReconstruction, scales.clone()).unwrap();
+    let part = members_only.score(&p.train, ScoreKind::Model).unwrap();
+    for i in [0, p.train.rows / 2, p.train.rows - 1] {
+        let want = part[i] as f64 + (train_logs[i] - nm) / ns;
+        assert!((outcome.train_scores[i] as f64 - want).abs() < 2e-3 * (1.0 + want.abs()), "row {i}");
+    }
 }
 
 #[test]
@@ -424,7 +453,9 @@ fn ensemble_bundles_round_trip_and_single_models_keep_format_1() {
     let p = synthetic_prepared(7);
     let model = ensemble_fit(&p).model;
     let bytes = model.to_bytes().unwrap();
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 2);
+    // The neighbours term makes it format 3 (older builds refuse it rather than score without).
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
+    assert!(model.header.neighbours.is_some());
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     // serde_json reads f64 to within an ulp (no `float_roundtrip`): compare the metrics apart.
     let (mut h1, mut h2) = (loaded.header.clone(), model.header.clone());
@@ -448,7 +479,7 @@ fn members_trained_apart_make_the_same_model_as_one_ensemble_run() {
     let p = synthetic_prepared(6);
     let whole = ensemble_fit(&p);
     let config = whole.model.header.config.clone();
-    assert_eq!(config.ensemble, Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction });
+    assert_eq!(config.ensemble, Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5 });
     let fit_of = |c: TrainingConfig| start_fit(&p, c);
     let mut weights = Vec::new();
     // the second member first: the order members train in does not matter
@@ -484,7 +515,7 @@ fn a_stop_between_members_keeps_the_finished_ones() {
     c.schedule.aae_epochs = 2;
     c.schedule.pretrain_epochs = 1;
     c.schedule.da3d_epochs = 0;
-    c.ensemble = Ensemble { members: 3, scoring: Scoring::AlarmAndReconstruction };
+    c.ensemble = Ensemble { members: 3, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
     let mut fit = start_fit(&p, c);
     // three epochs: the first member is done, the second has not trained a batch
     for _ in 0..3 {
@@ -535,7 +566,7 @@ fn explanations_name_the_column_that_makes_a_row_anomalous() {
     c.schedule.pretrain_epochs = 2;
     c.schedule.da3d_epochs = 0;
     c.architecture.alarm_input = da3d::config::AlarmInput::All;
-    c.ensemble = Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction };
+    c.ensemble = Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
     let mut fit = start_fit(&p, c);
     while fit.trainer().step_epoch().unwrap().is_some() {}
     let model = fit.finish().unwrap().model;
@@ -576,7 +607,7 @@ fn held_out_scores_follow_training_and_end_at_the_models_own() {
     c.schedule.aae_epochs = 3;
     c.schedule.pretrain_epochs = 2;
     c.schedule.da3d_epochs = 0;
-    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction };
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
     let mut fit = start_fit(&p, c);
     assert!(futures_lite_block_on(fit.held_out_async()).unwrap().is_none(), "nothing before the first epoch");
     let mut seen = Vec::new();

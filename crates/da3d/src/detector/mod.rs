@@ -1,8 +1,10 @@
 //! The anomaly detector `f_AD(x) = sigmoid(f_alarm(acts(enc(x))))` and its batched scoring;
-//! for an ensemble, the mean of its members' standardised scores ([`Scoring`]).
+//! for an ensemble, the mean of its members' standardised scores ([`Scoring`]), plus the
+//! neighbours term when the model has one (`neighbours`).
 //! Tensor I/O lives in `io`, the alarm's inputs with the networks (`model::alarm_inputs`).
 
 mod io;
+pub mod neighbours;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData, activation};
@@ -13,13 +15,14 @@ use crate::error::{Error, Result};
 use crate::model::{Networks, alarm_input_rows};
 
 pub use io::networks_to_device_async;
+pub use neighbours::Neighbours;
 pub(crate) use io::{in_batches, read_async, read_sync};
 
 /// Which score to compute (over an ensemble: the members' mean).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreKind {
-    /// The model's own score: what its config's [`Scoring`] says (what `score` and the
-    /// threshold use).
+    /// The model's own score: what its config's [`Scoring`] says, plus the neighbours term when
+    /// the model has one (what `score` and the threshold use).
     Model,
     /// The DA³D / A³ anomaly score in [0, 1].
     Alarm,
@@ -98,6 +101,8 @@ pub struct Detector {
     scales: Vec<MemberScale>,
     /// The scales' residual means and spreads as `[1, d]` tensors on the device (uploaded once).
     moments: Vec<(Tensor<2>, Tensor<2>)>,
+    /// Added to the model's score ([`ScoreKind::Model`]) when the model has one.
+    neighbours: Option<Neighbours>,
     device: Device,
 }
 
@@ -113,7 +118,7 @@ impl Detector {
     /// Members already in inference mode (at least one), scored by their alarm.
     fn of_valid(members: Vec<Networks>, alarm_input: AlarmInput) -> Self {
         let device = members[0].alarm.net.layers[0].weight.val().device();
-        Detector { members, alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), moments: Vec::new(), device }
+        Detector { members, alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), moments: Vec::new(), neighbours: None, device }
     }
 
     /// Members scored as `scoring` says; `scales` (one per member) are needed for
@@ -130,6 +135,23 @@ impl Detector {
         d.moments = scales.iter().map(|s| d.residual_tensors(s)).collect();
         d.scales = scales;
         Ok(d)
+    }
+
+    /// The model's score ([`ScoreKind::Model`]) with the neighbours term added (for
+    /// [`Scoring::AlarmAndReconstruction`]).
+    pub fn with_neighbours(mut self, neighbours: Option<Neighbours>) -> Result<Self> {
+        if let Some(n) = &neighbours {
+            if self.scoring != Scoring::AlarmAndReconstruction {
+                return Err(Error::Bundle("the neighbours term needs the alarm-and-reconstruction score".into()));
+            }
+            n.check(self.width())?;
+        }
+        self.neighbours = neighbours;
+        Ok(self)
+    }
+
+    pub fn neighbours(&self) -> Option<&Neighbours> {
+        self.neighbours.as_ref()
     }
 
     /// Member `k` alone, scored by its alarm (for its [`MemberScale`]).
@@ -183,7 +205,8 @@ impl Detector {
         )
     }
 
-    /// Scores of a batch (over members: their mean). `[batch, d]` → `[batch]`.
+    /// Scores of a batch (over members: their mean), without the neighbours term (added on the
+    /// host by [`score`](Self::score)). `[batch, d]` → `[batch]`.
     pub fn score_tensor(&self, x: Tensor<2>, kind: ScoreKind) -> Tensor<1> {
         let kind = match (kind, self.scoring) {
             (ScoreKind::Model, Scoring::Alarm) => ScoreKind::Alarm,
@@ -207,8 +230,13 @@ impl Detector {
         if self.members.len() == 1 { sum } else { sum / k }
     }
 
+    /// Inputs per row.
+    fn width(&self) -> usize {
+        self.first().aae.encoder.layers[0].weight.val().dims()[0]
+    }
+
     fn check_width(&self, x: &Matrix) -> Result<()> {
-        let d = self.first().aae.encoder.layers[0].weight.val().dims()[0];
+        let d = self.width();
         if x.cols != d {
             return Err(Error::Schema(format!("the data has {} features, the model expects {d}", x.cols)));
         }
@@ -222,19 +250,31 @@ impl Detector {
     /// Scores of every row (blocking read; native backends).
     pub fn score(&self, x: &Matrix, kind: ScoreKind) -> Result<Vec<f32>> {
         self.check_width(x)?;
-        match self.batches(x, kind) {
-            Some(t) => read_sync(t),
-            None => Ok(Vec::new()),
-        }
+        let scores = match self.batches(x, kind) {
+            Some(t) => read_sync(t)?,
+            None => Vec::new(),
+        };
+        self.add_neighbours(x, kind, scores)
     }
 
     /// Scores of every row (async read; works on WebGPU).
     pub async fn score_async(&self, x: &Matrix, kind: ScoreKind) -> Result<Vec<f32>> {
         self.check_width(x)?;
-        match self.batches(x, kind) {
-            Some(t) => read_async(t).await,
-            None => Ok(Vec::new()),
+        let scores = match self.batches(x, kind) {
+            Some(t) => read_async(t).await?,
+            None => Vec::new(),
+        };
+        self.add_neighbours(x, kind, scores)
+    }
+
+    /// The model's score: the members' part plus the neighbours term, if the model has one.
+    fn add_neighbours(&self, x: &Matrix, kind: ScoreKind, mut scores: Vec<f32>) -> Result<Vec<f32>> {
+        if let (ScoreKind::Model, Scoring::AlarmAndReconstruction, Some(n)) = (kind, self.scoring, &self.neighbours) {
+            for (s, t) in scores.iter_mut().zip(n.terms(x)?) {
+                *s += t;
+            }
         }
+        Ok(scores)
     }
 
     /// Per-batch sums `[batches, 2d]` of member `k`'s residuals and squared residuals.
