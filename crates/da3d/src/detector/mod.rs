@@ -150,10 +150,6 @@ impl Detector {
         Ok(self)
     }
 
-    pub fn neighbours(&self) -> Option<&Neighbours> {
-        self.neighbours.as_ref()
-    }
-
     /// Member `k` alone, scored by its alarm (for its [`MemberScale`]).
     pub fn member(&self, k: usize) -> Detector {
         Self::of_valid(vec![self.members[k].clone()], self.alarm_input)
@@ -269,7 +265,8 @@ impl Detector {
 
     /// The model's score: the members' part plus the neighbours term, if the model has one.
     fn add_neighbours(&self, x: &Matrix, kind: ScoreKind, mut scores: Vec<f32>) -> Result<Vec<f32>> {
-        if let (ScoreKind::Model, Scoring::AlarmAndReconstruction, Some(n)) = (kind, self.scoring, &self.neighbours) {
+        // (`with_neighbours`, its only setter, admits it with the combined score alone.)
+        if let (ScoreKind::Model, Some(n)) = (kind, &self.neighbours) {
             for (s, t) in scores.iter_mut().zip(n.terms(x)?) {
                 *s += t;
             }

@@ -63,15 +63,15 @@ impl Neighbours {
         };
         chosen.sort_unstable();
         // Each training row's position among the reference rows, if it is one (to leave out).
-        let mut position = vec![usize::MAX; train.rows];
+        let mut position = vec![None; train.rows];
         for (p, &i) in chosen.iter().enumerate() {
-            position[i] = p;
+            position[i] = Some(p);
         }
         let k = k.min(n - 1);
         let reference = train.select(&chosen).values;
         let mut neighbours = Neighbours { k, width: train.cols, reference, log_distance: (0.0, 1.0) };
         let logs: Vec<f32> =
-            (0..train.rows).map(|i| neighbours.log_distance_of(train.row(i), Some(position[i]).filter(|&p| p != usize::MAX))).collect();
+            (0..train.rows).map(|i| neighbours.log_distance_of(train.row(i), position[i])).collect();
         let count = logs.len() as f64;
         let mean = logs.iter().map(|&l| l as f64).sum::<f64>() / count;
         let var = logs.iter().map(|&l| (l as f64 - mean).powi(2)).sum::<f64>() / count;
@@ -126,7 +126,7 @@ impl Neighbours {
                 self.width
             )));
         }
-        if self.k == 0 || self.rows() <= self.k.saturating_sub(1) || self.rows() < 2 {
+        if self.k == 0 || self.k > self.rows() || self.rows() < 2 {
             return Err(Error::Bundle(format!("the neighbours term has k = {} but {} reference rows", self.k, self.rows())));
         }
         if !(mean.is_finite() && std.is_finite() && std > 0.0) || !self.reference.iter().all(|v| v.is_finite()) {
