@@ -107,8 +107,9 @@ build_module() {
 }
 
 if [ "$profile" = web ]; then
-  # SIMD for the page's modules only (gemm and burn-flex's kernels use it); the dev profile's
-  # wasm builds (the browser tests of the web crate) keep their flags and their cache.
+  # SIMD for the page's modules only (the compiler's vectorised loops, the model crate's kernels,
+  # and gemm's SIMD kernels, which the web crate switches on when built with it); the dev
+  # profile's wasm builds (the browser tests of the web crate) keep their flags and their cache.
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
   # The CPU-only module first (what a session on the CPU loads), then the one with WebGPU.
   build_module www/pkg-cpu web --no-default-features

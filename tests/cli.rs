@@ -135,6 +135,27 @@ fn same_seed_same_model_scores() {
 }
 
 #[test]
+fn a_wide_table_trains_to_the_same_model_on_one_thread_or_two() {
+    // 60 inputs: the width rule's 1000-500-200-75 alarm on the decoder's 120…6-wide activations,
+    // products large enough to be split over the compute pool's threads (small ones are not).
+    let dir = Dir::new("wide-threads");
+    let spec = SyntheticSpec { rows: 500, numeric: 60, categorical: false, anomaly_rate: 0.05, seed: 4 };
+    let data = dir.file("wide.csv", &synthetic_csv(&spec));
+    let mut out = Vec::new();
+    for threads in ["1", "2"] {
+        let model = dir.path(&format!("w{threads}.da3d"));
+        let schedule = ["--members", "1", "--epochs-aae", "2", "--epochs-pretrain", "1", "--epochs", "2", "--quiet"];
+        let mut args = vec!["train", &data, "-o", &model, "--seed", "5", "--threads", threads];
+        args.extend_from_slice(&schedule);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out.push(stdout(&run(&["score", &model, &data])));
+    }
+    assert!(out[0].lines().count() > 400, "{}", out[0]);
+    assert_eq!(out[0], out[1], "1 and 2 threads");
+}
+
+#[test]
 fn eval_prints_table_and_json() {
     let dir = Dir::new("eval");
     let data = fixture(&dir);

@@ -99,6 +99,10 @@ impl Session {
     /// Create a session. With `prefer_gpu`, WebGPU is tried first; the CPU is the fallback, and
     /// `backend()` says why it was chosen.
     pub async fn create(prefer_gpu: bool) -> Session {
+        // gemm's 128-bit SIMD kernels are off in WebAssembly unless asked for; this module is
+        // built with +simd128, so every browser that runs it has them.
+        #[cfg(target_feature = "simd128")]
+        gemm::set_wasm_simd128(true);
         let (device, backend) = if prefer_gpu {
             match gpu_device().await {
                 Ok(d) => {

@@ -8,7 +8,7 @@ use clap::Args;
 use da3d::data::{self, ReadOptions};
 use da3d::pipeline::{self, ConfigOverrides};
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
-use da3d::train::{Phase, Trainer};
+use da3d::train::{Phase, Trainer, matmul_flops_per_step};
 
 use crate::backend::{BackendChoice, select};
 use crate::commands::{build_config, data_path, load_table, read_options};
@@ -42,6 +42,13 @@ pub struct BenchArgs {
     /// epochs take minutes (10⁶ rows, Census).
     #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1_000_000))]
     pub steps: Option<usize>,
+    /// Threads for the CPU backend's large matrix products, 1 to 1024 [default: every core].
+    #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1024))]
+    pub threads: Option<usize>,
+    /// Also time the CPU backend's matrix product alone on the alarm's layer shapes and on a
+    /// 1024³ square (GFLOP/s: the ceiling a step's achieved rate is set against).
+    #[arg(long)]
+    pub gemm: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -136,13 +143,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 let mean = per_step * batches as f64;
                 results.push(serde_json::json!({
                     "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,
-                    "steps_per_second": 1.0 / per_step, "batch_size": batch, "rows": x.rows, "inputs": x.cols,
+                    "steps_per_second": 1.0 / per_step, "batch_size": batch, "rows": x.rows, "inputs": x.cols, "threads": rayon::current_num_threads(),
+                    "matmul_gflops": matmul_flops_per_step(&cfg, x.cols, phase) / per_step / 1e9,
                     "timed": format!("{steps} batches"),
                 }));
             }
             continue;
         }
-        let mut trainer = Trainer::new(cfg, x.clone(), &backend.device)?;
+        let mut trainer = Trainer::new(cfg.clone(), x.clone(), &backend.device)?;
         let mut per_phase: Vec<(Phase, f64)> = Vec::new();
         loop {
             let phase = trainer.phase();
@@ -166,31 +174,80 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let mean = v.iter().sum::<f64>() / v.len() as f64;
             results.push(serde_json::json!({
                 "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,
-                "steps_per_second": batches as f64 / mean, "batch_size": batch, "rows": x.rows, "inputs": x.cols,
+                "steps_per_second": batches as f64 / mean, "batch_size": batch, "rows": x.rows, "inputs": x.cols, "threads": rayon::current_num_threads(),
+                "matmul_gflops": matmul_flops_per_step(&cfg, x.cols, phase) * batches as f64 / mean / 1e9,
                 "timed": format!("{} epochs", v.len()),
             }));
         }
     }
+    let gemm = if args.gemm { gemm_ceiling(&args.preset, args.batch_size, &x, args.data_args.dataset.as_deref())? } else { Vec::new() };
     let peak = peak_rss_mib();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak}))?);
+        let mut out = serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak});
+        if args.gemm {
+            out["gemm"] = serde_json::json!(gemm);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!("data: {source} ({} training rows, {} inputs)", x.rows, x.cols);
-    println!("| backend | phase | s/epoch | steps/s | batch |");
-    println!("|---|---|---|---|---|");
+    println!("| backend | phase | s/epoch | steps/s | batch | matmul GFLOP/s |");
+    println!("|---|---|---|---|---|---|");
     for r in &results {
         println!(
-            "| {} | {} | {:.3} | {:.1} | {} |",
+            "| {} | {} | {:.3} | {:.1} | {} | {:.1} |",
             r["backend"].as_str().unwrap_or(""),
             r["phase"].as_str().unwrap_or(""),
             r["seconds_per_epoch"].as_f64().unwrap_or(f64::NAN),
             r["steps_per_second"].as_f64().unwrap_or(f64::NAN),
-            r["batch_size"]
+            r["batch_size"],
+            r["matmul_gflops"].as_f64().unwrap_or(f64::NAN),
         );
+    }
+    if !gemm.is_empty() {
+        println!("matrix product alone (cpu, {} threads):", rayon::current_num_threads());
+        println!("| rows × in → out | GFLOP/s |");
+        println!("|---|---|");
+        for g in &gemm {
+            println!("| {} × {} → {} | {:.1} |", g["m"], g["k"], g["n"], g["gflops"].as_f64().unwrap_or(f64::NAN));
+        }
     }
     if let Some(p) = peak {
         println!("peak memory (whole process): {p:.0} MiB");
     }
     Ok(())
+}
+
+/// GFLOP/s of the CPU backend's matrix product alone, `[m, k] · [k, n]`, timed over enough
+/// repetitions for ~0.3 s after one warm-up product.
+fn gemm_gflops(device: &burn::tensor::Device, m: usize, k: usize, n: usize) -> f64 {
+    use burn::tensor::{Distribution, Tensor};
+    let a = Tensor::<2>::random([m, k], Distribution::Default, device);
+    let b = Tensor::<2>::random([k, n], Distribution::Default, device);
+    let flops = 2.0 * m as f64 * k as f64 * n as f64;
+    let _ = a.clone().matmul(b.clone()).into_data();
+    let reps = ((0.3e9 * 30.0 / flops) as usize).clamp(3, 10_000);
+    let start = Instant::now();
+    for _ in 0..reps {
+        let _ = a.clone().matmul(b.clone()).into_data();
+    }
+    flops * reps as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// The matrix product's own speed on the shapes of the alarm's layers (on the 2·batch rows of a
+/// pretraining step) and on a 1024³ square, on the CPU backend.
+fn gemm_ceiling(preset: &PresetArg, batch_size: Option<usize>, x: &data::Matrix, dataset: Option<&str>) -> Result<Vec<serde_json::Value>> {
+    let mut overrides = ConfigOverrides::new((*preset).into());
+    overrides.batch_size = batch_size;
+    let cfg = build_config(&overrides, None, x.cols, x.rows, dataset)?;
+    let alarm = cfg.networks(x.cols).alarm;
+    let widths: Vec<usize> = std::iter::once(alarm.d_input).chain(alarm.hidden.iter().copied()).collect();
+    let rows = 2 * cfg.schedule.batch_size;
+    let device = burn::tensor::Device::flex();
+    let mut shapes: Vec<(usize, usize, usize)> = widths.windows(2).map(|w| (rows, w[0], w[1])).collect();
+    shapes.push((1024, 1024, 1024));
+    Ok(shapes
+        .into_iter()
+        .map(|(m, k, n)| serde_json::json!({"m": m, "k": k, "n": n, "gflops": gemm_gflops(&device, m, k, n), "threads": rayon::current_num_threads()}))
+        .collect())
 }

@@ -177,9 +177,9 @@ pub struct TrainArgs {
     /// Ensemble members, 1 to 64 [default: the preset's; robust: 5]: fewer train faster.
     #[arg(long, value_name = "K", value_parser = |s: &str| parse_count(s, da3d::config::MAX_MEMBERS))]
     pub members: Option<usize>,
-    /// Threads that train ensemble members side by side, one member each (CPU backend), 1 to
-    /// 1024 [default: every core]. The model does not depend on it: the same seed gives the same
-    /// scores with any number.
+    /// Threads (CPU backend), 1 to 1024 [default: every core]: ensemble members train side by
+    /// side, one member each, and the large matrix products of wide tables split over the threads
+    /// left. The model does not depend on it: the same seed gives the same scores with any number.
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count(s, 1024))]
     pub threads: Option<usize>,
     /// Compute backend.
@@ -350,6 +350,11 @@ fn main() -> ExitCode {
     default_sigpipe();
     tune_allocator();
     let cli = Cli::parse();
+    members::init_pool(match &cli.command {
+        Command::Train { train, .. } | Command::Eval { train, .. } => train.threads,
+        Command::Bench(args) => args.threads,
+        _ => None,
+    });
     let result = match cli.command {
         Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
             commands::data_path(data, &data_args).and_then(|data| {

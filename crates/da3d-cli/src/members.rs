@@ -13,11 +13,23 @@ use da3d::model::Networks;
 use da3d::pipeline::{Fit, FitOutcome};
 use da3d::train::{EpochReport, Observer, Progress, Trainer, run_blocking};
 
-/// Threads to train on: `requested`, or every core the machine reports, never more than the
-/// members.
+/// Cores to compute on: `requested`, or every core the machine reports.
+pub fn cores(requested: Option<usize>) -> usize {
+    requested.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}
+
+/// Threads that train members side by side: the cores, never more than the members.
 pub fn threads_for(requested: Option<usize>, members: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    requested.unwrap_or(cores).clamp(1, members.max(1))
+    cores(requested).min(members.max(1))
+}
+
+/// Size the process's compute pool: burn's CPU backend splits a large matrix product (wide
+/// tables; not Mammography's, which stay on the calling thread) over the pool's threads. Its
+/// pieces are whole blocks of the output, each summed in the same order, so the numbers do not
+/// depend on the pool's size. Call once, before any training.
+pub fn init_pool(requested: Option<usize>) {
+    // The only error: a pool already built (tests calling twice); keep that one.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(cores(requested)).build_global();
 }
 
 /// What a member's thread tells the main thread.
@@ -62,10 +74,17 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
     let (tx, rx) = mpsc::channel();
     let mut trained: Vec<Option<Networks>> = vec![None; members];
     let mut first_error: Option<(usize, String)> = None;
+    // Each member's thread has its own share of the cores for its matrix products (one each when
+    // there are as many members as cores).
+    let pool_threads = (rayon::current_num_threads() / threads).max(1);
+    let pools = (0..threads)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(pool_threads).build())
+        .collect::<Result<Vec<_>, _>>()
+        .context("could not start the training threads")?;
     std::thread::scope(|scope| {
-        for t in 0..threads {
+        for (t, pool) in pools.into_iter().enumerate() {
             let (tx, config, rows, failed) = (tx.clone(), &config, &rows, &failed);
-            scope.spawn(move || {
+            scope.spawn(move || pool.install(|| {
                 let device = burn::tensor::Device::flex();
                 for member in (t..members).step_by(threads) {
                     if failed.load(Ordering::Relaxed) {
@@ -84,7 +103,7 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
                         return;
                     }
                 }
-            });
+            }));
         }
         drop(tx);
         // The ensemble's progress: steps over all members, from each member's latest report.

@@ -9,6 +9,7 @@
 
 mod aae;
 mod detector_stage;
+mod flops;
 mod losses;
 mod report;
 
@@ -24,6 +25,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+pub use flops::matmul_flops_per_step;
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
 
