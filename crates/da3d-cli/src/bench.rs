@@ -129,24 +129,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut results = Vec::new();
     for &b in &args.backends {
         let backend = select(b)?;
-        let mut overrides = ConfigOverrides::new(args.preset.into());
-        overrides.seed = Some(0);
-        overrides.aae_epochs = Some(args.epochs + 1);
-        overrides.pretrain_epochs = Some(args.epochs + 1);
-        overrides.da3d_epochs = Some(args.epochs + 1);
-        overrides.batch_size = args.batch_size;
-        let cfg = build_config(&overrides, None, x.cols, x.rows, args.data_args.dataset.as_deref())?;
+        let cfg = bench_config(args, &x)?;
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {
             for (phase, per_step) in seconds_per_step(&cfg, &x, batches, &backend.device, steps.max(1))? {
-                let mean = per_step * batches as f64;
-                results.push(serde_json::json!({
-                    "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,
-                    "steps_per_second": 1.0 / per_step, "batch_size": batch, "rows": x.rows, "inputs": x.cols, "threads": rayon::current_num_threads(),
-                    "matmul_gflops": matmul_flops_per_step(&cfg, x.cols, phase) / per_step / 1e9,
-                    "timed": format!("{steps} batches"),
-                }));
+                results.push(result_row(&backend.name, phase, per_step, batches, &cfg, &x, format!("{steps} batches")));
             }
             continue;
         }
@@ -172,15 +160,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 continue;
             }
             let mean = v.iter().sum::<f64>() / v.len() as f64;
-            results.push(serde_json::json!({
-                "backend": backend.name, "phase": phase.name(), "seconds_per_epoch": mean,
-                "steps_per_second": batches as f64 / mean, "batch_size": batch, "rows": x.rows, "inputs": x.cols, "threads": rayon::current_num_threads(),
-                "matmul_gflops": matmul_flops_per_step(&cfg, x.cols, phase) * batches as f64 / mean / 1e9,
-                "timed": format!("{} epochs", v.len()),
-            }));
+            results.push(result_row(&backend.name, phase, mean / batches as f64, batches, &cfg, &x, format!("{} epochs", v.len())));
         }
     }
-    let gemm = if args.gemm { gemm_ceiling(&args.preset, args.batch_size, &x, args.data_args.dataset.as_deref())? } else { Vec::new() };
+    let gemm = if args.gemm { gemm_ceiling(&bench_config(args, &x)?, x.cols) } else { Vec::new() };
     let peak = peak_rss_mib();
     if args.json {
         let mut out = serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak});
@@ -218,6 +201,37 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// One result: a phase's seconds per step on a backend, as seconds per epoch (`batches` steps),
+/// steps per second and achieved matrix-product GFLOP/s.
+fn result_row(
+    backend: &str,
+    phase: Phase,
+    per_step: f64,
+    batches: usize,
+    cfg: &da3d::config::TrainingConfig,
+    x: &data::Matrix,
+    timed: String,
+) -> serde_json::Value {
+    serde_json::json!({
+        "backend": backend, "phase": phase.name(), "seconds_per_epoch": per_step * batches as f64,
+        "steps_per_second": 1.0 / per_step, "batch_size": cfg.schedule.batch_size, "rows": x.rows, "inputs": x.cols,
+        "threads": rayon::current_num_threads(),
+        "matmul_gflops": matmul_flops_per_step(cfg, x.cols, phase) / per_step / 1e9,
+        "timed": timed,
+    })
+}
+
+/// The preset's configuration for `x`, with `--epochs` + 1 (the warm-up) in every phase.
+fn bench_config(args: &BenchArgs, x: &data::Matrix) -> Result<da3d::config::TrainingConfig> {
+    let mut overrides = ConfigOverrides::new(args.preset.into());
+    overrides.seed = Some(0);
+    overrides.aae_epochs = Some(args.epochs + 1);
+    overrides.pretrain_epochs = Some(args.epochs + 1);
+    overrides.da3d_epochs = Some(args.epochs + 1);
+    overrides.batch_size = args.batch_size;
+    build_config(&overrides, None, x.cols, x.rows, args.data_args.dataset.as_deref())
+}
+
 /// GFLOP/s of the CPU backend's matrix product alone, `[m, k] · [k, n]`, timed over enough
 /// repetitions for ~0.3 s after one warm-up product.
 fn gemm_gflops(device: &burn::tensor::Device, m: usize, k: usize, n: usize) -> f64 {
@@ -236,18 +250,15 @@ fn gemm_gflops(device: &burn::tensor::Device, m: usize, k: usize, n: usize) -> f
 
 /// The matrix product's own speed on the shapes of the alarm's layers (on the 2·batch rows of a
 /// pretraining step) and on a 1024³ square, on the CPU backend.
-fn gemm_ceiling(preset: &PresetArg, batch_size: Option<usize>, x: &data::Matrix, dataset: Option<&str>) -> Result<Vec<serde_json::Value>> {
-    let mut overrides = ConfigOverrides::new((*preset).into());
-    overrides.batch_size = batch_size;
-    let cfg = build_config(&overrides, None, x.cols, x.rows, dataset)?;
-    let alarm = cfg.networks(x.cols).alarm;
-    let widths: Vec<usize> = std::iter::once(alarm.d_input).chain(alarm.hidden.iter().copied()).collect();
+fn gemm_ceiling(cfg: &da3d::config::TrainingConfig, d_input: usize) -> Vec<serde_json::Value> {
+    let alarm = cfg.networks(d_input).layer_widths().alarm;
     let rows = 2 * cfg.schedule.batch_size;
     let device = burn::tensor::Device::flex();
-    let mut shapes: Vec<(usize, usize, usize)> = widths.windows(2).map(|w| (rows, w[0], w[1])).collect();
+    // the alarm's hidden layers (its last, to one logit, is not a product worth timing)
+    let mut shapes: Vec<(usize, usize, usize)> = alarm[..alarm.len() - 1].windows(2).map(|w| (rows, w[0], w[1])).collect();
     shapes.push((1024, 1024, 1024));
-    Ok(shapes
+    shapes
         .into_iter()
         .map(|(m, k, n)| serde_json::json!({"m": m, "k": k, "n": n, "gflops": gemm_gflops(&device, m, k, n), "threads": rayon::current_num_threads()}))
-        .collect())
+        .collect()
 }

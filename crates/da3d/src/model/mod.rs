@@ -11,5 +11,5 @@ pub use dropout::seed_dropout_masks;
 pub use fused::FusedAdam;
 pub use mlp::{Activation, Mlp, MlpConfig, OutputActivation, WeightNorm};
 pub use networks::{
-    Aae, AaeConfig, Alarm, AlarmConfig, Critic, CriticConfig, Generator, GeneratorConfig, Networks, NetworksConfig,
+    Aae, AaeConfig, Alarm, AlarmConfig, Critic, CriticConfig, Generator, GeneratorConfig, LayerWidths, Networks, NetworksConfig,
 };

@@ -195,27 +195,44 @@ impl NetworksConfig {
         }
     }
 
-    /// Weights and biases of every linear layer (saturating): what `init` would allocate. A
-    /// bundle loader compares it with the stored weights before allocating anything.
-    pub fn parameter_count(&self) -> u64 {
-        fn chain(first: usize, hidden: &[usize], last: usize) -> u64 {
-            let widths: Vec<u64> = std::iter::once(first).chain(hidden.iter().copied()).chain([last]).map(|w| w as u64).collect();
-            widths.windows(2).fold(0u64, |n, w| n.saturating_add(w[0].saturating_mul(w[1]).saturating_add(w[1])))
+    /// Each network's layer widths, input to output.
+    pub fn layer_widths(&self) -> LayerWidths {
+        fn chain(first: usize, hidden: &[usize], last: usize) -> Vec<usize> {
+            std::iter::once(first).chain(hidden.iter().copied()).chain([last]).collect()
         }
         let a = &self.aae;
         let mut decoder_hidden = a.encoder_hidden.clone();
         decoder_hidden.reverse();
-        [
-            chain(a.d_input, &a.encoder_hidden, a.d_code),
-            chain(a.d_code, &decoder_hidden, a.d_input),
-            chain(self.latent_discriminator.d_code, &self.latent_discriminator.hidden, 1),
-            chain(self.alarm.d_input, &self.alarm.hidden, 1),
-            chain(self.generator.d_noise, &self.generator.hidden, self.generator.d_code),
-            chain(self.critic.d_code, &self.critic.hidden, 1),
-        ]
-        .into_iter()
-        .fold(0u64, u64::saturating_add)
+        LayerWidths {
+            encoder: chain(a.d_input, &a.encoder_hidden, a.d_code),
+            decoder: chain(a.d_code, &decoder_hidden, a.d_input),
+            latent_discriminator: chain(self.latent_discriminator.d_code, &self.latent_discriminator.hidden, 1),
+            alarm: chain(self.alarm.d_input, &self.alarm.hidden, 1),
+            generator: chain(self.generator.d_noise, &self.generator.hidden, self.generator.d_code),
+            critic: chain(self.critic.d_code, &self.critic.hidden, 1),
+        }
     }
+
+    /// Weights and biases of every linear layer (saturating): what `init` would allocate. A
+    /// bundle loader compares it with the stored weights before allocating anything.
+    pub fn parameter_count(&self) -> u64 {
+        let w = self.layer_widths();
+        [w.encoder, w.decoder, w.latent_discriminator, w.alarm, w.generator, w.critic]
+            .iter()
+            .flat_map(|widths| widths.windows(2).map(|l| (l[0] as u64).saturating_mul(l[1] as u64).saturating_add(l[1] as u64)))
+            .fold(0u64, u64::saturating_add)
+    }
+}
+
+/// Layer widths of every network, input to output (`NetworksConfig::layer_widths`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerWidths {
+    pub encoder: Vec<usize>,
+    pub decoder: Vec<usize>,
+    pub latent_discriminator: Vec<usize>,
+    pub alarm: Vec<usize>,
+    pub generator: Vec<usize>,
+    pub critic: Vec<usize>,
 }
 
 #[cfg(test)]

@@ -9,14 +9,9 @@
 //! the count matters they are a few per cent of the products.
 
 use crate::config::{AlarmInput, TrainingConfig};
-use crate::model::NetworksConfig;
+use crate::model::LayerWidths;
 
 use super::Phase;
-
-/// Layer widths of a network: input, hidden..., output.
-fn chain(first: usize, hidden: &[usize], last: usize) -> Vec<usize> {
-    std::iter::once(first).chain(hidden.iter().copied()).chain([last]).collect()
-}
 
 /// One pass of a network over `rows` rows: forward, plus the weight gradients (`weights`) and the
 /// gradient with respect to its input (`input`; the first layer's input gradient only then).
@@ -35,17 +30,8 @@ fn pass(widths: &[usize], rows: usize, weights: bool, input: bool) -> f64 {
 /// Floating-point operations in the matrix products of one batch of `phase` (`batch` rows) for
 /// an input of width `d_input`; 0 for `Phase::Done`.
 pub fn matmul_flops_per_step(config: &TrainingConfig, d_input: usize, phase: Phase) -> f64 {
-    let nc: NetworksConfig = config.networks(d_input);
     let b = config.schedule.batch_size;
-    let a = &nc.aae;
-    let mut decoder_hidden = a.encoder_hidden.clone();
-    decoder_hidden.reverse();
-    let encoder = chain(a.d_input, &a.encoder_hidden, a.d_code);
-    let decoder = chain(a.d_code, &decoder_hidden, a.d_input);
-    let latent = chain(nc.latent_discriminator.d_code, &nc.latent_discriminator.hidden, 1);
-    let alarm = chain(nc.alarm.d_input, &nc.alarm.hidden, 1);
-    let generator = chain(nc.generator.d_noise, &nc.generator.hidden, nc.generator.d_code);
-    let critic = chain(nc.critic.d_code, &nc.critic.hidden, 1);
+    let LayerWidths { encoder, decoder, latent_discriminator: latent, alarm, generator, critic } = config.networks(d_input).layer_widths();
     // Alarm inputs of generated codes: the decoder, and with `All` the encoder on its output.
     let codes_to_inputs = |rows| {
         pass(&decoder, rows, false, false)
