@@ -377,8 +377,9 @@ describe('da3d page', () => {
       assert.ok(points >= 2 * 6, `live curve points (AUC and AP): ${points}`);
       const last = JSON.parse(await page.getAttribute('#live-auc', 'data-last'));
       assert.equal(last.score, 'model');
-      // (quick has no DA³D stage: no generator or critic losses)
-      await assertChartsDrawn(page, CHARTS.filter((c) => c !== 'loss-generator' && c !== 'loss-critic'));
+      // (quick trains no alarm and has no DA³D stage: no alarm, generator or critic losses)
+      await assertChartsDrawn(page, CHARTS.filter((c) => !['loss-alarm', 'loss-generator', 'loss-critic'].includes(c)));
+      assert.match(await page.getAttribute('#loss-alarm', 'aria-label'), /Not trained/, 'the alarm chart says it was not trained');
       // Why: every listed row names the columns that push it up, with a share.
       const why = await page.$$eval('#top tbody tr td:last-child', (cells) => cells.map((c) => c.textContent));
       assert.equal(why.length, 20);

@@ -21,8 +21,9 @@ use progress::LogFormat;
 /// `--preset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
-    /// The default of `train`: an ensemble of DA³D models, trained for a step budget sized by
-    /// the rows, scored by alarm and reconstruction error.
+    /// The default of `train`: an ensemble of adversarial autoencoders, trained for a step
+    /// budget sized by the rows, scored by reconstruction error and distance to the training rows
+    /// (`--epochs-pretrain`/`--epochs` train the alarm and add it to the score).
     Robust,
     /// `robust` on a smaller budget (3 members, half the steps): the page's default; a strong
     /// model in a fraction of the time.

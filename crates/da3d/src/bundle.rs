@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainingConfig;
 use crate::data::{Preprocessor, ReadOptions};
-use crate::config::Scoring;
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
 use crate::model::{Networks, NetworksConfig};
@@ -51,7 +50,7 @@ pub struct BundleHeader {
     /// reads new files the same way. `None` in bundles of older builds.
     #[serde(default)]
     pub read: Option<ReadOptions>,
-    /// Per member, the training rows' score moments that [`Scoring::AlarmAndReconstruction`]
+    /// Per member, the training rows' score moments that a standardised [`Scoring`](crate::config::Scoring)
     /// standardises with (`None` for the alarm score).
     #[serde(default)]
     pub scales: Option<Vec<MemberScale>>,
@@ -108,7 +107,7 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
 }
 
 impl Model {
-    /// The detector: the members scored as the config's [`Scoring`] says (checked when the
+    /// The detector: the members scored as the config's [`Scoring`](crate::config::Scoring) says (checked when the
     /// model was assembled or loaded).
     pub fn detector(&self) -> Detector {
         let h = &self.header;
@@ -138,7 +137,7 @@ impl Model {
         if self.members.len() != want {
             return Err(Error::Bundle(format!("the config has {want} members but the weights hold {}", self.members.len())));
         }
-        if h.config.ensemble.scoring == Scoring::AlarmAndReconstruction {
+        if h.config.ensemble.scoring.is_standardised() {
             let scales = h.scales.as_ref().map_or(0, Vec::len);
             if scales != want {
                 return Err(Error::Bundle(format!("{want} members but {scales} score scales")));

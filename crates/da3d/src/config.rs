@@ -74,8 +74,9 @@ pub enum Preset {
     Paper,
     /// The authors' published IJCNN 2022 code.
     Reference,
-    /// The default: an ensemble of DA³D models sized by the rows (a step budget, not an epoch
-    /// count), each scoring with its alarm and its reconstruction error (docs/results.md).
+    /// The default: an ensemble of adversarial autoencoders sized by the rows (a step budget, not
+    /// an epoch count), scored by their standardised reconstruction error and the distance to the
+    /// training rows (docs/results.md); the alarm trains only when asked for.
     Robust,
     /// `robust` on a smaller budget ([`QUICK_STEPS`], [`QUICK_MEMBERS`]): the page's default,
     /// a strong model in tens of seconds.
@@ -178,6 +179,24 @@ pub enum Scoring {
     /// The alarm's logit plus the log of the AAE's reconstruction error, each standardised by its
     /// mean and standard deviation over the training rows (in training-row standard deviations).
     AlarmAndReconstruction,
+    /// The log of the AAE's reconstruction error alone, standardised as in
+    /// [`AlarmAndReconstruction`](Scoring::AlarmAndReconstruction); the alarm is not read (`robust`
+    /// and `quick` train none: on every table measured it lowered the combined score's ROC AUC,
+    /// docs/results.md).
+    Reconstruction,
+}
+
+impl Scoring {
+    /// Whether the score is standardised by per-member [`MemberScale`](crate::detector::MemberScale)s
+    /// (and so can take the neighbours term).
+    pub fn is_standardised(self) -> bool {
+        !matches!(self, Scoring::Alarm)
+    }
+
+    /// Whether the score reads the alarm.
+    pub fn reads_alarm(self) -> bool {
+        !matches!(self, Scoring::Reconstruction)
+    }
 }
 
 /// Independently trained members whose scores are averaged.
@@ -189,7 +208,7 @@ pub struct Ensemble {
     pub scoring: Scoring,
     /// The neighbours term ([`Neighbours`](crate::detector::Neighbours)): `ln` of the distance
     /// to the `k`-th nearest training row, standardised on the training rows, added to the
-    /// [`Scoring::AlarmAndReconstruction`] score; 0 = none (the paper; older configs).
+    /// standardised score ([`Scoring::is_standardised`]); 0 = none (the paper; older configs).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub neighbours: usize,
 }
@@ -226,16 +245,17 @@ pub fn member_seed(seed: u64, k: usize) -> u64 {
 /// The `robust` preset's training budget in optimiser steps per phase (AAE, detector
 /// pretraining, DA³D), turned into epochs by the number of training rows: small tables get as
 /// many steps as large ones (an epoch of 300 rows is 2 batches), large ones are not over-trained.
-/// No DA³D steps: on every table measured the adversarial stage lowered the alarm's AUC after
-/// pretraining (docs/results.md, issue 14); `--epochs N` adds it.
-pub const ROBUST_STEPS: [usize; 3] = [3_500, 1_400, 0];
+/// No alarm steps: on every table measured the adversarial stage lowered the alarm's AUC after
+/// pretraining, and the pretrained alarm lowered the combined score's (docs/results.md, issue
+/// 14); `--epochs-pretrain N` / `--epochs N` train it and put it back into the score.
+pub const ROBUST_STEPS: [usize; 3] = [3_500, 0, 0];
 /// Most epochs per phase the step budget may give (tables of a few rows).
 pub const ROBUST_MAX_EPOCHS: usize = 2_000;
 /// Members of the `robust` preset.
 pub const ROBUST_MEMBERS: usize = 5;
 /// The `quick` preset's step budget (as [`ROBUST_STEPS`]): chosen on Mammography for a model
 /// within seed noise of `robust` in about a fifth of its time (docs/results.md, issue 16).
-pub const QUICK_STEPS: [usize; 3] = [1_750, 700, 0];
+pub const QUICK_STEPS: [usize; 3] = [1_750, 0, 0];
 /// Members of the `quick` preset.
 pub const QUICK_MEMBERS: usize = 3;
 /// The neighbour whose distance the `robust` and `quick` scores add (PyOD's kNN default; chosen
@@ -430,7 +450,7 @@ impl TrainingConfig {
 
     /// The `robust` preset: the paper's networks and losses with layer widths from the input
     /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
-    /// `rows`, and [`ROBUST_MEMBERS`] members scored by alarm and reconstruction error; `quick`
+    /// `rows`, and [`ROBUST_MEMBERS`] members scored by their reconstruction error; `quick`
     /// the same with its own budget.
     fn robust(d_input: usize, rows: usize, preset: Preset, steps: [usize; 3], members: usize) -> Self {
         let mut c = Self::preset(Preset::Paper, d_input, None);
@@ -443,7 +463,7 @@ impl TrainingConfig {
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS };
+        c.ensemble = Ensemble { members, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS };
         c
     }
 
@@ -527,8 +547,11 @@ impl TrainingConfig {
         if s.aae_epochs == 0 {
             return Err(Error::config("schedule.aae_epochs", "must be at least 1: the alarm reads a trained AAE"));
         }
-        if s.pretrain_epochs + s.da3d_epochs == 0 {
-            return Err(Error::config("schedule.da3d_epochs", "pretrain_epochs + da3d_epochs must be at least 1"));
+        if s.pretrain_epochs + s.da3d_epochs == 0 && self.ensemble.scoring.reads_alarm() {
+            return Err(Error::config(
+                "schedule.da3d_epochs",
+                "pretrain_epochs + da3d_epochs must be at least 1 when the score reads the alarm",
+            ));
         }
         let o = &self.optimizer;
         if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
@@ -565,8 +588,8 @@ impl TrainingConfig {
         if self.ensemble.neighbours > MAX_NEIGHBOURS {
             return Err(Error::config("ensemble.neighbours", format!("{} is above {MAX_NEIGHBOURS}", self.ensemble.neighbours)));
         }
-        if self.ensemble.neighbours > 0 && self.ensemble.scoring != Scoring::AlarmAndReconstruction {
-            return Err(Error::config("ensemble.neighbours", "the neighbours term adds to the alarm-and-reconstruction score"));
+        if self.ensemble.neighbours > 0 && !self.ensemble.scoring.is_standardised() {
+            return Err(Error::config("ensemble.neighbours", "the neighbours term adds to a standardised score, not to the alarm's"));
         }
         if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
             return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));
@@ -664,24 +687,23 @@ mod tests {
         let small = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(300), Some("mammography"));
         // 300 rows: 2 batches per epoch; the step budget in epochs, capped.
         assert_eq!(small.schedule.aae_epochs, ROBUST_STEPS[0] / 2);
-        assert_eq!(small.schedule.pretrain_epochs, ROBUST_STEPS[1] / 2);
-        assert_eq!(small.schedule.da3d_epochs, 0);
+        assert_eq!((small.schedule.pretrain_epochs, small.schedule.da3d_epochs), (0, 0), "no alarm steps");
         let large = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(100_000), None);
         assert_eq!(large.schedule.aae_epochs, ROBUST_STEPS[0].div_ceil(391));
         let tiny = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(1), None);
         assert_eq!(tiny.schedule.aae_epochs, ROBUST_MAX_EPOCHS);
         let huge = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(100_000_000), None);
-        assert_eq!((huge.schedule.aae_epochs, huge.schedule.pretrain_epochs, huge.schedule.da3d_epochs), (1, 1, 0));
+        assert_eq!((huge.schedule.aae_epochs, huge.schedule.pretrain_epochs, huge.schedule.da3d_epochs), (1, 0, 0));
         // No per-data-set table: the name changes nothing.
         assert_eq!(small.architecture.encoder, encoder_rule(30));
         assert_eq!(small.dataset, None);
-        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS });
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
         assert_eq!(quick.preset, Preset::Quick);
-        assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, QUICK_STEPS[1] / 2));
-        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::AlarmAndReconstruction, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, 0));
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS });
         assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
         assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.

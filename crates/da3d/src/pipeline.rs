@@ -117,7 +117,14 @@ pub struct FitConfig {
 }
 
 impl FitConfig {
-    pub fn new(training: TrainingConfig, threshold_rate: f64, contamination: f64) -> Result<Self> {
+    /// A config that trains an alarm (pretraining or DA³D epochs) but scores by reconstruction
+    /// alone scores with the alarm too: `robust` and `quick` train none unless asked
+    /// (`--epochs-pretrain`, `--epochs`, the page's fields), and what is asked for counts.
+    pub fn new(mut training: TrainingConfig, threshold_rate: f64, contamination: f64) -> Result<Self> {
+        let s = &training.schedule;
+        if training.ensemble.scoring == Scoring::Reconstruction && s.pretrain_epochs + s.da3d_epochs > 0 {
+            training.ensemble.scoring = Scoring::AlarmAndReconstruction;
+        }
         training.validate()?;
         if !(0.0..=0.5).contains(&threshold_rate) {
             return Err(Error::config("threshold_rate", format!("{threshold_rate} is outside [0, 0.5]")));
@@ -291,9 +298,10 @@ impl Fit {
     /// The members' score scales on the training rows, when the config's scoring needs them
     /// (asynchronous reads).
     async fn scales_async(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
-        Ok(match self.config.training.ensemble.scoring {
-            Scoring::Alarm => None,
-            Scoring::AlarmAndReconstruction => Some(self.unscaled(members)?.member_scales_async(&self.data.train).await?),
+        let scoring = self.config.training.ensemble.scoring;
+        Ok(match scoring.is_standardised() {
+            false => None,
+            true => Some(self.unscaled(members)?.member_scales_async(&self.data.train, scoring).await?),
         })
     }
 
@@ -318,7 +326,7 @@ impl Fit {
     /// itself out), when the config has one; fitted on first use.
     fn neighbours(&self) -> Result<Option<&(Neighbours, Vec<f32>)>> {
         let ensemble = &self.config.training.ensemble;
-        if ensemble.neighbours == 0 || ensemble.scoring != Scoring::AlarmAndReconstruction {
+        if ensemble.neighbours == 0 || !ensemble.scoring.is_standardised() {
             return Ok(None);
         }
         if self.neighbours.get().is_none() {
@@ -354,9 +362,10 @@ impl Fit {
     pub fn finish_members(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
         self.adopt(&members)?;
         let unscaled = self.unscaled(&members)?;
-        let scales = match self.config.training.ensemble.scoring {
-            Scoring::Alarm => None,
-            Scoring::AlarmAndReconstruction => Some(unscaled.member_scales(&self.data.train)?),
+        let scoring = self.config.training.ensemble.scoring;
+        let scales = match scoring.is_standardised() {
+            false => None,
+            true => Some(unscaled.member_scales(&self.data.train, scoring)?),
         };
         let detector = self.scored(&members, scales.clone())?;
         let mut train_scores = detector.score(&self.data.train, ScoreKind::Model)?;

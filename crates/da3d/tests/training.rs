@@ -354,6 +354,68 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     fit.finish().unwrap()
 }
 
+/// The default's score (`robust`, `quick`): no alarm trains, and a member's part is its
+/// standardised log reconstruction error alone; the neighbours term adds as before.
+#[test]
+fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
+    use da3d::config::{Ensemble, Scoring};
+    use da3d::detector::Detector;
+    use da3d::pipeline::FitConfig;
+    let _guard = lock();
+    let p = synthetic_prepared(6);
+    let mut c = small_config(p.train.cols, 3, Method::Da3d);
+    c.schedule.aae_epochs = 4;
+    c.schedule.pretrain_epochs = 0;
+    c.schedule.da3d_epochs = 0;
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::Reconstruction, neighbours: 5 };
+    // Without the reconstruction-only score, no alarm epochs is an error; alarm epochs asked
+    // for put the alarm into the score.
+    let mut alarm_scored = c.clone();
+    alarm_scored.ensemble.scoring = Scoring::AlarmAndReconstruction;
+    assert!(alarm_scored.validate().unwrap_err().to_string().contains("da3d_epochs"));
+    let mut asked = c.clone();
+    asked.schedule.pretrain_epochs = 1;
+    let asked = FitConfig::new(asked, 0.01, 0.0).unwrap();
+    assert_eq!(asked.training().ensemble.scoring, Scoring::AlarmAndReconstruction);
+    let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
+    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::Reconstruction, 0, 0));
+
+    let mut fit = start_fit(&p, c);
+    let t = fit.trainer();
+    while t.step_epoch().unwrap().is_some() {}
+    assert!(t.history().iter().all(|r| r.phase == Phase::Aae), "only the AAE trains");
+    assert_eq!(t.history().len(), 8);
+    let outcome = fit.finish().unwrap();
+    let model = &outcome.model;
+    let scales = model.header.scales.clone().expect("the standardised score keeps scales");
+    assert!(scales.iter().all(|s| s.logit == (0.0, 1.0)), "no alarm measured: {scales:?}");
+    // Each member's part, recomputed from its residuals: the members' mean of the standardised
+    // log error; then the scores with the neighbours term.
+    let d = model.detector();
+    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, Scoring::Reconstruction, scales.clone()).unwrap();
+    let part = members_only.score(&p.test.x, ScoreKind::Model).unwrap();
+    let mut expected = vec![0f64; p.test.x.rows];
+    for (k, s) in scales.iter().enumerate() {
+        let r = d.member(k).residuals(&p.test.x).unwrap();
+        for (i, e) in expected.iter_mut().enumerate() {
+            let err = (0..r.cols).map(|j| ((r.row(i)[j] - s.residual[j].0) / s.residual[j].1).powi(2) as f64).sum::<f64>() / r.cols as f64;
+            *e += (((err + 1e-12).ln() - s.log_error.0 as f64) / s.log_error.1 as f64) / 2.0;
+        }
+    }
+    for (g, e) in part.iter().zip(&expected) {
+        assert!((*g as f64 - e).abs() < 2e-3 * (1.0 + e.abs()), "{g} vs {e}");
+    }
+    let n = model.header.neighbours.as_ref().expect("the neighbours term");
+    let terms = n.terms(&p.test.x).unwrap();
+    let got = d.score(&p.test.x, ScoreKind::Model).unwrap();
+    for i in 0..got.len() {
+        assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
+    }
+    // It finds the synthetic anomalies.
+    let auc = roc_auc(&got, &p.test.labels).unwrap();
+    assert!(auc > 0.9, "test ROC AUC {auc}");
+}
+
 #[test]
 fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     use da3d::config::Scoring;

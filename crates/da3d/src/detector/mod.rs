@@ -80,11 +80,12 @@ impl MemberScale {
         (0..d).map(|j| moments(n as f64, sums[j], sums[d + j], MIN_RESIDUAL_STD)).collect()
     }
 
-    /// With the sums `[Σl, Σl², Σe, Σe²]` of logits and log errors over `n` rows.
-    fn with_terms(residual: Vec<(f32, f32)>, sums: &[f64], n: usize) -> Self {
+    /// With the sums `[Σl, Σl², Σe, Σe²]` of logits and log errors over `n` rows; the logit's
+    /// moments (0, 1) when `scoring` does not read the alarm.
+    fn with_terms(residual: Vec<(f32, f32)>, sums: &[f64], n: usize, scoring: Scoring) -> Self {
         MemberScale {
             residual,
-            logit: moments(n as f64, sums[0], sums[1], 1e-6),
+            logit: if scoring.reads_alarm() { moments(n as f64, sums[0], sums[1], 1e-6) } else { (0.0, 1.0) },
             log_error: moments(n as f64, sums[2], sums[3], 1e-6),
         }
     }
@@ -97,7 +98,7 @@ pub struct Detector {
     pub members: Vec<Networks>,
     pub alarm_input: AlarmInput,
     scoring: Scoring,
-    /// One per member for [`Scoring::AlarmAndReconstruction`].
+    /// One per member for a standardised score ([`Scoring::is_standardised`]).
     scales: Vec<MemberScale>,
     /// The scales' residual means and spreads as `[1, d]` tensors on the device (uploaded once).
     moments: Vec<(Tensor<2>, Tensor<2>)>,
@@ -121,13 +122,13 @@ impl Detector {
         Detector { members, alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), moments: Vec::new(), neighbours: None, device }
     }
 
-    /// Members scored as `scoring` says; `scales` (one per member) are needed for
-    /// [`Scoring::AlarmAndReconstruction`].
+    /// Members scored as `scoring` says; `scales` (one per member) are needed for a standardised
+    /// score ([`Scoring::is_standardised`]).
     pub fn ensemble(members: &[Networks], alarm_input: AlarmInput, scoring: Scoring, scales: Vec<MemberScale>) -> Result<Self> {
         if members.is_empty() {
             return Err(Error::Bundle("an ensemble needs at least one member".into()));
         }
-        if scoring == Scoring::AlarmAndReconstruction && scales.len() != members.len() {
+        if scoring.is_standardised() && scales.len() != members.len() {
             return Err(Error::Bundle(format!("{} members but {} score scales", members.len(), scales.len())));
         }
         let mut d = Self::of_valid(members.iter().map(|m| m.valid()).collect(), alarm_input);
@@ -137,12 +138,12 @@ impl Detector {
         Ok(d)
     }
 
-    /// The model's score ([`ScoreKind::Model`]) with the neighbours term added (for
-    /// [`Scoring::AlarmAndReconstruction`]).
+    /// The model's score ([`ScoreKind::Model`]) with the neighbours term added (for a
+    /// standardised score).
     pub fn with_neighbours(mut self, neighbours: Option<Neighbours>) -> Result<Self> {
         if let Some(n) = &neighbours {
-            if self.scoring != Scoring::AlarmAndReconstruction {
-                return Err(Error::Bundle("the neighbours term needs the alarm-and-reconstruction score".into()));
+            if !self.scoring.is_standardised() {
+                return Err(Error::Bundle("the neighbours term needs a standardised score, not the alarm's".into()));
             }
             n.check(self.width())?;
         }
@@ -213,12 +214,14 @@ impl Detector {
             ScoreKind::AlarmLogit => Self::logit(m, x.clone(), self.alarm_input),
             ScoreKind::Reconstruction => Self::reconstruction(m, x.clone()),
             ScoreKind::Model => {
-                // Scoring::AlarmAndReconstruction (checked in `ensemble`).
+                // A standardised score (scales checked in `ensemble`).
                 let s = &self.scales[k];
                 let (mean, std) = self.moments[k].clone();
-                let logit = (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1;
-                let log_error = Self::log_error(m, x.clone(), mean, std);
-                logit + (log_error - s.log_error.0) / s.log_error.1
+                let log_error = (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1;
+                match self.scoring.reads_alarm() {
+                    true => (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error,
+                    false => log_error,
+                }
             }
         });
         let k = self.members.len() as f32;
@@ -284,20 +287,24 @@ impl Detector {
     }
 
     /// Per-batch sums `[batches, 4]` of member `k`'s logits, squared logits, log errors and
-    /// squared log errors.
-    fn term_sums(&self, k: usize, x: &Matrix, residual: &MemberScale) -> Option<Tensor<2>> {
+    /// squared log errors (the logits 0 when `scoring` does not read the alarm).
+    fn term_sums(&self, k: usize, x: &Matrix, residual: &MemberScale, scoring: Scoring) -> Option<Tensor<2>> {
         let m = &self.members[k];
         let (mean, std) = self.residual_tensors(residual);
         in_batches(x, &self.device, |t| {
             let n = t.dims()[0];
-            let l = Self::logit(m, t.clone(), self.alarm_input).reshape([n, 1]);
+            let l = match scoring.reads_alarm() {
+                true => Self::logit(m, t.clone(), self.alarm_input).reshape([n, 1]),
+                false => Tensor::zeros([n, 1], &self.device),
+            };
             let e = Self::log_error(m, t, mean.clone(), std.clone()).reshape([n, 1]);
             Tensor::cat(vec![l.clone().sum_dim(0), l.square().sum_dim(0), e.clone().sum_dim(0), e.square().sum_dim(0)], 1)
         })
     }
 
-    /// Every member's [`MemberScale`] on the training rows `x` (blocking reads).
-    pub fn member_scales(&self, x: &Matrix) -> Result<Vec<MemberScale>> {
+    /// Every member's [`MemberScale`] for `scoring` on the training rows `x` (blocking reads;
+    /// the logit's moments (0, 1) when `scoring` does not read the alarm).
+    pub fn member_scales(&self, x: &Matrix, scoring: Scoring) -> Result<Vec<MemberScale>> {
         self.check_width(x)?;
         let none = || Error::Data("no training rows to measure the score scales on".into());
         (0..self.members.len())
@@ -305,14 +312,14 @@ impl Detector {
                 let sums = read_sync(self.residual_sums(k, x).ok_or_else(none)?)?;
                 let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
                 let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
-                let terms = read_sync(self.term_sums(k, x, &partial).ok_or_else(none)?)?;
-                Ok(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows))
+                let terms = read_sync(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?)?;
+                Ok(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring))
             })
             .collect()
     }
 
     /// As [`member_scales`](Self::member_scales), with asynchronous reads (WebGPU).
-    pub async fn member_scales_async(&self, x: &Matrix) -> Result<Vec<MemberScale>> {
+    pub async fn member_scales_async(&self, x: &Matrix, scoring: Scoring) -> Result<Vec<MemberScale>> {
         self.check_width(x)?;
         let none = || Error::Data("no training rows to measure the score scales on".into());
         let mut scales = Vec::with_capacity(self.members.len());
@@ -320,8 +327,8 @@ impl Detector {
             let sums = read_async(self.residual_sums(k, x).ok_or_else(none)?).await?;
             let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
             let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
-            let terms = read_async(self.term_sums(k, x, &partial).ok_or_else(none)?).await?;
-            scales.push(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows));
+            let terms = read_async(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?).await?;
+            scales.push(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring));
         }
         Ok(scales)
     }
