@@ -771,6 +771,14 @@ const LOSS_CHARTS = {
   critic: ['loss-critic', 'Losses of the critic per epoch'],
 };
 
+// What an empty chart says: `quick` and `robust` train no alarm (their score is the
+// reconstruction error and the neighbours term) and no DA³D stage unless their epochs are set.
+const EMPTY_LOSSES = {
+  alarm: 'Not trained yet (quick and robust skip it)',
+  generator: 'Not trained yet (needs DA³D epochs)',
+  critic: 'Not trained yet (needs DA³D epochs)',
+};
+
 function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
   for (const net of networks) {
     const [id, description] = LOSS_CHARTS[net];
@@ -784,7 +792,7 @@ function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
       description,
       legend: true,
       xFormat: (t) => (Number.isInteger(t) ? String(t) : ''),
-      empty: net === 'aae' ? 'No epoch finished yet' : 'Not trained yet (or not used by this method)',
+      empty: net === 'aae' ? 'No epoch finished yet' : EMPTY_LOSSES[net],
     });
   }
 }
@@ -903,12 +911,10 @@ function renderResults() {
 
 function renderLatent() {
   const latent = state.results && state.results.latent;
-  const groups = latent
-    ? [
-        { name: 'normal codes', points: latent.normal, color: COLORS[0], marker: 'circle', alpha: 0.45 },
-        { name: 'generated anomalies', points: latent.generated, color: COLORS[2], marker: 'cross', alpha: 0.8 },
-      ]
-    : [];
+  const groups = latent ? [{ name: 'normal codes', points: latent.normal, color: COLORS[0], marker: 'circle', alpha: 0.45 }] : [];
+  // (a model without a DA³D stage has no trained generator: no generated codes)
+  const generated = latent && latent.generated.length > 0;
+  if (generated) groups.push({ name: 'generated anomalies', points: latent.generated, color: COLORS[2], marker: 'cross', alpha: 0.8 });
   if (latent && latent.anomalies) groups.push({ name: 'real anomalies', points: latent.anomalies, color: COLORS[1], marker: 'triangle', alpha: 0.85 });
   const axis = latent && latent.projected ? 'principal direction' : 'code dimension';
   scatterChart($('latent'), groups, {
@@ -917,9 +923,10 @@ function renderLatent() {
     description: `Latent codes${latent && latent.projected ? ' projected on the two leading principal directions of the normal codes' : ''}`,
     empty: state.model && state.model.kind === 'imported' ? 'Not available for an imported model' : 'Train a model to see its codes',
   });
+  const shown = `normal codes${generated ? ', generated anomalies' : ''}, real anomalies`;
   $('latent-caption').textContent = latent && latent.projected
-    ? 'Latent space (projected on the first two principal directions): normal codes, generated anomalies, real anomalies'
-    : 'Latent space: normal codes, generated anomalies, real anomalies';
+    ? `Latent space (projected on the first two principal directions): ${shown}`
+    : `Latent space: ${shown}`;
 }
 
 function renderMetrics() {

@@ -514,7 +514,11 @@ async fn results_json(
         let idx: Vec<usize> = (0..m.rows).step_by(step).take(n).collect();
         m.select(&idx)
     };
-    let generated = detector.generated_codes_async(300).await.map_err(err)?;
+    // The generator's codes only where it trained (a DA³D stage): `quick` and `robust` train none.
+    let generated = match model.header.config.schedule.da3d_epochs {
+        0 => Matrix::new(0, train_codes.cols, Vec::new()),
+        _ => detector.generated_codes_async(300).await.map_err(err)?,
+    };
     let mut latent = json!({
         "normal": project(&sample(train_codes, 1500), &basis),
         "generated": project(&generated, &basis),
