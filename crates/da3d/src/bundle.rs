@@ -50,8 +50,8 @@ pub struct BundleHeader {
     /// reads new files the same way. `None` in bundles of older builds.
     #[serde(default)]
     pub read: Option<ReadOptions>,
-    /// Per member, the training rows' score moments that a standardised [`Scoring`](crate::config::Scoring)
-    /// standardises with (`None` for the alarm score).
+    /// Per member, the training rows' score moments that a standardised
+    /// [`Scoring`](crate::config::Scoring) standardises with (`None` for the alarm score).
     #[serde(default)]
     pub scales: Option<Vec<MemberScale>>,
     /// The neighbours term's reference rows and statistics (when the config's
@@ -107,8 +107,8 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
 }
 
 impl Model {
-    /// The detector: the members scored as the config's [`Scoring`](crate::config::Scoring) says (checked when the
-    /// model was assembled or loaded).
+    /// The detector: the members scored as the config's [`Scoring`](crate::config::Scoring) says
+    /// (checked when the model was assembled or loaded).
     pub fn detector(&self) -> Detector {
         let h = &self.header;
         Detector::ensemble(&self.members, h.config.architecture.alarm_input, h.config.ensemble.scoring, h.scales.clone().unwrap_or_default())

@@ -296,13 +296,22 @@ impl Fit {
     }
 
     /// The members' score scales on the training rows, when the config's scoring needs them
-    /// (asynchronous reads).
+    /// (blocking reads).
+    fn scales(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
+        let scoring = self.config.training.ensemble.scoring;
+        if !scoring.is_standardised() {
+            return Ok(None);
+        }
+        Ok(Some(self.unscaled(members)?.member_scales(&self.data.train, scoring)?))
+    }
+
+    /// As [`scales`](Self::scales), with asynchronous reads.
     async fn scales_async(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
         let scoring = self.config.training.ensemble.scoring;
-        Ok(match scoring.is_standardised() {
-            false => None,
-            true => Some(self.unscaled(members)?.member_scales_async(&self.data.train, scoring).await?),
-        })
+        if !scoring.is_standardised() {
+            return Ok(None);
+        }
+        Ok(Some(self.unscaled(members)?.member_scales_async(&self.data.train, scoring).await?))
     }
 
     /// The model holds `members`: the config's member count follows (a stopped run keeps the
@@ -361,12 +370,7 @@ impl Fit {
     /// members in parallel workers so). The config's member count becomes `members.len()`.
     pub fn finish_members(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
         self.adopt(&members)?;
-        let unscaled = self.unscaled(&members)?;
-        let scoring = self.config.training.ensemble.scoring;
-        let scales = match scoring.is_standardised() {
-            false => None,
-            true => Some(unscaled.member_scales(&self.data.train, scoring)?),
-        };
+        let scales = self.scales(&members)?;
         let detector = self.scored(&members, scales.clone())?;
         let mut train_scores = detector.score(&self.data.train, ScoreKind::Model)?;
         let (detector, neighbours) = self.with_neighbours(detector, &mut train_scores)?;

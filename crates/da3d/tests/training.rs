@@ -354,6 +354,17 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     fit.finish().unwrap()
 }
 
+/// `ln(mean_j ((r_j − μ_j)/σ_j)² + 1e-12)` of every row of the residuals `r`, with the scale's
+/// residual moments: the reconstruction part of a member's standardised score, recomputed here.
+fn standardised_log_errors(r: &da3d::data::Matrix, s: &da3d::detector::MemberScale) -> Vec<f64> {
+    (0..r.rows)
+        .map(|i| {
+            let e = (0..r.cols).map(|j| ((r.row(i)[j] - s.residual[j].0) / s.residual[j].1).powi(2) as f64).sum::<f64>() / r.cols as f64;
+            (e + 1e-12).ln()
+        })
+        .collect()
+}
+
 /// The default's score (`robust`, `quick`): no alarm trains, and a member's part is its
 /// standardised log reconstruction error alone; the neighbours term adds as before.
 #[test]
@@ -396,10 +407,9 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     let part = members_only.score(&p.test.x, ScoreKind::Model).unwrap();
     let mut expected = vec![0f64; p.test.x.rows];
     for (k, s) in scales.iter().enumerate() {
-        let r = d.member(k).residuals(&p.test.x).unwrap();
-        for (i, e) in expected.iter_mut().enumerate() {
-            let err = (0..r.cols).map(|j| ((r.row(i)[j] - s.residual[j].0) / s.residual[j].1).powi(2) as f64).sum::<f64>() / r.cols as f64;
-            *e += (((err + 1e-12).ln() - s.log_error.0 as f64) / s.log_error.1 as f64) / 2.0;
+        let log_errors = standardised_log_errors(&d.member(k).residuals(&p.test.x).unwrap(), s);
+        for (e, l) in expected.iter_mut().zip(log_errors) {
+            *e += ((l - s.log_error.0 as f64) / s.log_error.1 as f64) / 2.0;
         }
     }
     for (g, e) in part.iter().zip(&expected) {
@@ -452,21 +462,13 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
         for (j, (mean, std)) in rm.iter().enumerate() {
             assert!(close(*mean, s.residual[j].0) && close(std.max(1e-3), s.residual[j].1), "input {j}: {rm:?} vs {:?}", s.residual);
         }
-        let log_error = |r: &da3d::data::Matrix| -> Vec<f64> {
-            (0..r.rows)
-                .map(|i| {
-                    let e = (0..d).map(|j| ((r.row(i)[j] - s.residual[j].0) / s.residual[j].1).powi(2) as f64).sum::<f64>() / d as f64;
-                    (e + 1e-12).ln()
-                })
-                .collect()
-        };
         let train_logit: Vec<f64> = m.score(&p.train, ScoreKind::AlarmLogit).unwrap().iter().map(|&v| v as f64).collect();
         let (lm, ls) = f64_moments(&train_logit);
         assert!(close(lm, s.logit.0) && close(ls, s.logit.1), "{lm} {ls} vs {:?}", s.logit);
-        let (em, es) = f64_moments(&log_error(&train_res));
+        let (em, es) = f64_moments(&standardised_log_errors(&train_res, s));
         assert!(close(em, s.log_error.0) && close(es, s.log_error.1), "{em} {es} vs {:?}", s.log_error);
         let logit = m.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
-        let test_error = log_error(&m.residuals(&p.test.x).unwrap());
+        let test_error = standardised_log_errors(&m.residuals(&p.test.x).unwrap(), s);
         for i in 0..expected.len() {
             let zl = (logit[i] as f64 - s.logit.0 as f64) / s.logit.1 as f64;
             let ze = (test_error[i] - s.log_error.0 as f64) / s.log_error.1 as f64;

@@ -218,9 +218,10 @@ impl Detector {
                 let s = &self.scales[k];
                 let (mean, std) = self.moments[k].clone();
                 let log_error = (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1;
-                match self.scoring.reads_alarm() {
-                    true => (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error,
-                    false => log_error,
+                if self.scoring.reads_alarm() {
+                    (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error
+                } else {
+                    log_error
                 }
             }
         });
@@ -293,9 +294,10 @@ impl Detector {
         let (mean, std) = self.residual_tensors(residual);
         in_batches(x, &self.device, |t| {
             let n = t.dims()[0];
-            let l = match scoring.reads_alarm() {
-                true => Self::logit(m, t.clone(), self.alarm_input).reshape([n, 1]),
-                false => Tensor::zeros([n, 1], &self.device),
+            let l = if scoring.reads_alarm() {
+                Self::logit(m, t.clone(), self.alarm_input).reshape([n, 1])
+            } else {
+                Tensor::zeros([n, 1], &self.device)
             };
             let e = Self::log_error(m, t, mean.clone(), std.clone()).reshape([n, 1]);
             Tensor::cat(vec![l.clone().sum_dim(0), l.square().sum_dim(0), e.clone().sum_dim(0), e.square().sum_dim(0)], 1)
