@@ -38,15 +38,7 @@ fi
 
 # A seeded numeric CSV: ROWS rows, COLS uniform columns in [0, 1), a label column of zeros.
 synthetic_csv() { # rows cols path
-    [ -f "$3" ] || python3 - "$1" "$2" "$3" <<'PY'
-import random, sys
-rows, cols, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rng = random.Random(0)
-with open(path, "w") as f:
-    f.write(",".join(f"x{j}" for j in range(cols)) + ",label\n")
-    for _ in range(rows):
-        f.write(",".join(f"{rng.random():.5f}" for _ in range(cols)) + ",0\n")
-PY
+    [ -f "$3" ] || python3 "$root/bench/synthetic_csv.py" "$1" "$2" "$3"
 }
 
 for shape in $shapes; do

@@ -1,26 +1,77 @@
 #!/usr/bin/env bash
-# For a machine with a GPU (e.g. the NVIDIA machine the device tool lends): build da3d with wgpu,
-# run `da3d bench` on cpu and wgpu, and one full Mammography training on wgpu; write every figure to
-# ${OUT:-gpu-results}/. Usage: OUT=/path scripts/gpu-bench.sh
-# A machine without network access cannot fetch crates: build the binary elsewhere (stripped, e.g.
-# `cargo build --release -p da3d-cli` + `strip`), bring it along and set DA3D_BIN=path/to/da3d.
+# For a machine with a GPU (the NVIDIA machine the device tool lends some sessions, or your own):
+# `da3d bench` of the GPU backend (wgpu) against the CPU backend on bench/compare.sh's three shapes
+# (Mammography, the 77-input NSL-KDD width, the 503-input Census width), for each build of da3d given
+# (burn's kernel `fusion` and `autotune` features on and off), then one training of NSL-KDD with the
+# default (`robust`, its full step budget, seed 0) on the GPU. Every figure goes to $OUT as it comes.
+#
+# Usage: OUT=dir DA3D_BINS="base=path/to/da3d fa=path/to/da3d-fusion-autotune ..." scripts/gpu-bench.sh
+#   DA3D_BINS  name=binary pairs; the first also runs the CPU rows and, unless NSL_BIN is set, the
+#              NSL-KDD training. Default: "base=$CARGO_TARGET_DIR/debug/da3d".
+#   STEPS (40) batches timed per phase; THREADS (every core) for the CPU rows; DA3D_DATA_DIR;
+#   RUN_LIMIT (90) seconds per bench run, NSL_LIMIT (240) for the training.
+# Build the binaries where cargo can fetch crates (a lent machine has no network): e.g.
+#   cargo build -p da3d-cli --features fusion,autotune && strip -o da3d-fa "$CARGO_TARGET_DIR/debug/da3d"
+# Vulkan: the machine needs the loader (libvulkan1) and the vendor's ICD; on the device tool's NVIDIA
+# machines, unpack the loader first (/work/.library/device/README.md) and set VK_DRIVER_FILES.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}"
-data="${DA3D_DATA_DIR:-$PWD/../shared/datasets}/mammography.csv"
+data_dir="${DA3D_DATA_DIR:-$PWD/../shared/datasets}"
+steps="${STEPS:-40}"
+threads="${THREADS:-$(nproc)}"
+run_limit="${RUN_LIMIT:-90}"
+bins="${DA3D_BINS:-base=${CARGO_TARGET_DIR:-$HOME/.cache/da3d-target}/debug/da3d}"
+first_bin="${bins%% *}"; first_bin="${first_bin#*=}"
+
 {
-  echo "date: $(date -u)"; nproc; free -g | head -2; nvidia-smi -L 2>&1 || true
+  echo "date: $(date -u)"; echo "cores: $(nproc)"; free -g | head -2
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || true
 } > "$out/machine.txt"
-if [ -x "${DA3D_BIN:-}" ]; then
-  da3d="$DA3D_BIN"
-else
-  command -v cargo >/dev/null || { curl -sSf https://sh.rustup.rs | sh -s -- -y >/dev/null 2>&1; . "$HOME/.cargo/env"; }
-  ( time cargo build -j "$(nproc)" -p da3d-cli ) > "$out/build.txt" 2>&1
-  da3d="$CARGO_TARGET_DIR/debug/da3d"
-fi
-"$da3d" bench --data "$data" --dataset mammography --backends cpu,wgpu --epochs 5 > "$out/bench-mammography.md" 2> "$out/bench-mammography.err"
-"$da3d" bench --rows 200000 --cols 100 --backends cpu,wgpu --epochs 2 > "$out/bench-200k-100.md" 2> "$out/bench-200k-100.err"
-( time "$da3d" train "$data" --dataset mammography --backend wgpu -o "$out/mammography-wgpu.da3d" --log-format json ) > "$out/train-mammography-wgpu.txt" 2>&1
-echo "done: $(ls "$out")"
+
+# bench/compare.sh's synthetic rows (bench/synthetic_csv.py: same rows for the same shape).
+work="$(mktemp -d)"
+python3 bench/synthetic_csv.py 5120 77 "$work/wide.csv"
+python3 bench/synthetic_csv.py 2560 503 "$work/census-width.csv"
+shape_args() { # shape -> bench arguments
+    case "$1" in
+        mammography) echo "--data $data_dir/mammography.csv --dataset mammography" ;;
+        wide) echo "--data $work/wide.csv" ;;
+        census) echo "--data $work/census-width.csv" ;;
+    esac
+}
+
+bench() { # name binary backend shape [extra args]
+    local name="$1" bin="$2" backend="$3" shape="$4"; shift 4
+    local file="$out/bench-$name-$backend-$shape"
+    local t0=$SECONDS
+    # shellcheck disable=SC2046
+    timeout "$run_limit" "$bin" bench $(shape_args "$shape") --backends "$backend" --preset paper \
+        --steps "$steps" --json "$@" > "$file.json" 2> "$file.err"
+    echo "$name $backend $shape: rc $? in $((SECONDS - t0)) s" | tee -a "$out/log.txt"
+}
+
+# In order of interest, so that a run cut short by its time limit keeps what matters most.
+# 1. The GPU rows of the NSL-KDD width and Mammography: every build.
+for shape in wide mammography; do
+    for pair in $bins; do
+        bench "${pair%%=*}" "${pair#*=}" wgpu "$shape"
+    done
+done
+# 2. NSL-KDD, the default's full budget (`robust`, 5 members), seed 0, on the GPU.
+nsl_bin="${NSL_BIN:-$first_bin}"
+t0=$SECONDS
+timeout "${NSL_LIMIT:-240}" "$nsl_bin" eval --dataset nslkdd --methods robust --seeds 0 --contamination 0 --backend wgpu \
+    > "$out/nslkdd-robust-wgpu.txt" 2> "$out/nslkdd-robust-wgpu.err"
+echo "nslkdd robust wgpu: rc $? in $((SECONDS - t0)) s" | tee -a "$out/log.txt"
+# 3. The CPU rows of the first build: every core, and one thread on the two narrower shapes.
+for shape in wide mammography census; do
+    bench "cpu$threads" "$first_bin" cpu "$shape" --threads "$threads"
+    [ "$shape" = census ] || bench cpu1 "$first_bin" cpu "$shape" --threads 1
+done
+# 4. The GPU rows of the Census width.
+for pair in $bins; do
+    bench "${pair%%=*}" "${pair#*=}" wgpu census
+done
+rm -rf "$work"

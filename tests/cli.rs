@@ -185,6 +185,24 @@ fn eval_prints_table_and_json() {
     }
 }
 
+/// `eval --preset robust|quick` without `--methods` evaluates that preset's ensemble (whose schedule
+/// trains no alarm), rather than failing on the paper's methods that read one.
+#[test]
+fn eval_with_an_ensemble_preset_runs_its_ensemble() {
+    let dir = Dir::new("eval-preset");
+    let data = fixture(&dir);
+    let o = run(&[
+        "eval", &data, "--preset", "quick", "--seeds", "0", "--contamination", "0", "--epochs-aae", "5",
+        "--batch-size", "64", "--members", "1", "--json", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("eval --json prints JSON");
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{v}");
+    assert_eq!(runs[0]["method"], "quick");
+    assert_eq!(runs[0]["epochs"], serde_json::json!([5, 0, 0]));
+}
+
 #[test]
 fn bad_input_gives_exit_code_1_and_names_file_and_line() {
     let dir = Dir::new("bad");

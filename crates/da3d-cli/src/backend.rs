@@ -14,19 +14,21 @@ pub enum BackendChoice {
 pub struct Backend {
     pub device: Device,
     pub name: String,
+    /// A GPU device (wgpu): it compiles its kernels per shape on first use.
+    pub gpu: bool,
 }
 
 #[allow(deprecated)]
 pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
     match choice {
-        BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: "cpu (flex)".into() }),
-        BackendChoice::Ndarray => Ok(Backend { device: Device::ndarray(), name: "cpu (ndarray)".into() }),
+        BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: "cpu (flex)".into(), gpu: false }),
+        BackendChoice::Ndarray => Ok(Backend { device: Device::ndarray(), name: "cpu (ndarray)".into(), gpu: false }),
         BackendChoice::Wgpu => wgpu(),
         BackendChoice::Auto => match wgpu() {
             Ok(b) => Ok(b),
             Err(e) => {
                 eprintln!("note: no GPU, using the CPU ({e})");
-                Ok(Backend { device: Device::flex(), name: "cpu (flex)".into() })
+                Ok(Backend { device: Device::flex(), name: "cpu (flex)".into(), gpu: false })
             }
         },
     }
@@ -46,7 +48,7 @@ fn wgpu() -> anyhow::Result<Backend> {
         Ok(Ok((device, v))) if v == vec![2.0, 4.0] => {
             let adapter = device.identity().map(|i| i.name).filter(|n| !n.is_empty());
             let name = format!("wgpu ({})", adapter.as_deref().unwrap_or("unnamed adapter"));
-            Ok(Backend { device, name })
+            Ok(Backend { device, name, gpu: true })
         }
         Ok(Ok(_)) => anyhow::bail!("the wgpu adapter computed a wrong result"),
         Ok(Err(e)) => anyhow::bail!("no wgpu adapter: {e}"),

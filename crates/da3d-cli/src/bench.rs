@@ -37,9 +37,10 @@ pub struct BenchArgs {
     pub preset: PresetArg,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Time this many batches per phase (after 5 warm-up batches) instead of whole epochs, and
-    /// report seconds per epoch as batches per epoch × seconds per batch: for data sets whose
-    /// epochs take minutes (10⁶ rows, Census).
+    /// Time this many batches per phase (after 5 warm-up batches; on wgpu, after a whole epoch, so
+    /// that the last batch's kernels are compiled) instead of whole epochs, and report seconds per
+    /// epoch as batches per epoch × seconds per batch: for data sets whose epochs take minutes
+    /// (10⁶ rows, Census).
     #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1_000_000))]
     pub steps: Option<usize>,
     /// Threads for the CPU backend's large matrix products, 1 to 1024 [default: every core].
@@ -58,14 +59,20 @@ pub struct BenchArgs {
 const WARMUP_STEPS: usize = 5;
 
 /// Seconds per batch of each phase, timed over `steps` batches after a warm-up: the AAE phase on
-/// a fresh trainer, the detector phases on trainers that start from its AAE.
+/// a fresh trainer, the detector phases on trainers that start from its AAE. With
+/// `warm_whole_epoch` (GPU backends) the warm-up runs to the end of the first epoch: a GPU
+/// compiles its kernels per shape, and an epoch's last, smaller batch compiles a set of its own,
+/// which inside the timed batches cost an NVIDIA H200 2/3 of the AAE phase's measured speed
+/// (docs/performance.md, "GPU").
 fn seconds_per_step(
     cfg: &da3d::config::TrainingConfig,
     x: &data::Matrix,
     batches_per_epoch: usize,
     device: &burn::tensor::Device,
     steps: usize,
+    warm_whole_epoch: bool,
 ) -> Result<Vec<(Phase, f64)>> {
+    let warmup = if warm_whole_epoch { WARMUP_STEPS.max(batches_per_epoch) } else { WARMUP_STEPS };
     let time = |t: &mut Trainer| -> Result<f64> {
         let run = |n: usize, t: &mut Trainer| -> Result<()> {
             for _ in 0..n {
@@ -76,12 +83,12 @@ fn seconds_per_step(
             device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"))?;
             Ok(())
         };
-        run(WARMUP_STEPS, t)?;
+        run(warmup, t)?;
         let start = Instant::now();
         run(steps, t)?;
         Ok(start.elapsed().as_secs_f64() / steps as f64)
     };
-    let epochs_needed = (WARMUP_STEPS + steps).div_ceil(batches_per_epoch.max(1)) + 1;
+    let epochs_needed = (warmup + steps).div_ceil(batches_per_epoch.max(1)) + 1;
     let mut c = cfg.clone();
     c.schedule.aae_epochs = epochs_needed;
     let mut aae_trainer = Trainer::new(c, x.clone(), device)?;
@@ -133,7 +140,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {
-            for (phase, per_step) in seconds_per_step(&cfg, &x, batches, &backend.device, steps.max(1))? {
+            for (phase, per_step) in seconds_per_step(&cfg, &x, batches, &backend.device, steps.max(1), backend.gpu)? {
                 results.push(result_row(&backend.name, phase, per_step, batches, &cfg, &x, format!("{steps} batches")));
             }
             continue;

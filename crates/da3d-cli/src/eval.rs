@@ -60,6 +60,22 @@ impl EvalMethod {
     }
 }
 
+/// The methods `eval` runs without `--methods`: the ensemble of `--preset robust` or `quick` (whose
+/// schedules train no alarm for the paper's methods to read), else the paper's methods and baselines.
+pub fn default_methods(preset: Option<PresetArg>) -> Vec<EvalMethod> {
+    match preset {
+        Some(PresetArg::Robust) => vec![EvalMethod::Robust],
+        Some(PresetArg::Quick) => vec![EvalMethod::Quick],
+        _ => vec![
+            EvalMethod::Da3d,
+            EvalMethod::Da3dReference,
+            EvalMethod::A3Noise,
+            EvalMethod::SimpleGenerator,
+            EvalMethod::AaeRecon,
+        ],
+    }
+}
+
 #[derive(Serialize, Clone)]
 struct Checkpoint {
     da3d_epoch: usize,

@@ -264,8 +264,10 @@ as `train` does), quick (the quick preset, the page's default, likewise). Method
         seeds: Vec<u64>,
         #[arg(long, value_delimiter = ',', default_value = "0,0.01", value_parser = parse_contamination)]
         contamination: Vec<f64>,
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "da3d,da3d-reference,a3-noise,simple-generator,aae-recon")]
-        methods: Vec<eval::EvalMethod>,
+        /// Methods to evaluate [default: robust with `--preset robust`, quick with `--preset quick`,
+        /// else da3d,da3d-reference,a3-noise,simple-generator,aae-recon].
+        #[arg(long, value_enum, value_delimiter = ',')]
+        methods: Option<Vec<eval::EvalMethod>>,
         /// DA³D epochs at which to record the test AUC.
         #[arg(long, value_delimiter = ',', default_value = "50,100,200,500", value_parser = parse_epochs)]
         checkpoints: Vec<usize>,
@@ -367,6 +369,7 @@ fn main() -> ExitCode {
         }
         Command::Eval { data, data_args, train, seeds, contamination, methods, checkpoints, json, out } => {
             commands::data_path(data, &data_args).and_then(|data| {
+                let methods = methods.unwrap_or_else(|| eval::default_methods(train.preset));
                 eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
             })
         }
