@@ -41,8 +41,8 @@ def kth_distance(train, test, k=5):
 
 def split(split_dir, table, seed):
     base = os.path.join(split_dir, table, f"s{seed}")
-    s = json.load(open(base + ".json"))["summary"]
-    x = lambda part: np.fromfile(f"{base}/{part}.f32", "<f4").reshape(s[f"{part}_rows"], s["input_width"]).astype(float)
+    s = json.load(open(base + ".json"))
+    x = lambda part: np.fromfile(f"{base}/{part}.f32", "<f4").reshape(s[f"{part}_shape"]).astype(float)
     return x("train"), x("test"), np.fromfile(f"{base}/test_labels.u8", np.uint8)
 
 

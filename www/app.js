@@ -771,8 +771,9 @@ const LOSS_CHARTS = {
   critic: ['loss-critic', 'Losses of the critic per epoch'],
 };
 
-// What an empty chart says: `quick` and `robust` train no alarm (their score is the
-// reconstruction error and the neighbours term) and no DA³D stage unless their epochs are set.
+// What an empty chart says: `quick` and `robust` train no alarm (their score reads the
+// autoencoder's residuals, as reconstruction error and residual tails, and the neighbours term)
+// and no DA³D stage unless their epochs are set.
 const EMPTY_LOSSES = {
   alarm: 'Not trained yet (quick and robust skip it)',
   generator: 'Not trained yet (needs DA³D epochs)',

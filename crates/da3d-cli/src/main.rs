@@ -22,7 +22,8 @@ use progress::LogFormat;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
     /// The default of `train`: an ensemble of adversarial autoencoders, trained for a step
-    /// budget sized by the rows, scored by reconstruction error and distance to the training rows
+    /// budget sized by the rows, scored by their residuals (reconstruction error and residual
+    /// tails) and distance to the training rows
     /// (`--epochs-pretrain`/`--epochs` train the alarm and add it to the score).
     Robust,
     /// `robust` on a smaller budget (3 members, half the steps): the page's default; a strong

@@ -82,16 +82,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("seed {seed}: checkpoint at DA³D epoch {epoch}, {:.0} s", started.elapsed().as_secs_f64());
         Ok(())
     };
+    let mut recorded = false;
     loop {
         let phase = fit.trainer().phase();
         let Some(report) = fit.trainer().step_epoch()? else { break };
         let now = fit.trainer().phase();
         if phase == Phase::Pretrain && now != Phase::Pretrain && checks.contains(&0) {
             record(&mut fit, 0)?;
+            recorded = true;
         }
         if report.phase == Phase::Da3d && checks.contains(&report.epoch) {
             record(&mut fit, report.epoch)?;
+            recorded = true;
         }
+    }
+    // A schedule without detector epochs (`robust`, `quick`): one record of the trained AAE.
+    if !recorded {
+        record(&mut fit, 0)?;
     }
     let json = serde_json::json!({"seed": seed, "config": config, "labels": test.labels, "records": records});
     std::fs::File::create(out)?.write_all(serde_json::to_string(&json)?.as_bytes())?;

@@ -6,8 +6,10 @@
 //! Format 1 holds one model (the weights are one `Networks` record); format 2 an ensemble (the
 //! weights are a `Vec<Networks>` record, one entry per member); format 3 a model with the
 //! neighbours term (its reference rows in the header; the weights a `Vec<Networks>` record, one
-//! or more members), which older builds must refuse rather than score without it. A one-member
-//! model without it is always written as format 1, so older builds read it.
+//! or more members), which older builds must refuse rather than score without it; format 4 a model
+//! whose score has the residual tails term (`Scoring::ReconstructionAndTails`: its grids in the
+//! score scales; the weights as in format 3, with or without the neighbours term). A one-member
+//! model with neither is always written as format 1, so older builds read it.
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -21,8 +23,9 @@ use crate::error::{Error, Result};
 use crate::model::{Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
-/// The newest format this build reads and writes (2: ensembles, 3: the neighbours term).
-pub const FORMAT_VERSION: u32 = 3;
+/// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
+/// residual tails term).
+pub const FORMAT_VERSION: u32 = 4;
 const MIN_LEN: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Everything in a bundle but the weights.
@@ -120,10 +123,11 @@ impl Model {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&self.header).map_err(|e| Error::Bundle(e.to_string()))?;
         let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
+        let tails = self.header.config.ensemble.scoring.reads_tails();
         let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
-            ([single], None) => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+            ([single], None) if !tails => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
-                let version = if neighbours.is_some() { 3 } else { 2 };
+                let version = if tails { 4 } else if neighbours.is_some() { 3 } else { 2 };
                 (version, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
             }
         };
@@ -150,6 +154,12 @@ impl Model {
                 }
                 if !finite(&s.logit) || !finite(&s.log_error) || !s.residual.iter().all(finite) {
                     return Err(Error::Bundle("a score scale is not finite and positive".into()));
+                }
+                match (&s.tails, h.config.ensemble.scoring.reads_tails()) {
+                    (Some(t), true) => t.check(d)?,
+                    (None, false) => {}
+                    (None, true) => return Err(Error::Bundle("the score reads residual tails but a score scale has none".into())),
+                    (Some(_), false) => return Err(Error::Bundle("residual tails the score does not read".into())),
                 }
             }
         }
@@ -191,10 +201,16 @@ impl Model {
         if version < 3 && (version == 1) != (members == 1) {
             return Err(Error::Bundle(format!("bundle format {version} cannot hold {members} ensemble members")));
         }
-        if (version == 3) != header.neighbours.is_some() {
+        if (version == 3 && header.neighbours.is_none()) || (version < 3 && header.neighbours.is_some()) {
             return Err(Error::Bundle(format!(
                 "bundle format {version} {} a neighbours term",
                 if version == 3 { "needs" } else { "cannot hold" }
+            )));
+        }
+        if (version == 4) != header.config.ensemble.scoring.reads_tails() {
+            return Err(Error::Bundle(format!(
+                "bundle format {version} {} a residual tails term",
+                if version == 4 { "needs" } else { "cannot hold" }
             )));
         }
         // Refuse before allocating: stored networks bigger than the weights that come with them.
@@ -434,6 +450,25 @@ mod tests {
             h["scales"] = scale(serde_json::json!(residual));
         });
         assert!(load_error(&bytes).contains("not finite and positive"), "{}", load_error(&bytes));
+    }
+
+    #[test]
+    fn a_residual_tails_score_needs_format_4() {
+        let d = Model::read_header(&edited(|_| {})).unwrap().networks.aae.d_input;
+        let tails_scored = |h: &mut Value| {
+            h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "reconstruction-and-tails"});
+            h["config"]["schedule"]["pretrain_epochs"] = serde_json::json!(0);
+            h["config"]["schedule"]["da3d_epochs"] = serde_json::json!(0);
+            h["scales"] = serde_json::json!([{"residual": vec![[0.0, 1.0]; d], "logit": [0.0, 1.0], "log_error": [0.0, 1.0]}]);
+        };
+        // Older formats cannot hold it (an older build would not know the score) ...
+        let e = load_error(&edited(tails_scored));
+        assert!(e.contains("bundle format 1 cannot hold a residual tails term"), "{e}");
+        // ... and format 4 is only for it.
+        let bytes: &[u8] = include_bytes!("../fuzz/regression/bundle_loader/valid-tiny.da3d");
+        let (_, header, weights) = split(bytes).unwrap();
+        let e = load_error(&frame(4, header, weights));
+        assert!(e.contains("bundle format 4 needs a residual tails term"), "{e}");
     }
 
     #[test]

@@ -184,6 +184,12 @@ pub enum Scoring {
     /// and `quick` train none: on every table measured it lowered the combined score's ROC AUC,
     /// docs/results.md).
     Reconstruction,
+    /// The mean of two standardised views of the AAE's residuals: the log error of
+    /// [`Reconstruction`](Scoring::Reconstruction), and the residual tails term (each input's
+    /// standardised residual as `−ln` of its upper-tail probability among the training rows,
+    /// summed over the inputs, logged, standardised: `detector::tails`). The alarm is not read
+    /// (`robust` and `quick`; bundle format 4).
+    ReconstructionAndTails,
 }
 
 impl Scoring {
@@ -195,7 +201,12 @@ impl Scoring {
 
     /// Whether the score reads the alarm.
     pub fn reads_alarm(self) -> bool {
-        !matches!(self, Scoring::Reconstruction)
+        matches!(self, Scoring::Alarm | Scoring::AlarmAndReconstruction)
+    }
+
+    /// Whether the score has the residual tails term.
+    pub fn reads_tails(self) -> bool {
+        matches!(self, Scoring::ReconstructionAndTails)
     }
 }
 
@@ -450,7 +461,8 @@ impl TrainingConfig {
 
     /// The `robust` preset: the paper's networks and losses with layer widths from the input
     /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
-    /// `rows`, and [`ROBUST_MEMBERS`] members scored by their reconstruction error; `quick`
+    /// `rows`, and [`ROBUST_MEMBERS`] members scored by their residuals
+    /// ([`Scoring::ReconstructionAndTails`]); `quick`
     /// the same with its own budget.
     fn robust(d_input: usize, rows: usize, preset: Preset, steps: [usize; 3], members: usize) -> Self {
         let mut c = Self::preset(Preset::Paper, d_input, None);
@@ -463,7 +475,7 @@ impl TrainingConfig {
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS };
+        c.ensemble = Ensemble { members, scoring: Scoring::ReconstructionAndTails, neighbours: ROBUST_NEIGHBOURS };
         c
     }
 
@@ -697,13 +709,13 @@ mod tests {
         // No per-data-set table: the name changes nothing.
         assert_eq!(small.architecture.encoder, encoder_rule(30));
         assert_eq!(small.dataset, None);
-        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::ReconstructionAndTails, neighbours: ROBUST_NEIGHBOURS });
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
         assert_eq!(quick.preset, Preset::Quick);
         assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, 0));
-        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::Reconstruction, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::ReconstructionAndTails, neighbours: ROBUST_NEIGHBOURS });
         assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
         assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.

@@ -122,7 +122,7 @@ impl FitConfig {
     /// (`--epochs-pretrain`, `--epochs`, the page's fields), and what is asked for counts.
     pub fn new(mut training: TrainingConfig, threshold_rate: f64, contamination: f64) -> Result<Self> {
         let s = &training.schedule;
-        if training.ensemble.scoring == Scoring::Reconstruction && s.pretrain_epochs + s.da3d_epochs > 0 {
+        if !training.ensemble.scoring.reads_alarm() && s.pretrain_epochs + s.da3d_epochs > 0 {
             training.ensemble.scoring = Scoring::AlarmAndReconstruction;
         }
         training.validate()?;

@@ -354,6 +354,18 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     fit.finish().unwrap()
 }
 
+/// (mean, population standard deviation).
+fn f64_moments(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
+}
+
+/// `(r_j − μ_j)/σ_j` of every row of the residuals `r` (row-major), with the scale's moments.
+fn standardised_residuals(r: &da3d::data::Matrix, s: &da3d::detector::MemberScale) -> Vec<f32> {
+    (0..r.rows).flat_map(|i| (0..r.cols).map(move |j| (r.row(i)[j] - s.residual[j].0) / s.residual[j].1)).collect()
+}
+
 /// `ln(mean_j ((r_j − μ_j)/σ_j)² + 1e-12)` of every row of the residuals `r`, with the scale's
 /// residual moments: the reconstruction part of a member's standardised score, recomputed here.
 fn standardised_log_errors(r: &da3d::data::Matrix, s: &da3d::detector::MemberScale) -> Vec<f64> {
@@ -389,9 +401,23 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     let asked = FitConfig::new(asked, 0.01, 0.0).unwrap();
     assert_eq!(asked.training().ensemble.scoring, Scoring::AlarmAndReconstruction);
     let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
-    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::Reconstruction, 0, 0));
+    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::ReconstructionAndTails, 0, 0));
+    let mut with_tails = c.clone();
+    with_tails.ensemble.scoring = Scoring::ReconstructionAndTails;
+    let asked = FitConfig::new(with_tails.clone(), 0.01, 0.0).unwrap();
+    assert_eq!(asked.training().ensemble.scoring, Scoring::ReconstructionAndTails);
+    for c in [c, with_tails] {
+        reconstruction_scores_recompute(&p, c);
+    }
+}
 
-    let mut fit = start_fit(&p, c);
+/// Train `c` (a reconstruction score: with or without the residual tails term, two members, the
+/// neighbours term) and recompute its scores from the members' residuals.
+fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) {
+    use da3d::config::Scoring;
+    use da3d::detector::Detector;
+    let scoring = c.ensemble.scoring;
+    let mut fit = start_fit(p, c);
     let t = fit.trainer();
     while t.step_epoch().unwrap().is_some() {}
     assert!(t.history().iter().all(|r| r.phase == Phase::Aae), "only the AAE trains");
@@ -400,16 +426,30 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     let model = &outcome.model;
     let scales = model.header.scales.clone().expect("the standardised score keeps scales");
     assert!(scales.iter().all(|s| s.logit == (0.0, 1.0)), "no alarm measured: {scales:?}");
+    assert!(scales.iter().all(|s| s.tails.is_some() == scoring.reads_tails()), "{scoring:?}: {scales:?}");
     // Each member's part, recomputed from its residuals: the members' mean of the standardised
-    // log error; then the scores with the neighbours term.
+    // log error (with the tails term: the mean of the two standardised terms); then the scores
+    // with the neighbours term.
     let d = model.detector();
-    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, Scoring::Reconstruction, scales.clone()).unwrap();
+    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, scoring, scales.clone()).unwrap();
     let part = members_only.score(&p.test.x, ScoreKind::Model).unwrap();
     let mut expected = vec![0f64; p.test.x.rows];
     for (k, s) in scales.iter().enumerate() {
-        let log_errors = standardised_log_errors(&d.member(k).residuals(&p.test.x).unwrap(), s);
-        for (e, l) in expected.iter_mut().zip(log_errors) {
-            *e += ((l - s.log_error.0 as f64) / s.log_error.1 as f64) / 2.0;
+        let residuals = d.member(k).residuals(&p.test.x).unwrap();
+        let log_errors = standardised_log_errors(&residuals, s);
+        let tails = s.tails.as_ref().map(|t| t.terms(&standardised_residuals(&residuals, s)));
+        for (i, (e, l)) in expected.iter_mut().zip(log_errors).enumerate() {
+            let log_error = (l - s.log_error.0 as f64) / s.log_error.1 as f64;
+            *e += match &tails {
+                Some(t) => (log_error + t[i] as f64) / 2.0 / 2.0,
+                None => log_error / 2.0,
+            };
+        }
+        // The tails term is standardised on the training rows.
+        if let Some(t) = &s.tails {
+            let train = t.terms(&standardised_residuals(&d.member(k).residuals(&p.train).unwrap(), s));
+            let (mean, std) = f64_moments(&train.iter().map(|&v| v as f64).collect::<Vec<_>>());
+            assert!(mean.abs() < 1e-3 && (std - 1.0).abs() < 1e-3, "tails term on the training rows: {mean} ± {std}");
         }
     }
     for (g, e) in part.iter().zip(&expected) {
@@ -421,6 +461,12 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
     }
+    // The bundle keeps it: format 4 with the tails term (older builds refuse it), else 3.
+    let bytes = model.to_bytes().unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), if scoring.reads_tails() { 4 } else { 3 });
+    let loaded = Model::from_bytes(&bytes, &device()).unwrap();
+    assert_eq!(loaded.header.scales, model.header.scales);
+    assert_eq!(loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap(), got);
     // It finds the synthetic anomalies.
     let auc = roc_auc(&got, &p.test.labels).unwrap();
     assert!(auc > 0.9, "test ROC AUC {auc}");
@@ -444,11 +490,6 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     let l0 = m0.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
     assert_ne!(l0, m1.score(&p.test.x, ScoreKind::AlarmLogit).unwrap());
     let mut expected = vec![0f64; p.test.x.rows];
-    let f64_moments = |v: &[f64]| {
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
-    };
     let close = |a: f64, b: f32| (a - b as f64).abs() < 1e-3 * (1.0 + a.abs());
     for (k, m) in [m0, m1].iter().enumerate() {
         let s = &scales[k];

@@ -1,10 +1,11 @@
 //! The anomaly detector `f_AD(x) = sigmoid(f_alarm(acts(enc(x))))` and its batched scoring;
-//! for an ensemble, the mean of its members' standardised scores ([`Scoring`]), plus the
-//! neighbours term when the model has one (`neighbours`).
+//! for an ensemble, the mean of its members' standardised scores ([`Scoring`]; the residual tails
+//! term, `tails`, on the host), plus the neighbours term when the model has one (`neighbours`).
 //! Tensor I/O lives in `io`, the alarm's inputs with the networks (`model::alarm_inputs`).
 
 mod io;
 pub mod neighbours;
+pub mod tails;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData, activation};
@@ -16,6 +17,7 @@ use crate::model::{Networks, alarm_input_rows};
 
 pub use io::networks_to_device_async;
 pub use neighbours::Neighbours;
+pub use tails::ResidualTails;
 pub(crate) use io::{in_batches, read_async, read_sync};
 
 /// Which score to compute (over an ensemble: the members' mean).
@@ -47,6 +49,10 @@ pub struct MemberScale {
     pub logit: (f32, f32),
     /// Of `ln(e + 1e-12)`.
     pub log_error: (f32, f32),
+    /// The residual tails term's grid and moments, for a score that has it
+    /// ([`Scoring::reads_tails`]; absent in older bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tails: Option<ResidualTails>,
 }
 
 /// Added to the standardised error before its logarithm.
@@ -60,6 +66,17 @@ fn moments(n: f64, sum: f64, squares: f64, floor: f32) -> (f32, f32) {
     let mean = sum / n.max(1.0);
     let var = (squares / n.max(1.0) - mean * mean).max(0.0);
     (mean as f32, (var.sqrt() as f32).max(floor))
+}
+
+/// The training rows the residual tails' grid is fitted on: every
+/// [`sample_stride`](tails::sample_stride)-th row, at most [`TAIL_SAMPLE_ROWS`](tails::TAIL_SAMPLE_ROWS).
+fn tail_sample(x: &Matrix) -> std::borrow::Cow<'_, Matrix> {
+    let stride = tails::sample_stride(x.rows);
+    if stride == 1 {
+        return std::borrow::Cow::Borrowed(x);
+    }
+    let values: Vec<f32> = x.values.chunks_exact(x.cols).step_by(stride).flatten().copied().collect();
+    std::borrow::Cow::Owned(Matrix::new(values.len() / x.cols, x.cols, values))
 }
 
 /// Column sums (f64) of `[batches, width]` per-batch sums read back row-major.
@@ -87,6 +104,7 @@ impl MemberScale {
             residual,
             logit: if scoring.reads_alarm() { moments(n as f64, sums[0], sums[1], 1e-6) } else { (0.0, 1.0) },
             log_error: moments(n as f64, sums[2], sums[3], 1e-6),
+            tails: None,
         }
     }
 }
@@ -202,8 +220,8 @@ impl Detector {
         )
     }
 
-    /// Scores of a batch (over members: their mean), without the neighbours term (added on the
-    /// host by [`score`](Self::score)). `[batch, d]` → `[batch]`.
+    /// Scores of a batch (over members: their mean), without the residual tails and neighbours
+    /// terms (added on the host by [`score`](Self::score)). `[batch, d]` → `[batch]`.
     pub fn score_tensor(&self, x: Tensor<2>, kind: ScoreKind) -> Tensor<1> {
         let kind = match (kind, self.scoring) {
             (ScoreKind::Model, Scoring::Alarm) => ScoreKind::Alarm,
@@ -220,6 +238,10 @@ impl Detector {
                 let log_error = (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1;
                 if self.scoring.reads_alarm() {
                     (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error
+                } else if self.scoring.reads_tails() {
+                    // Half of the member's score; the tails term's half is added on the host
+                    // (`add_tails`).
+                    log_error / 2.0
                 } else {
                     log_error
                 }
@@ -250,21 +272,68 @@ impl Detector {
     /// Scores of every row (blocking read; native backends).
     pub fn score(&self, x: &Matrix, kind: ScoreKind) -> Result<Vec<f32>> {
         self.check_width(x)?;
-        let scores = match self.batches(x, kind) {
+        let mut scores = match self.batches(x, kind) {
             Some(t) => read_sync(t)?,
             None => Vec::new(),
         };
+        if kind == ScoreKind::Model && self.scoring.reads_tails() {
+            for (k, scale) in self.scales.iter().enumerate() {
+                let mut at = 0;
+                for (z, rows) in self.residual_batches(k, x, &self.moments[k]) {
+                    self.add_tails(scale, &read_sync(z)?, &mut scores[at..at + rows])?;
+                    at += rows;
+                }
+            }
+        }
         self.add_neighbours(x, kind, scores)
     }
 
     /// Scores of every row (async read; works on WebGPU).
     pub async fn score_async(&self, x: &Matrix, kind: ScoreKind) -> Result<Vec<f32>> {
         self.check_width(x)?;
-        let scores = match self.batches(x, kind) {
+        let mut scores = match self.batches(x, kind) {
             Some(t) => read_async(t).await?,
             None => Vec::new(),
         };
+        if kind == ScoreKind::Model && self.scoring.reads_tails() {
+            for (k, scale) in self.scales.iter().enumerate() {
+                let mut at = 0;
+                for (z, rows) in self.residual_batches(k, x, &self.moments[k]) {
+                    self.add_tails(scale, &read_async(z).await?, &mut scores[at..at + rows])?;
+                    at += rows;
+                }
+            }
+        }
         self.add_neighbours(x, kind, scores)
+    }
+
+    /// Member `k`'s standardised residuals `(x − dec(enc(x)) − μ) / σ` (`moments`: μ and σ as
+    /// `[1, d]`) of the rows of `x`, batch by batch of [`SCORE_BATCH`] rows as the iterator is
+    /// advanced, each `[rows, d]` with its row count; nothing is read back.
+    fn residual_batches<'a>(
+        &'a self,
+        k: usize,
+        x: &'a Matrix,
+        moments: &'a (Tensor<2>, Tensor<2>),
+    ) -> impl Iterator<Item = (Tensor<2>, usize)> + 'a {
+        let m = &self.members[k];
+        (0..x.rows).step_by(SCORE_BATCH).map(move |start| {
+            let end = (start + SCORE_BATCH).min(x.rows);
+            let t = io::upload(x, start, end, &self.device);
+            let r = t.clone() - m.aae.reconstruct(t);
+            ((r - moments.0.clone()) / moments.1.clone(), end - start)
+        })
+    }
+
+    /// Add member `scale`'s half-weighted tails term, over the members' mean, to `scores` (one
+    /// batch: `z` is its standardised residuals, row-major).
+    fn add_tails(&self, scale: &MemberScale, z: &[f32], scores: &mut [f32]) -> Result<()> {
+        let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
+        let weight = 0.5 / self.members.len() as f32;
+        for (s, t) in scores.iter_mut().zip(tails.terms(z)) {
+            *s += weight * t;
+        }
+        Ok(())
     }
 
     /// The model's score: the members' part plus the neighbours term, if the model has one.
@@ -313,9 +382,24 @@ impl Detector {
             .map(|k| {
                 let sums = read_sync(self.residual_sums(k, x).ok_or_else(none)?)?;
                 let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
-                let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
+                let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0), tails: None };
                 let terms = read_sync(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?)?;
-                Ok(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring))
+                let mut scale = MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring);
+                if scoring.reads_tails() {
+                    let moments = self.residual_tensors(&scale);
+                    let sample = tail_sample(x);
+                    let mut z = Vec::with_capacity(sample.rows * x.cols);
+                    for (t, _) in self.residual_batches(k, &sample, &moments) {
+                        z.extend(read_sync(t)?);
+                    }
+                    let fitted = ResidualTails::fit(&z, sample.rows, x.cols)?;
+                    let mut log_sums = Vec::with_capacity(x.rows);
+                    for (t, _) in self.residual_batches(k, x, &moments) {
+                        log_sums.extend(read_sync(t)?.chunks_exact(x.cols).map(|row| fitted.log_sum_of(row)));
+                    }
+                    scale.tails = Some(fitted.with_log_sum(&log_sums));
+                }
+                Ok(scale)
             })
             .collect()
     }
@@ -328,9 +412,24 @@ impl Detector {
         for k in 0..self.members.len() {
             let sums = read_async(self.residual_sums(k, x).ok_or_else(none)?).await?;
             let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
-            let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0) };
+            let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0), tails: None };
             let terms = read_async(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?).await?;
-            scales.push(MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring));
+            let mut scale = MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring);
+            if scoring.reads_tails() {
+                let moments = self.residual_tensors(&scale);
+                let sample = tail_sample(x);
+                let mut z = Vec::with_capacity(sample.rows * x.cols);
+                for (t, _) in self.residual_batches(k, &sample, &moments) {
+                    z.extend(read_async(t).await?);
+                }
+                let fitted = ResidualTails::fit(&z, sample.rows, x.cols)?;
+                let mut log_sums = Vec::with_capacity(x.rows);
+                for (t, _) in self.residual_batches(k, x, &moments) {
+                    log_sums.extend(read_async(t).await?.chunks_exact(x.cols).map(|row| fitted.log_sum_of(row)));
+                }
+                scale.tails = Some(fitted.with_log_sum(&log_sums));
+            }
+            scales.push(scale);
         }
         Ok(scales)
     }
