@@ -12,7 +12,7 @@ SPLIT_DIR/TABLE/sSEED/ from `da3d split FILE --seed SEED --export DIR`).
 
 Usage: scripts/aggregation_study.py PROBE_DIR SPLIT_DIR TABLE [TABLE ...]   (the bench venv)
 """
-import glob, json, os, sys
+import os, sys
 
 import numpy as np
 from pyod.models.ecod import ECOD
@@ -20,7 +20,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from neighbours_study import kth_distance, log, split, z as standardise  # noqa: E402
+from neighbours_study import kth_distance, log, probes, z as standardise  # noqa: E402
 
 
 def tail_nll(z_train, z_test):
@@ -156,15 +156,7 @@ def main():
     means = {}
     for table in tables:
         results = {}
-        for f in sorted(glob.glob(os.path.join(probe_dir, table, "s*.json"))):
-            seed = int(os.path.basename(f)[1:-5])
-            x_train, x_test, y = split(split_dir, table, seed)
-            d = json.load(open(f))
-            assert (np.array(d["labels"]) == y).all(), "probe and split differ"
-            r = d["records"][0]
-            w = r["width"]
-            res_train = np.array(r["train_residuals"]).reshape(-1, w)
-            res_test = np.array(r["test_residuals"]).reshape(-1, w)
+        for seed, x_train, x_test, y, _, res_train, res_test in probes(probe_dir, split_dir, table):
             mu, sd = res_train.mean(0), np.maximum(res_train.std(0), 1e-3)
             zt, zs = (res_train - mu) / sd, (res_test - mu) / sd
             knn = kth_distance(x_train, x_test)

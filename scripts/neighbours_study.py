@@ -46,20 +46,27 @@ def split(split_dir, table, seed):
     return x("train"), x("test"), np.fromfile(f"{base}/test_labels.u8", np.uint8)
 
 
+def probes(probe_dir, split_dir, table):
+    """Per probed seed of `table`: (seed, training rows, test rows, test labels, the probe's first
+    record, its training and test residuals as [rows, width] arrays)."""
+    for f in sorted(glob.glob(os.path.join(probe_dir, table, "s*.json"))):
+        seed = int(os.path.basename(f)[1:-5])
+        x_train, x_test, y = split(split_dir, table, seed)
+        d = json.load(open(f))
+        assert (np.array(d["labels"]) == y).all(), "probe and split differ"
+        r = d["records"][0]
+        w = r["width"]
+        res_train = np.array(r["train_residuals"]).reshape(-1, w)
+        res_test = np.array(r["test_residuals"]).reshape(-1, w)
+        yield seed, x_train, x_test, y, r, res_train, res_test
+
+
 def main():
     probe_dir, split_dir, tables = sys.argv[1], sys.argv[2], sys.argv[3:]
     means = {}
     for table in tables:
         results = {}
-        for f in sorted(glob.glob(os.path.join(probe_dir, table, "s*.json"))):
-            seed = int(os.path.basename(f)[1:-5])
-            x_train, x_test, y = split(split_dir, table, seed)
-            d = json.load(open(f))
-            assert (np.array(d["labels"]) == y).all(), "probe and split differ"
-            r = d["records"][0]
-            w = r["width"]
-            res_train = np.array(r["train_residuals"]).reshape(-1, w)
-            res_test = np.array(r["test_residuals"]).reshape(-1, w)
+        for seed, x_train, x_test, y, r, res_train, res_test in probes(probe_dir, split_dir, table):
             act_train = np.array(r["train_activations"]).reshape(len(res_train), -1)
             act_test = np.array(r["test_activations"]).reshape(len(res_test), -1)
             mu, sd = res_train.mean(0), np.maximum(res_train.std(0), 1e-3)

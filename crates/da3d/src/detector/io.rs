@@ -15,6 +15,11 @@ pub(crate) fn upload(x: &Matrix, start: usize, end: usize, device: &Device) -> T
     Tensor::from_data(TensorData::new(values, [end - start, x.cols]), device)
 }
 
+/// The rows of `x` uploaded in batches of `SCORE_BATCH`, one batch as the iterator is advanced.
+pub(crate) fn batches<'a>(x: &'a Matrix, device: &'a Device) -> impl Iterator<Item = Tensor<2>> + 'a {
+    (0..x.rows).step_by(SCORE_BATCH).map(move |start| upload(x, start, (start + SCORE_BATCH).min(x.rows), device))
+}
+
 /// `f` applied to the rows of `x` in batches of `SCORE_BATCH`, concatenated; `None` for no rows.
 /// Nothing is read back.
 pub(crate) fn in_batches<const D: usize>(
@@ -22,13 +27,7 @@ pub(crate) fn in_batches<const D: usize>(
     device: &Device,
     f: impl Fn(Tensor<2>) -> Tensor<D>,
 ) -> Option<Tensor<D>> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    while start < x.rows {
-        let end = (start + SCORE_BATCH).min(x.rows);
-        parts.push(f(upload(x, start, end, device)));
-        start = end;
-    }
+    let parts: Vec<_> = batches(x, device).map(f).collect();
     if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
 }
 

@@ -18,6 +18,7 @@ use crate::model::{Networks, alarm_input_rows};
 pub use io::networks_to_device_async;
 pub use neighbours::Neighbours;
 pub use tails::ResidualTails;
+use tails::TailsFit;
 pub(crate) use io::{in_batches, read_async, read_sync};
 
 /// Which score to compute (over an ensemble: the members' mean).
@@ -62,7 +63,7 @@ pub const LOG_FLOOR: f32 = 1e-12;
 pub const MIN_RESIDUAL_STD: f32 = 1e-3;
 
 /// (mean, std) from a count, a sum and a sum of squares; the std at least `floor`.
-fn moments(n: f64, sum: f64, squares: f64, floor: f32) -> (f32, f32) {
+pub(crate) fn moments(n: f64, sum: f64, squares: f64, floor: f32) -> (f32, f32) {
     let mean = sum / n.max(1.0);
     let var = (squares / n.max(1.0) - mean * mean).max(0.0);
     (mean as f32, (var.sqrt() as f32).max(floor))
@@ -317,12 +318,18 @@ impl Detector {
         moments: &'a (Tensor<2>, Tensor<2>),
     ) -> impl Iterator<Item = (Tensor<2>, usize)> + 'a {
         let m = &self.members[k];
-        (0..x.rows).step_by(SCORE_BATCH).map(move |start| {
-            let end = (start + SCORE_BATCH).min(x.rows);
-            let t = io::upload(x, start, end, &self.device);
+        io::batches(x, &self.device).map(move |t| {
+            let rows = t.dims()[0];
             let r = t.clone() - m.aae.reconstruct(t);
-            ((r - moments.0.clone()) / moments.1.clone(), end - start)
+            ((r - moments.0.clone()) / moments.1.clone(), rows)
         })
+    }
+
+    /// Member `k`'s standardised residuals of the (sampled, at most
+    /// [`TAIL_SAMPLE_ROWS`](tails::TAIL_SAMPLE_ROWS)) rows `x`, concatenated; `None` for no rows.
+    fn sample_residuals(&self, k: usize, x: &Matrix, moments: &(Tensor<2>, Tensor<2>)) -> Option<Tensor<2>> {
+        let parts: Vec<_> = self.residual_batches(k, x, moments).map(|(z, _)| z).collect();
+        if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
     }
 
     /// Add member `scale`'s half-weighted tails term, over the members' mean, to `scores` (one
@@ -388,16 +395,12 @@ impl Detector {
                 if scoring.reads_tails() {
                     let moments = self.residual_tensors(&scale);
                     let sample = tail_sample(x);
-                    let mut z = Vec::with_capacity(sample.rows * x.cols);
-                    for (t, _) in self.residual_batches(k, &sample, &moments) {
-                        z.extend(read_sync(t)?);
-                    }
-                    let fitted = ResidualTails::fit(&z, sample.rows, x.cols)?;
-                    let mut log_sums = Vec::with_capacity(x.rows);
+                    let z = read_sync(self.sample_residuals(k, &sample, &moments).ok_or_else(none)?)?;
+                    let mut fit = TailsFit::new(ResidualTails::fit(&z, sample.rows, x.cols)?);
                     for (t, _) in self.residual_batches(k, x, &moments) {
-                        log_sums.extend(read_sync(t)?.chunks_exact(x.cols).map(|row| fitted.log_sum_of(row)));
+                        fit.add(&read_sync(t)?);
                     }
-                    scale.tails = Some(fitted.with_log_sum(&log_sums));
+                    scale.tails = Some(fit.finish());
                 }
                 Ok(scale)
             })
@@ -418,16 +421,12 @@ impl Detector {
             if scoring.reads_tails() {
                 let moments = self.residual_tensors(&scale);
                 let sample = tail_sample(x);
-                let mut z = Vec::with_capacity(sample.rows * x.cols);
-                for (t, _) in self.residual_batches(k, &sample, &moments) {
-                    z.extend(read_async(t).await?);
-                }
-                let fitted = ResidualTails::fit(&z, sample.rows, x.cols)?;
-                let mut log_sums = Vec::with_capacity(x.rows);
+                let z = read_async(self.sample_residuals(k, &sample, &moments).ok_or_else(none)?).await?;
+                let mut fit = TailsFit::new(ResidualTails::fit(&z, sample.rows, x.cols)?);
                 for (t, _) in self.residual_batches(k, x, &moments) {
-                    log_sums.extend(read_async(t).await?.chunks_exact(x.cols).map(|row| fitted.log_sum_of(row)));
+                    fit.add(&read_async(t).await?);
                 }
-                scale.tails = Some(fitted.with_log_sum(&log_sums));
+                scale.tails = Some(fit.finish());
             }
             scales.push(scale);
         }

@@ -40,6 +40,42 @@ pub struct ResidualTails {
     pub log_sum: (f32, f32),
 }
 
+/// A fitted grid whose term's moments are summed over the training rows batch by batch (no
+/// `[rows × d]` copy of the residuals is held).
+pub(crate) struct TailsFit {
+    tails: ResidualTails,
+    rows: usize,
+    sum: f64,
+    squares: f64,
+}
+
+impl TailsFit {
+    pub(crate) fn new(tails: ResidualTails) -> Self {
+        TailsFit { tails, rows: 0, sum: 0.0, squares: 0.0 }
+    }
+
+    /// One batch of standardised residuals, row-major.
+    pub(crate) fn add(&mut self, z: &[f32]) {
+        let d = self.tails.inputs.len();
+        let logs: Vec<f32> = z.chunks_exact(d).map(|row| self.tails.log_sum_of(row)).collect();
+        self.add_log_sums(logs.into_iter());
+    }
+
+    fn add_log_sums(&mut self, logs: impl Iterator<Item = f32>) {
+        for l in logs {
+            self.rows += 1;
+            self.sum += l as f64;
+            self.squares += (l as f64) * (l as f64);
+        }
+    }
+
+    /// The grid with the term's (mean, standard deviation) over the rows.
+    pub(crate) fn finish(mut self) -> ResidualTails {
+        self.tails.log_sum = super::moments(self.rows as f64, self.sum, self.squares, 1e-6);
+        self.tails
+    }
+}
+
 /// The stride that samples at most [`TAIL_SAMPLE_ROWS`] of `rows`.
 pub fn sample_stride(rows: usize) -> usize {
     rows.div_ceil(TAIL_SAMPLE_ROWS).max(1)
@@ -81,12 +117,10 @@ impl ResidualTails {
 
     /// With the mean and standard deviation of [`log_sum_of`](Self::log_sum_of) over the training
     /// rows.
-    pub fn with_log_sum(mut self, log_sums: &[f32]) -> Self {
-        let n = log_sums.len().max(1) as f64;
-        let mean = log_sums.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = log_sums.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        self.log_sum = (mean as f32, (var.sqrt() as f32).max(1e-6));
-        self
+    pub fn with_log_sum(self, log_sums: &[f32]) -> Self {
+        let mut fit = TailsFit::new(self);
+        fit.add_log_sums(log_sums.iter().copied());
+        fit.finish()
     }
 
     /// `−ln p` of `|z|` for input `j`.
