@@ -244,8 +244,8 @@ enum Command {
         #[arg(long, value_name = "CHAR", value_parser = da3d::data::parse_delimiter)]
         delimiter: Option<u8>,
         /// Add, per row, the K source columns that push its score up most (1 to 20): columns
-        /// feature_i, value_i, share_i (the column's share of the row's reconstruction term; README
-        /// "Why is a row anomalous").
+        /// feature_i, value_i, share_i (the column's share of the row's score: its residual terms
+        /// and its distance to the training rows; README "Why is a row anomalous").
         #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "3", value_parser = |s: &str| parse_count(s, 20))]
         explain: Option<usize>,
     },

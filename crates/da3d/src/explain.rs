@@ -1,14 +1,18 @@
 //! Why is a row anomalous: which source columns push its score up.
 //!
-//! The method: the reconstruction part of the score, split by column. Per model input `j` the
-//! detector gives `c_j`, the members' mean squared standardised residual
-//! ([`Detector::input_contributions`](crate::Detector::input_contributions)); a source column
-//! gets the sum over its inputs (one for a numeric column, one per category for a one-hot
-//! one), and its **share** of the row's total. A column the autoencoder cannot rebuild from the
-//! others, in units of how well it rebuilds that column on normal rows, is what makes the row
-//! unusual. The alarm's part of the score is not split (it reads hidden activations, not
-//! columns). Each attribution also gives the row's value and the training range (numeric) or
-//! says whether the category was seen in training.
+//! The method: the score split by column. A standardised score (`robust`, `quick`) is a weighted
+//! sum of logarithms of sums over the model's inputs: per member the log error (`Σ_j z_j²`, `z`
+//! the residual in units of its spread on the training rows) and the residual tails term
+//! (`Σ_j −ln p_j`, how far into its own training tail each residual lies), and the neighbours
+//! term (`Σ_j (x_j − n_j)²` to the `k`-th nearest training row). Per model input `j` the
+//! detector gives `c_j`, over those terms the term's weight times input `j`'s fraction of the
+//! term's sum ([`Detector::input_contributions`](crate::Detector::input_contributions)): how much
+//! the score moves when that input's parts grow by a given fraction. A source column gets the sum
+//! over its inputs (one for a numeric column, one per category for a one-hot one), and its
+//! **share** of the row's total. The alarm's part of a score is not split (it reads hidden
+//! activations, not columns); models without score scales (`paper`, `reference`) split the
+//! members' mean squared residual. Each attribution also gives the row's value and the training
+//! range (numeric) or says whether the category was seen in training.
 
 use serde::Serialize;
 
@@ -20,9 +24,10 @@ use crate::error::{Error, Result};
 pub struct Attribution {
     /// The source column.
     pub column: String,
-    /// Its share of the row's reconstruction term, in [0, 1] (the shares of all columns sum to 1).
+    /// Its share of the row's score, in [0, 1] (the shares of all columns sum to 1).
     pub share: f32,
-    /// Its summed squared standardised residual (in training-spread units).
+    /// Its summed part `c_j` of the score (see the module's doc): in score units per relative
+    /// change of the column's parts; the squared residual for models without score scales.
     pub contribution: f32,
     /// The row's value: the number (numeric), the category, or `(unseen)`.
     pub value: String,

@@ -382,7 +382,6 @@ fn standardised_log_errors(r: &da3d::data::Matrix, s: &da3d::detector::MemberSca
 #[test]
 fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     use da3d::config::{Ensemble, Scoring};
-    use da3d::detector::Detector;
     use da3d::pipeline::FitConfig;
     let _guard = lock();
     let p = synthetic_prepared(6);
@@ -414,7 +413,6 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
 /// Train `c` (a reconstruction score: with or without the residual tails term, two members, the
 /// neighbours term) and recompute its scores from the members' residuals.
 fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) {
-    use da3d::config::Scoring;
     use da3d::detector::Detector;
     let scoring = c.ensemble.scoring;
     let mut fit = start_fit(p, c);
@@ -645,10 +643,23 @@ fn a_stop_between_members_keeps_the_finished_ones() {
 
 #[test]
 fn explanations_name_the_column_that_makes_a_row_anomalous() {
-    // Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
-    // one, d: rows where only `c` breaks the pattern (in range) must be explained by `c`, rows
-    // where only `d` is far outside training by `d`.
     use da3d::config::{Ensemble, Scoring};
+    explanations_name_the_broken_column(Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 });
+}
+
+#[test]
+fn explanations_of_the_default_score_split_all_its_terms() {
+    // The `robust` score: log error and residual tails per member, and the neighbours term.
+    use da3d::config::{Ensemble, Scoring};
+    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5 });
+}
+
+/// Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
+/// one, d: rows where only `c` breaks the pattern (in range) must be explained by `c`, rows
+/// where only `d` is far outside training by `d`. The inputs' parts of a standardised score sum
+/// to the weights of its split terms.
+fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
+    use da3d::config::Scoring;
     let _guard = lock();
     let mut rng = da3d::rng::HostRng::new(11, 1);
     let mut csv = String::from("a,b,c,d,e,label\n");
@@ -668,19 +679,37 @@ fn explanations_name_the_column_that_makes_a_row_anomalous() {
     let mut c = small_config(p.train.cols, 0, Method::Da3d);
     c.architecture.encoder = vec![8, 4, 2];
     c.schedule.aae_epochs = 100;
-    c.schedule.pretrain_epochs = 2;
+    c.schedule.pretrain_epochs = if ensemble.scoring.reads_alarm() { 2 } else { 0 };
     c.schedule.da3d_epochs = 0;
     c.architecture.alarm_input = da3d::config::AlarmInput::All;
-    c.ensemble = Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
+    let (scoring, neighbours) = (ensemble.scoring, ensemble.neighbours);
+    c.ensemble = ensemble;
     let mut fit = start_fit(&p, c);
     while fit.trainer().step_epoch().unwrap().is_some() {}
     let model = fit.finish().unwrap().model;
     let detector = model.detector();
+    // Σ_j c_j of every row: per member 1/(K σ) of the log error (½ each with the tails term,
+    // whose ½/(K σ) joins it), ½/σ of the neighbours term (ln of a distance, not of its square).
+    let scales = model.header.scales.as_ref().expect("a standardised score has scales");
+    let k = scales.len() as f32;
+    let tails = scoring == Scoring::ReconstructionAndTails;
+    let mut weights: f32 = scales
+        .iter()
+        .map(|s| if tails { 0.5 / (k * s.log_error.1) + 0.5 / (k * s.tails.as_ref().unwrap().log_sum.1) } else { 1.0 / (k * s.log_error.1) })
+        .sum();
+    if let Some(n) = &model.header.neighbours {
+        weights += 0.5 / n.log_distance.1;
+    }
+    assert_eq!(model.header.neighbours.is_some(), neighbours > 0);
     let lines = &p.test.lines;
     let anomalies: Vec<usize> = (0..p.test.labels.len()).filter(|&i| p.test.labels[i] == 1).collect();
     assert!(anomalies.len() >= 10, "{} anomalies in the test rows", anomalies.len());
     let x = p.test.x.select(&anomalies);
     let terms = detector.input_contributions(&x).unwrap();
+    for r in 0..terms.rows {
+        let total: f32 = terms.row(r).iter().sum();
+        assert!((total - weights).abs() <= 1e-3 * weights, "row {r}: parts sum to {total}, the terms' weights to {weights}");
+    }
     let why = da3d::explain::explain(&model.header.preprocessor, &x, &terms, 2).unwrap();
     let (mut right, mut total) = (0, 0);
     for (k, &i) in anomalies.iter().enumerate() {

@@ -433,39 +433,79 @@ impl Detector {
         Ok(scales)
     }
 
-    /// Per row and input, the members' mean of the squared standardised residual
-    /// `((x_j − dec(enc(x))_j − μ_j) / σ_j)²` (the terms of the reconstruction part of the
-    /// combined score, [`MemberScale`]); without scales the squared residual itself.
-    /// `[batch, d]` → `[batch, d]`.
-    fn contribution_tensor(&self, x: Tensor<2>) -> Tensor<2> {
-        let per_member = self.members.iter().enumerate().map(|(k, m)| {
+    /// Every member's residuals of a batch side by side, standardised by its scale (raw
+    /// without scales). `[batch, d]` → `[batch, members · d]`.
+    fn member_residuals(&self, x: Tensor<2>) -> Tensor<2> {
+        let parts = self.members.iter().enumerate().map(|(k, m)| {
             let r = x.clone() - m.aae.reconstruct(x.clone());
             match self.moments.get(k) {
-                Some((mean, std)) => ((r - mean.clone()) / std.clone()).square(),
-                None => r.square(),
+                Some((mean, std)) => (r - mean.clone()) / std.clone(),
+                None => r,
             }
         });
-        let sum = per_member.reduce(|a, b| a + b).expect("a detector has a member");
-        if self.members.len() == 1 { sum } else { sum / self.members.len() as f32 }
+        Tensor::cat(parts.collect(), 1)
     }
 
-    /// [`contribution_tensor`](Self::contribution_tensor) of every row: `[rows × d]` (blocking read).
+    /// Per row and input, the input's part in the row's score (what [`crate::explain`] splits
+    /// by column), from the members' residuals `z` (`[rows × members · d]`, row-major) and the
+    /// rows themselves (`[rows × d]`, row-major). A standardised score is a weighted sum of logarithms of sums over the
+    /// inputs (the log error `ln Σ_j z_j²`, the tails term `ln Σ_j −ln p_j`, the neighbours term
+    /// `½ ln Σ_j (x_j − n_j)²`, each over its standard deviation on the training rows); an input's
+    /// part is, over those terms, the term's weight times the input's fraction of the term's sum:
+    /// how much the score moves per relative change of that input's parts. The alarm's logit
+    /// is not split (it reads hidden activations). Without scales: the members' mean squared
+    /// residual.
+    fn contributions_of(&self, z: &[f32], x: &[f32]) -> Result<Vec<f32>> {
+        let (d, members) = (self.width(), self.members.len());
+        let share = |out: &mut [f32], parts: &[f32], weight: f32| {
+            let sum: f32 = parts.iter().sum();
+            if sum > 0.0 && sum.is_finite() {
+                for (o, p) in out.iter_mut().zip(parts) {
+                    *o += weight * p / sum;
+                }
+            }
+        };
+        let mut out = vec![0f32; x.len()];
+        for ((zs, row), o) in z.chunks_exact(members * d).zip(x.chunks_exact(d)).zip(out.chunks_exact_mut(d)) {
+            for (k, zk) in zs.chunks_exact(d).enumerate() {
+                let squares: Vec<f32> = zk.iter().map(|v| v * v).collect();
+                let Some(scale) = self.scales.get(k) else {
+                    o.iter_mut().zip(&squares).for_each(|(o, s)| *o += s / members as f32);
+                    continue;
+                };
+                let error_weight = if self.scoring.reads_tails() { 0.5 } else { 1.0 };
+                share(o, &squares, error_weight / (members as f32 * scale.log_error.1));
+                if self.scoring.reads_tails() {
+                    let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
+                    share(o, &tails.input_parts(zk), 0.5 / (members as f32 * tails.log_sum.1));
+                }
+            }
+            if let Some(n) = &self.neighbours {
+                share(o, &n.distance_parts(row), 0.5 / n.log_distance.1);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`contributions_of`](Self::contributions_of) every row: `[rows × d]` (blocking reads).
     pub fn input_contributions(&self, x: &Matrix) -> Result<Matrix> {
         self.check_width(x)?;
-        let values = match in_batches(x, &self.device, |t| self.contribution_tensor(t)) {
-            Some(t) => read_sync(t)?,
-            None => Vec::new(),
-        };
+        let mut values = Vec::with_capacity(x.rows * x.cols);
+        for (start, t) in (0..x.rows).step_by(SCORE_BATCH).zip(io::batches(x, &self.device)) {
+            let rows = &x.values[start * x.cols..(start + t.dims()[0]) * x.cols];
+            values.extend(self.contributions_of(&read_sync(self.member_residuals(t))?, rows)?);
+        }
         Ok(Matrix::new(x.rows, x.cols, values))
     }
 
     /// As [`input_contributions`](Self::input_contributions), read asynchronously (WebGPU).
     pub async fn input_contributions_async(&self, x: &Matrix) -> Result<Matrix> {
         self.check_width(x)?;
-        let values = match in_batches(x, &self.device, |t| self.contribution_tensor(t)) {
-            Some(t) => read_async(t).await?,
-            None => Vec::new(),
-        };
+        let mut values = Vec::with_capacity(x.rows * x.cols);
+        for (start, t) in (0..x.rows).step_by(SCORE_BATCH).zip(io::batches(x, &self.device)) {
+            let rows = &x.values[start * x.cols..(start + t.dims()[0]) * x.cols];
+            values.extend(self.contributions_of(&read_async(self.member_residuals(t)).await?, rows)?);
+        }
         Ok(Matrix::new(x.rows, x.cols, values))
     }
 

@@ -87,20 +87,35 @@ impl Neighbours {
     /// `ln(distance + 1e-12)` from `row` to its `k`-th nearest reference row, the reference row at
     /// `skip` left out.
     fn log_distance_of(&self, row: &[f32], skip: Option<usize>) -> f32 {
-        // The k smallest squared distances so far, ascending.
-        let mut nearest = vec![f32::INFINITY; self.k];
+        let (squared, _) = self.kth_nearest(row, skip);
+        ((squared as f64).sqrt() + DISTANCE_FLOOR).ln() as f32
+    }
+
+    /// The squared distance from `row` to its `k`-th nearest reference row (the one at `skip`
+    /// left out) and that row's position.
+    fn kth_nearest(&self, row: &[f32], skip: Option<usize>) -> (f32, usize) {
+        // The k smallest squared distances so far with their rows, ascending.
+        let mut nearest = vec![(f32::INFINITY, 0); self.k];
         for (p, reference) in self.reference.chunks_exact(self.width).enumerate() {
             if skip == Some(p) {
                 continue;
             }
             let d = squared_distance(row, reference);
-            if d < nearest[self.k - 1] {
-                let at = nearest.partition_point(|&v| v <= d);
-                nearest.insert(at, d);
+            if d < nearest[self.k - 1].0 {
+                let at = nearest.partition_point(|&(v, _)| v <= d);
+                nearest.insert(at, (d, p));
                 nearest.pop();
             }
         }
-        ((nearest[self.k - 1] as f64).sqrt() + DISTANCE_FLOOR).ln() as f32
+        nearest[self.k - 1]
+    }
+
+    /// Per input, `(x_j − n_j)²` between `row` and its `k`-th nearest reference row `n`: the
+    /// parts of the squared distance the term reads (for explanations).
+    pub fn distance_parts(&self, row: &[f32]) -> Vec<f32> {
+        let (_, p) = self.kth_nearest(row, None);
+        let reference = &self.reference[p * self.width..(p + 1) * self.width];
+        row.iter().zip(reference).map(|(a, b)| (a - b) * (a - b)).collect()
     }
 
     /// The standardised term of every row of `x`: `(ln(distance + 1e-12) − mean) / std`.

@@ -144,6 +144,12 @@ impl ResidualTails {
         (sum + LOG_FLOOR).ln()
     }
 
+    /// Per input, `−ln p_j(|z_j|)` of one row's standardised residuals `[d]`: the parts of the
+    /// sum the term reads (for explanations).
+    pub fn input_parts(&self, z: &[f32]) -> Vec<f32> {
+        z.iter().enumerate().map(|(j, &v)| self.nll_of(j, v)).collect()
+    }
+
     /// The standardised term `(log_sum_of(z) − mean) / std` of every row of `z` (`[rows × d]`).
     pub fn terms(&self, z: &[f32]) -> Vec<f32> {
         let d = self.inputs.len();
