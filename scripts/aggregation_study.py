@@ -151,67 +151,79 @@ def ecod_fitted(train, test):
     return np.maximum(np.maximum(left, right), skewed)
 
 
-def main():
-    probe_dir, split_dir, tables = sys.argv[1], sys.argv[2], sys.argv[3:]
+def study(probe_dir, split_dir, tables, scores_of):
+    """For every probed seed of each table: the members' residuals standardised on the training
+    rows (z), the neighbours term as `robust` adds it, and `scores_of(x_train, x_test, knn, near,
+    zt, zs)` -> {name: test scores}; prints each score's test ROC AUC / AP per table (mean over
+    seeds) and the means over the tables."""
     means = {}
     for table in tables:
-        results = {}
+        results, seeds = {}, 0
         for seed, x_train, x_test, y, _, res_train, res_test in probes(probe_dir, split_dir, table):
             mu, sd = res_train.mean(0), np.maximum(res_train.std(0), 1e-3)
             zt, zs = (res_train - mu) / sd, (res_test - mu) / sd
             knn = kth_distance(x_train, x_test)
             near = standardise(log(knn[0]), log(knn[1]))
-            aggregations = {
-                "ln mean z² (robust)": lambda z: log((z ** 2).mean(1)),
-                "mean ln(1+z²)": lambda z: np.log1p(z ** 2).mean(1),
-                "ln max z²": lambda z: log((z ** 2).max(1)),
-                "ln mean z⁴": lambda z: log((z ** 4).mean(1)),
-                "ln mean |z|": lambda z: log(np.abs(z).mean(1)),
-            }
-            scores = {"ecod": ECOD().fit(x_train).decision_function(x_test), "knn": knn[1]}
-            for name, agg in aggregations.items():
-                term = standardise(agg(zt), agg(zs))
-                scores[name] = term
-                scores[name + " + knn"] = term + near
-            tail_train = tail_nll(zt, zt)
-            tail = standardise(log(tail_train), log(tail_nll(zt, zs)))
-            scores["ln Σ tail nll"] = tail
-            scores["ln Σ tail nll + knn"] = tail + near
-            g = tail_grid(zt)
-            tail_g = standardise(log(tail_nll_grid(g, zt)), log(tail_nll_grid(g, zs)))
-            scores["ln Σ tail grid"] = tail_g
-            scores["ln Σ tail grid + knn"] = tail_g + near
-            groups = one_hot_blocks(x_train)
-            gt, gs = grouped(zt, groups), grouped(zs, groups)
-            gg = tail_grid(gt)
-            tail_col = standardise(log(tail_nll_grid(gg, gt)), log(tail_nll_grid(gg, gs)))
-            scores["ln Σ column tails + knn"] = tail_col + near
-            tail_q = standardise(log(tail_nll_grid(g, zt, True)), log(tail_nll_grid(g, zs, True)))
-            scores["ln Σ tail grid, quadratic beyond + knn"] = tail_q + near
-            scores["ln Σ tail grid, quadratic beyond"] = tail_q
-            for delta in (0.01, 0.05, 0.1):
-                th = thinned(g, delta)
-                tt = standardise(log(tail_nll_thinned(th, zt)), log(tail_nll_thinned(th, zs)))
-                scores[f"(recon + tails δ={delta})/2 + knn"] = (scores["ln mean z² (robust)"] + tt) / 2 + near
-            scores["recon + tail grid + knn"] = scores["ln mean z² (robust)"] + tail_g + near
-            scores["(recon + tail grid)/2 + knn"] = (scores["ln mean z² (robust)"] + tail_g) / 2 + near
-            scores["Σ tail grid + knn"] = standardise(tail_nll_grid(g, zt), tail_nll_grid(g, zs)) + near
-            ecod_term = standardise(ecod_fitted(x_train, x_train), ecod_fitted(x_train, x_test))
-            scores["ecod (train-fitted)"] = ecod_term
-            base = scores["ln mean z² (robust)"]
-            scores["robust + ecod"] = base + near + ecod_term
-            scores["recon + ecod"] = base + ecod_term
-            for k, v in scores.items():
+            seeds += 1
+            for k, v in scores_of(x_train, x_test, knn, near, zt, zs).items():
                 results.setdefault(k, []).append((roc_auc_score(y, v), average_precision_score(y, v)))
-        print(f"{table} ({len(results.get('ecod', []))} seeds)")
+        print(f"{table} ({seeds} seeds)", flush=True)
         for k, v in results.items():
             a = np.array(v)
             means.setdefault(k, []).append((a[:, 0].mean(), a[:, 1].mean()))
-            print(f"  {k:28s} ROC AUC {a[:, 0].mean():.3f} ± {a[:, 0].std():.3f}  AP {a[:, 1].mean():.3f}")
+            print(f"  {k:28s} ROC AUC {a[:, 0].mean():.3f} ± {a[:, 0].std():.3f}  AP {a[:, 1].mean():.3f}", flush=True)
     print("mean over the tables: ROC AUC, AP")
     for k, v in means.items():
         v = np.array(v)
         print(f"  {k:28s} {v[:, 0].mean():.4f}  {v[:, 1].mean():.4f}")
+
+
+def aggregations_of(x_train, x_test, knn, near, zt, zs):
+    aggregations = {
+        "ln mean z² (robust)": lambda z: log((z ** 2).mean(1)),
+        "mean ln(1+z²)": lambda z: np.log1p(z ** 2).mean(1),
+        "ln max z²": lambda z: log((z ** 2).max(1)),
+        "ln mean z⁴": lambda z: log((z ** 4).mean(1)),
+        "ln mean |z|": lambda z: log(np.abs(z).mean(1)),
+    }
+    scores = {"ecod": ECOD().fit(x_train).decision_function(x_test), "knn": knn[1]}
+    for name, agg in aggregations.items():
+        term = standardise(agg(zt), agg(zs))
+        scores[name] = term
+        scores[name + " + knn"] = term + near
+    tail_train = tail_nll(zt, zt)
+    tail = standardise(log(tail_train), log(tail_nll(zt, zs)))
+    scores["ln Σ tail nll"] = tail
+    scores["ln Σ tail nll + knn"] = tail + near
+    g = tail_grid(zt)
+    tail_g = standardise(log(tail_nll_grid(g, zt)), log(tail_nll_grid(g, zs)))
+    scores["ln Σ tail grid"] = tail_g
+    scores["ln Σ tail grid + knn"] = tail_g + near
+    groups = one_hot_blocks(x_train)
+    gt, gs = grouped(zt, groups), grouped(zs, groups)
+    gg = tail_grid(gt)
+    tail_col = standardise(log(tail_nll_grid(gg, gt)), log(tail_nll_grid(gg, gs)))
+    scores["ln Σ column tails + knn"] = tail_col + near
+    tail_q = standardise(log(tail_nll_grid(g, zt, True)), log(tail_nll_grid(g, zs, True)))
+    scores["ln Σ tail grid, quadratic beyond + knn"] = tail_q + near
+    scores["ln Σ tail grid, quadratic beyond"] = tail_q
+    for delta in (0.01, 0.05, 0.1):
+        th = thinned(g, delta)
+        tt = standardise(log(tail_nll_thinned(th, zt)), log(tail_nll_thinned(th, zs)))
+        scores[f"(recon + tails δ={delta})/2 + knn"] = (scores["ln mean z² (robust)"] + tt) / 2 + near
+    scores["recon + tail grid + knn"] = scores["ln mean z² (robust)"] + tail_g + near
+    scores["(recon + tail grid)/2 + knn"] = (scores["ln mean z² (robust)"] + tail_g) / 2 + near
+    scores["Σ tail grid + knn"] = standardise(tail_nll_grid(g, zt), tail_nll_grid(g, zs)) + near
+    ecod_term = standardise(ecod_fitted(x_train, x_train), ecod_fitted(x_train, x_test))
+    scores["ecod (train-fitted)"] = ecod_term
+    base = scores["ln mean z² (robust)"]
+    scores["robust + ecod"] = base + near + ecod_term
+    scores["recon + ecod"] = base + ecod_term
+    return scores
+
+
+def main():
+    study(sys.argv[1], sys.argv[2], sys.argv[3:], aggregations_of)
 
 
 if __name__ == "__main__":

@@ -448,15 +448,18 @@ impl Detector {
 
     /// Per row and input, the input's part in the row's score (what [`crate::explain`] splits
     /// by column), from the members' residuals `z` (`[rows × members · d]`, row-major) and the
-    /// rows themselves (`[rows × d]`, row-major). A standardised score is a weighted sum of logarithms of sums over the
-    /// inputs (the log error `ln Σ_j z_j²`, the tails term `ln Σ_j −ln p_j`, the neighbours term
-    /// `½ ln Σ_j (x_j − n_j)²`, each over its standard deviation on the training rows); an input's
-    /// part is, over those terms, the term's weight times the input's fraction of the term's sum:
-    /// how much the score moves per relative change of that input's parts. The alarm's logit
-    /// is not split (it reads hidden activations). Without scales: the members' mean squared
-    /// residual.
+    /// rows themselves (`[rows × d]`, row-major). A standardised score is a weighted sum of
+    /// logarithms of sums over the inputs (the log error `ln Σ_j z_j²`, the tails term
+    /// `ln Σ_j −ln p_j`, the neighbours term `½ ln Σ_j (x_j − n_j)²`, each over its standard
+    /// deviation on the training rows); an input's part is, over those terms, the term's weight
+    /// times the input's fraction of the term's sum: how much the score moves per relative change
+    /// of that input's parts. The alarm's logit is not split (it reads hidden activations).
+    /// Without scales: the members' mean squared residual.
     fn contributions_of(&self, z: &[f32], x: &[f32]) -> Result<Vec<f32>> {
         let (d, members) = (self.width(), self.members.len());
+        let tails = self.scoring.reads_tails();
+        // The log error's weight in a member's score: half of it beside the tails term.
+        let error_weight = if tails { 0.5 } else { 1.0 };
         let share = |out: &mut [f32], parts: &[f32], weight: f32| {
             let sum: f32 = parts.iter().sum();
             if sum > 0.0 && sum.is_finite() {
@@ -473,9 +476,8 @@ impl Detector {
                     o.iter_mut().zip(&squares).for_each(|(o, s)| *o += s / members as f32);
                     continue;
                 };
-                let error_weight = if self.scoring.reads_tails() { 0.5 } else { 1.0 };
                 share(o, &squares, error_weight / (members as f32 * scale.log_error.1));
-                if self.scoring.reads_tails() {
+                if tails {
                     let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
                     share(o, &tails.input_parts(zk), 0.5 / (members as f32 * tails.log_sum.1));
                 }
