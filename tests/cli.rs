@@ -121,17 +121,29 @@ fn same_seed_same_model_scores() {
     let data = fixture(&dir);
     let mut out = Vec::new();
     // The two members trained one after another (1 thread) or side by side (2 threads, and 5:
-    // no more threads than members): the same model, to the bit.
+    // no more threads than members; each in a worker process): the same model, to the bit.
     for threads in ["1", "2", "5"] {
         let model = dir.path(&format!("t{threads}.da3d"));
         let o = train_fast(&data, &model, &["--seed", "9", "--threads", threads]);
         assert!(o.status.success(), "{}", stderr(&o));
+        let side_by_side = stderr(&o).contains("2 members in 2 worker processes");
+        assert_eq!(side_by_side, threads != "1", "{}", stderr(&o));
         out.push(stdout(&run(&["score", &model, &data])));
     }
     assert_eq!(out[0], out[1], "1 and 2 threads");
     assert_eq!(out[0], out[2], "1 and 5 threads");
     let o = train_fast(&data, &dir.path("x.da3d"), &["--threads", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// A member worker whose job cannot be read says which file, and fails.
+#[test]
+fn a_member_worker_without_its_job_names_the_file() {
+    let dir = Dir::new("worker");
+    let job = dir.path("no-such-job");
+    let o = run(&["member-worker", "--job", &job, "--members", "0", "--threads", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("cannot read {job}/config.json")), "{}", stderr(&o));
 }
 
 #[test]

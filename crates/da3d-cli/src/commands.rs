@@ -201,7 +201,11 @@ pub fn train(
     let threads = crate::members::threads_for(args.threads, members);
     let on_cpu = backend.device == burn::tensor::Device::flex();
     if members > 1 && on_cpu {
-        eprintln!("{members} members on {threads} thread{}", if threads > 1 { "s" } else { "" });
+        if threads > 1 {
+            eprintln!("{members} members in {threads} worker processes");
+        } else {
+            eprintln!("{members} members on 1 thread");
+        }
     }
     let fit = Fit::start(data, fit_config, &opts, &backend.device, &backend.name)?;
     let mut reporter = Reporter::new(args.quiet, args.log_format, "train");

@@ -180,8 +180,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "K", value_parser = |s: &str| parse_count(s, da3d::config::MAX_MEMBERS))]
     pub members: Option<usize>,
     /// Threads (CPU backend), 1 to 1024 [default: every core]: ensemble members train side by
-    /// side, one member each, and the large matrix products of wide tables split over the threads
-    /// left. The model does not depend on it: the same seed gives the same scores with any number.
+    /// side, one worker process each, and the large matrix products of wide tables split over the
+    /// threads left. The model does not depend on it: the same seed gives the same scores with any
+    /// number.
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count(s, 1024))]
     pub threads: Option<usize>,
     /// Compute backend.
@@ -324,6 +325,17 @@ as `train` does), quick (the quick preset, the page's default, likewise). Method
     /// Seconds per epoch of each phase, steps per second and peak memory, per backend.
     #[command(after_help = "Example:\n  da3d bench --data ../shared/datasets/mammography.csv --dataset mammography --backends cpu,ndarray\n  da3d bench --rows 100000 --cols 50")]
     Bench(bench::BenchArgs),
+    /// (Internal) Train ensemble members for a `train`/`eval` process: its job folder, the
+    /// members, the threads of its compute pool. Progress as JSON lines on stdout.
+    #[command(hide = true)]
+    MemberWorker {
+        #[arg(long)]
+        job: PathBuf,
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<usize>,
+        #[arg(long)]
+        threads: usize,
+    },
 }
 
 /// Keep freed memory in the process. A training step allocates and frees the same few hundred
@@ -354,12 +366,25 @@ fn main() -> ExitCode {
     default_sigpipe();
     tune_allocator();
     let cli = Cli::parse();
-    members::init_pool(match &cli.command {
+    let threads = match &cli.command {
         Command::Train { train, .. } | Command::Eval { train, .. } => train.threads,
         Command::Bench(args) => args.threads,
+        Command::MemberWorker { threads, .. } => Some(*threads),
         _ => None,
-    });
-    let result = match cli.command {
+    };
+    let result = members::on_compute_pool(threads, || run(cli.command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<commands::UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
+
+/// Carry out one command.
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
             commands::data_path(data, &data_args).and_then(|data| {
                 commands::train(&data, &output, &data_args, &train, method, seed, contamination, threshold_rate)
@@ -381,12 +406,6 @@ fn main() -> ExitCode {
             commands::synth(layout, rows, anomaly_rate, seed, output.as_deref())
         }
         Command::Bench(args) => bench::run(&args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            if e.downcast_ref::<commands::UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
-        }
+        Command::MemberWorker { job, members, .. } => members::member_worker(&job, &members),
     }
 }
