@@ -67,7 +67,8 @@ pub fn on_compute_pool<R: Send>(requested: Option<usize>, command: impl FnOnce()
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum WorkerLine {
-    Epoch { member: usize, report: EpochReport, progress: Progress },
+    /// An epoch of the member `report.member`.
+    Epoch { report: EpochReport, progress: Progress },
     /// The member's weights are in the job folder (`member-<k>.bin`).
     Done { member: usize },
 }
@@ -143,7 +144,7 @@ impl Observer for Printer {
     fn on_epoch(&mut self, report: &EpochReport, progress: &Progress) {
         let mut report = report.clone();
         report.member = self.member;
-        let line = WorkerLine::Epoch { member: self.member, report, progress: *progress };
+        let line = WorkerLine::Epoch { report, progress: *progress };
         // A loss that is not a number does not serialise to JSON that reads back: the parent
         // skips such lines (progress only).
         if let Ok(text) = serde_json::to_string(&line) {
@@ -190,6 +191,13 @@ fn spawn_worker(dir: &Path, members: &[usize], threads: usize) -> Result<Child> 
         .with_context(|| format!("could not start a member worker ({})", exe.display()))
 }
 
+/// Stop `workers` (those already ended are left as they are).
+fn kill_all(workers: &mut [Child]) {
+    for child in workers {
+        let _ = child.kill();
+    }
+}
+
 /// Train `fit` to the end and finish it: its members in `threads` worker processes (the CPU
 /// backend), or its own trainer in this one. `observer` hears every epoch of every member, with
 /// the ensemble's progress (steps over all members; `member`: members finished).
@@ -213,8 +221,8 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
         let mut child = match spawn_worker(&job.0, list, pool_threads) {
             Ok(child) => child,
             Err(e) => {
-                workers.iter_mut().for_each(|c: &mut Child| {
-                    let _ = c.kill();
+                kill_all(&mut workers);
+                workers.iter_mut().for_each(|c| {
                     let _ = c.wait();
                 });
                 return Err(e);
@@ -250,8 +258,8 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
     let mut done = 0;
     for message in rx {
         match message {
-            Message::Line(WorkerLine::Epoch { member, report, mut progress }) if member < members => {
-                steps[member] = progress.steps_done;
+            Message::Line(WorkerLine::Epoch { report, mut progress }) if report.member < members => {
+                steps[report.member] = progress.steps_done;
                 progress.steps_done = steps.iter().sum();
                 progress.steps_total = per_member * members;
                 progress.member = done;
@@ -293,9 +301,7 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
         }
         if first_error.is_some() {
             // Stop the other workers: their output ends, and with it this loop.
-            for child in &mut workers {
-                let _ = child.kill();
-            }
+            kill_all(&mut workers);
         }
     }
     for child in &mut workers {
