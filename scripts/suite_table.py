@@ -2,8 +2,8 @@
 """The benchmark suite's table (issue 14): per data set, each detector's test ROC AUC mean ± std,
 average precision and seconds, and da3d's rank among them.
 
-Usage: scripts/suite_table.py [--runs DIR] [--method robust] [--markdown]
-Reads DIR/classical-NAME.json (scripts/classical.py) and every `da3d eval --out` JSON named
+Usage: scripts/suite_table.py [--runs DIR] [--classical DIR] [--method robust] [--markdown]
+Reads CLASSICAL_DIR/classical-NAME.json (scripts/classical.py; default: the --runs DIR) and every `da3d eval --out` JSON named
 DIR/da3d-NAME*.json, DIR/robust-NAME*.json or DIR/quick-NAME*.json (runs of the same splits: `da3d eval FILE --seeds ...
 --contamination 0`), per data set NAME. Default DIR: docs/runs/suite. Only the standard library.
 The rank counts the detectors whose mean ROC AUC is above da3d's (1 = best); `≥ IF − .02` says
@@ -19,13 +19,14 @@ def mean_std(v):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="docs/runs/suite")
+    ap.add_argument("--classical", help="folder of the classical-NAME.json files (default: --runs)")
     ap.add_argument("--method", action="append", help="da3d eval methods to show (default: robust, da3d, aae-recon)")
     ap.add_argument("--compact", action="store_true", help="cells 'AUC / AP' (± std for the first method), its seconds in a column of their own")
     a = ap.parse_args()
     shown = a.method or ["robust", "da3d", "aae-recon"]
     classical_order = ["ecod", "copod", "iforest", "knn", "pca"]
     rows = []
-    for path in sorted(glob.glob(os.path.join(a.runs, "classical-*.json"))):
+    for path in sorted(glob.glob(os.path.join(a.classical or a.runs, "classical-*.json"))):
         name = os.path.basename(path)[len("classical-"):-len(".json")]
         c = json.load(open(path))
         methods = {}

@@ -197,6 +197,44 @@ fn eval_prints_table_and_json() {
     }
 }
 
+/// `eval` runs its cells (seeds × contamination levels) in worker processes, one per core, and
+/// gets the numbers one process gets running them one after another; a failing worker's message
+/// comes back.
+#[test]
+fn eval_in_worker_processes_gives_the_numbers_of_one_process() {
+    let dir = Dir::new("eval-workers");
+    let data = fixture(&dir);
+    let eval = |threads: &str| {
+        let mut args = vec![
+            "eval", &data, "--seeds", "0,1,2", "--contamination", "0,0.01", "--methods", "da3d,aae-recon,robust",
+            "--checkpoints", "4", "--json", "--threads", threads,
+        ];
+        args.extend_from_slice(FAST);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("eval --json prints JSON");
+        let mut runs = v["runs"].as_array().unwrap().clone();
+        for r in &mut runs {
+            r.as_object_mut().unwrap().remove("seconds");
+        }
+        (runs, stderr(&o))
+    };
+    let (one, said_one) = eval("1");
+    let (two, said_two) = eval("2");
+    assert!(!said_one.contains("worker processes"), "{said_one}");
+    assert!(said_two.contains("6 runs of the protocol (seeds × contamination levels) in 2 worker processes"), "{said_two}");
+    assert!(said_two.contains("seed 2, contamination 0.01: train"), "a worker's notes are passed on: {said_two}");
+    assert_eq!(one.len(), 3 * 2 * 3);
+    assert_eq!(one, two, "the same runs, in the same order, to the last bit");
+
+    let bad = dir.file("bad.json", r#"{"architecture": {"encoder": [0]}}"#);
+    let mut args = vec!["eval", &data, "--seeds", "0,1", "--contamination", "0", "--config", &bad, "--threads", "2"];
+    args.extend_from_slice(FAST);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("eval failed (seed ") && stderr(&o).contains("bad.json"), "{}", stderr(&o));
+}
+
 /// `eval --preset robust|quick` without `--methods` evaluates that preset's ensemble (whose schedule
 /// trains no alarm), rather than failing on the paper's methods that read one.
 #[test]

@@ -195,9 +195,9 @@ impl Session {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
-        let train = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, 0).map_err(err)?.train;
-        let cfg = ConfigOverrides::new(preset).build(train.cols, train.rows, loaded.dataset.as_deref()).map_err(err)?;
-        Ok(json!({"config": cfg, "train_rows": train.rows}).to_string())
+        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, 0).map_err(err)?;
+        let cfg = ConfigOverrides::new(preset).build(data.shape(), loaded.dataset.as_deref()).map_err(err)?;
+        Ok(json!({"config": cfg, "train_rows": data.train.rows}).to_string())
     }
 
     /// Check the config and the threshold share (a row share in [0, 0.5]), prepare the data

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use da3d::config::DataShape;
 use da3d::data::{self, ReadOptions};
 use da3d::pipeline::{self, ConfigOverrides};
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
@@ -120,23 +121,26 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (None, None) => None,
         (data, _) => Some(data_path(data.clone(), &args.data_args)?),
     };
-    let (x, source) = match &file {
+    let (x, shape, source) = match &file {
         Some(path) => {
             let opts = read_options(&args.data_args)?;
             let table = load_table(path, &opts)?;
             let data = pipeline::prepare_fit(&table, &opts, 0.0, 0).with_context(|| format!("{}", path.display()))?;
-            (data.train, path.display().to_string())
+            let shape = data.shape();
+            (data.train, shape, path.display().to_string())
         }
         None => {
             let csv = synthetic_csv(&SyntheticSpec { rows: args.rows, numeric: args.cols, categorical: false, anomaly_rate: 0.0, seed: 0 });
             let table = data::read_table_bytes(csv.as_bytes(), &ReadOptions::default())?;
-            (data::prepare_all_rows(&table, None)?.1, format!("synthetic {}x{}", args.rows, args.cols))
+            let x = data::prepare_all_rows(&table, None)?.1;
+            let shape = DataShape::numeric(x.cols, x.rows);
+            (x, shape, format!("synthetic {}x{}", args.rows, args.cols))
         }
     };
     let mut results = Vec::new();
     for &b in &args.backends {
         let backend = select(b)?;
-        let cfg = bench_config(args, &x)?;
+        let cfg = bench_config(args, shape)?;
         let batch = cfg.schedule.batch_size;
         let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {
@@ -170,7 +174,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             results.push(result_row(&backend.name, phase, mean / batches as f64, batches, &cfg, &x, format!("{} epochs", v.len())));
         }
     }
-    let gemm = if args.gemm { gemm_ceiling(&bench_config(args, &x)?, x.cols) } else { Vec::new() };
+    let gemm = if args.gemm { gemm_ceiling(&bench_config(args, shape)?, x.cols) } else { Vec::new() };
     let peak = peak_rss_mib();
     if args.json {
         let mut out = serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak});
@@ -229,14 +233,14 @@ fn result_row(
 }
 
 /// The preset's configuration for `x`, with `--epochs` + 1 (the warm-up) in every phase.
-fn bench_config(args: &BenchArgs, x: &data::Matrix) -> Result<da3d::config::TrainingConfig> {
+fn bench_config(args: &BenchArgs, shape: DataShape) -> Result<da3d::config::TrainingConfig> {
     let mut overrides = ConfigOverrides::new(args.preset.into());
     overrides.seed = Some(0);
     overrides.aae_epochs = Some(args.epochs + 1);
     overrides.pretrain_epochs = Some(args.epochs + 1);
     overrides.da3d_epochs = Some(args.epochs + 1);
     overrides.batch_size = args.batch_size;
-    build_config(&overrides, None, x.cols, x.rows, args.data_args.dataset.as_deref())
+    build_config(&overrides, None, shape, args.data_args.dataset.as_deref())
 }
 
 /// GFLOP/s of the CPU backend's matrix product alone, `[m, k] · [k, n]`, timed over enough

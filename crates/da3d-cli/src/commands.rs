@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use da3d::bundle::Model;
-use da3d::config::TrainingConfig;
+use da3d::config::{DataShape, TrainingConfig};
 use da3d::data::{self, Encoded, ReadOptions, RecordReader, Table, TransformStats};
 use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig};
 use da3d::{ScoreKind, datasets, metrics};
@@ -79,9 +79,10 @@ pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Read a table file, with notes on stderr about what reading it found (sniffed delimiter,
+/// missing values, dropped rows).
 pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let table = data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))?;
+    let table = load_table_quietly(path, opts)?;
     let r = &table.report;
     if r.delimiter != b',' && opts.delimiter.is_none() {
         eprintln!("note: {}: fields separated by {} (sniffed; --delimiter to change)", path.display(), data::delimiter_name(r.delimiter));
@@ -103,6 +104,12 @@ pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
         );
     }
     Ok(table)
+}
+
+/// [`load_table`] without its notes (an `eval` worker: its parent read the file and said them).
+pub fn load_table_quietly(path: &Path, opts: &ReadOptions) -> Result<Table> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))
 }
 
 /// Where the training config comes from: the preset, the `--config` file, the flags.
@@ -128,8 +135,8 @@ pub fn config_overrides(args: &TrainArgs, default_preset: PresetArg, method: Opt
 
 /// The training config for `rows` training rows of `d_input` inputs: an invalid value from the `--config` file is a data
 /// error naming the file, one from a flag a usage error.
-pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-    let base = o.base(d_input, rows, dataset).with_context(|| match config_file {
+pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
+    let base = o.base(shape, dataset).with_context(|| match config_file {
         Some(p) => format!("{}", p.display()),
         None => "config".into(),
     })?;
@@ -188,7 +195,7 @@ pub fn train(
     for c in data.preprocessor.constant_columns() {
         eprintln!("note: column '{c}' is constant in the training rows");
     }
-    let cfg = build_config(&overrides, args.config.as_deref(), data.train.cols, data.train.rows, data_args.dataset.as_deref())?;
+    let cfg = build_config(&overrides, args.config.as_deref(), data.shape(), data_args.dataset.as_deref())?;
     if cfg.ensemble.members > 1 {
         eprintln!("preset {}: {} members, each {} / {} / {} epochs (AAE / pretraining / DA³D)", cfg.preset.name(), cfg.ensemble.members,
             cfg.schedule.aae_epochs, cfg.schedule.pretrain_epochs, cfg.schedule.da3d_epochs);

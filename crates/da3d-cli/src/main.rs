@@ -279,6 +279,13 @@ as `train` does), quick (the quick preset, the page's default, likewise). Method
         /// Also write the JSON to this file.
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
+        /// (Internal) Run only these cells (contamination levels × seeds, in that order) as a
+        /// worker of a parent `eval`: each run as a JSON line on stdout.
+        #[arg(long, value_delimiter = ',', hide = true)]
+        cells: Option<Vec<usize>>,
+        /// (Internal) A worker's cores (its compute pool and its ensemble members).
+        #[arg(long, hide = true, requires = "cells")]
+        cell_threads: Option<usize>,
     },
     /// Show a model bundle: config, preset, seed, versions, columns, threshold.
     #[command(after_help = "Example:\n  da3d info model.da3d\n  da3d info model.da3d --json")]
@@ -367,6 +374,7 @@ fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     let threads = match &cli.command {
+        Command::Eval { cells: Some(_), cell_threads, .. } => Some(cell_threads.unwrap_or(1)),
         Command::Train { train, .. } | Command::Eval { train, .. } => train.threads,
         Command::Bench(args) => args.threads,
         Command::MemberWorker { threads, .. } => Some(*threads),
@@ -393,10 +401,18 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Score { model, data, output, skip_bad_rows, backend, batch_rows, delimiter, explain } => {
             commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows, delimiter, explain)
         }
-        Command::Eval { data, data_args, train, seeds, contamination, methods, checkpoints, json, out } => {
+        Command::Eval { data, data_args, mut train, seeds, contamination, methods, checkpoints, json, out, cells, cell_threads } => {
             commands::data_path(data, &data_args).and_then(|data| {
                 let methods = methods.unwrap_or_else(|| eval::default_methods(train.preset));
-                eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref())
+                // A worker of a parent `eval`: its share of the cores, its epochs as JSON for the
+                // parent to show, its runs on stdout (not the parent's table or file).
+                let worker = cells.map(|cells| {
+                    train.threads = Some(cell_threads.unwrap_or(1));
+                    train.log_format = progress::LogFormat::Json;
+                    eval::CellWorker { cells }
+                });
+                let (json, out) = if worker.is_some() { (false, None) } else { (json, out) };
+                eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref(), worker.as_ref())
             })
         }
         Command::Info { model, json } => commands::info(&model, json),

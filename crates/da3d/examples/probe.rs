@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Optional 7th argument: the training seed, when it differs from the split's (ensemble members).
     o.seed = Some(a.get(7).map(|s| s.parse()).transpose()?.unwrap_or(seed));
-    let config = o.build(fit_data.train.cols, fit_data.train.rows, dataset)?;
+    let config = o.build(fit_data.shape(), dataset)?;
     let e = config.schedule.da3d_epochs;
     let checks: Vec<usize> = match checks.as_str() {
         "auto" => vec![0, e / 4, e / 2, e],

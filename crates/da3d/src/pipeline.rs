@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Model, TestMetrics};
-use crate::config::{Method, Preset, TrainingConfig};
+use crate::config::{DataShape, Method, Preset, TrainingConfig};
 use crate::data::{self, LabelledSet, Matrix, Preprocessor, ReadOptions, Table};
 use crate::config::Scoring;
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours, ScoreKind};
@@ -67,8 +67,8 @@ impl ConfigOverrides {
 
     /// The preset for `rows` training rows of `d_input` inputs (and the named data set's
     /// architecture), with the JSON overrides applied and validated.
-    pub fn base(&self, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-        let cfg = TrainingConfig::preset_for_rows(self.preset, d_input, Some(rows), dataset);
+    pub fn base(&self, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
+        let cfg = TrainingConfig::preset_for_data(self.preset, shape, dataset);
         match &self.json {
             Some(json) => cfg.with_overrides(json),
             None => Ok(cfg),
@@ -102,8 +102,8 @@ impl ConfigOverrides {
     }
 
     /// [`base`](Self::base) then [`apply_values`](Self::apply_values).
-    pub fn build(&self, d_input: usize, rows: usize, dataset: Option<&str>) -> Result<TrainingConfig> {
-        self.apply_values(self.base(d_input, rows, dataset)?)
+    pub fn build(&self, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
+        self.apply_values(self.base(shape, dataset)?)
     }
 }
 
@@ -176,6 +176,13 @@ pub struct FitData {
     pub notes: Vec<String>,
     /// The delimiter the file was read with (given or sniffed): kept in the bundle.
     pub delimiter: u8,
+}
+
+impl FitData {
+    /// What the presets read of the training data: inputs, the columns they come from, rows.
+    pub fn shape(&self) -> DataShape {
+        DataShape { inputs: self.train.cols, columns: self.preprocessor.columns.len(), rows: self.train.rows }
+    }
 }
 
 impl FitData {
@@ -551,12 +558,12 @@ mod tests {
     fn json_seed_and_method_survive_unless_given_as_values() {
         let mut o = ConfigOverrides::new(Preset::Paper);
         o.json = Some(serde_json::json!({"seed": 7, "method": "a3-noise"}));
-        let c = o.build(4, 100, None).unwrap();
+        let c = o.build(DataShape::numeric(4, 100), None).unwrap();
         assert_eq!((c.seed, c.method), (7, Method::A3Noise));
         assert_eq!(o.seed().unwrap(), 7);
         o.seed = Some(3);
         o.method = Some(Method::Da3d);
-        let c = o.build(4, 100, None).unwrap();
+        let c = o.build(DataShape::numeric(4, 100), None).unwrap();
         assert_eq!((c.seed, c.method), (3, Method::Da3d));
     }
 

@@ -58,6 +58,13 @@ pub struct Prepared {
     pub summary: PrepareSummary,
 }
 
+impl Prepared {
+    /// What the presets read of the training data: inputs, the columns they come from, rows.
+    pub fn shape(&self) -> crate::config::DataShape {
+        crate::config::DataShape { inputs: self.train.cols, columns: self.preprocessor.columns.len(), rows: self.train.rows }
+    }
+}
+
 /// Apply the protocol to a labelled table: split (seeded, or by the table's split column),
 /// train on normal rows (+ contamination), fit preprocessing on the training rows.
 pub fn prepare(table: &Table, label: Option<String>, contamination: f64, seed: u64) -> Result<Prepared> {
