@@ -179,10 +179,10 @@ pub struct TrainArgs {
     /// Ensemble members, 1 to 64 [default: the preset's; robust: 5]: fewer train faster.
     #[arg(long, value_name = "K", value_parser = |s: &str| parse_count(s, da3d::config::MAX_MEMBERS))]
     pub members: Option<usize>,
-    /// Threads (CPU backend), 1 to 1024 [default: every core]: ensemble members train side by
-    /// side, one worker process each, and the large matrix products of wide tables split over the
-    /// threads left. The model does not depend on it: the same seed gives the same scores with any
-    /// number.
+    /// Threads (CPU backend), 1 to 1024 [default: every core]: ensemble members (and `eval`'s
+    /// seeds × contamination levels) train side by side, one worker process each, and the large
+    /// matrix products of wide tables split over the threads left. The model does not depend on
+    /// it: the same seed gives the same scores with any number.
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count(s, 1024))]
     pub threads: Option<usize>,
     /// Compute backend.
