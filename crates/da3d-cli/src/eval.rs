@@ -124,8 +124,8 @@ pub fn run(
     worker: Option<&CellWorker>,
 ) -> Result<()> {
     let method_names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
-    // A usage error in the config (or its file) stops here, before any worker starts.
-    config_overrides(args, PresetArg::Paper, None, None)?;
+    // Read once; a usage error in the config (or its file) stops here, before any worker starts.
+    let base_overrides = config_overrides(args, PresetArg::Paper, None, None)?;
     let opts = read_options(data_args)?;
     let table = if worker.is_some() { load_table_quietly(path, &opts)? } else { load_table(path, &opts)? };
     let backend = select(args.backend)?;
@@ -143,7 +143,7 @@ pub fn run(
         // A worker of a parent `eval`: its cells, each run as a JSON line on stdout.
         for &index in &worker.cells {
             let &(contamination, seed) = cells.get(index).with_context(|| format!("cell {index} of {}", cells.len()))?;
-            run_cell(&table, &opts, path, args, dataset, &backend, methods, checkpoints, contamination, seed, &mut |run| {
+            run_cell(&table, &opts, path, &base_overrides, args, dataset, &backend, methods, checkpoints, contamination, seed, &mut |run| {
                 println!("{}", serde_json::to_string(&CellLine { cell: index, run: exact_floats(serde_json::to_value(run)?) })?);
                 Ok(())
             })?;
@@ -154,7 +154,7 @@ pub fn run(
         runs = run_cells_in_workers(&cells, workers, args, &mut |runs| save_partial(out, path, dataset, &backend.name, seeds, args, started, runs))?;
     } else {
         for &(contamination, seed) in &cells {
-            run_cell(&table, &opts, path, args, dataset, &backend, methods, checkpoints, contamination, seed, &mut |run| {
+            run_cell(&table, &opts, path, &base_overrides, args, dataset, &backend, methods, checkpoints, contamination, seed, &mut |run| {
                 runs.push(run.clone());
                 save_partial(out, path, dataset, &backend.name, seeds, args, started, &runs)
             })?;
@@ -175,6 +175,7 @@ fn run_cell(
     table: &data::Table,
     opts: &da3d::data::ReadOptions,
     path: &Path,
+    base_overrides: &ConfigOverrides,
     args: &TrainArgs,
     dataset: Option<&str>,
     backend: &crate::backend::Backend,
@@ -184,7 +185,6 @@ fn run_cell(
     seed: u64,
     on_run: &mut dyn FnMut(&Run) -> Result<()>,
 ) -> Result<Vec<Run>> {
-    let base_overrides = config_overrides(args, PresetArg::Paper, None, None)?;
     let mut runs: Vec<Run> = Vec::new();
     let p = data::prepare(table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
     eprintln!(
@@ -195,7 +195,7 @@ fn run_cell(
         if !methods.contains(&method) {
             continue;
         }
-        let run = robust_run(table, &p, &base_overrides, args, dataset, backend, seed, contamination, preset)?;
+        let run = robust_run(table, &p, base_overrides, args, dataset, backend, seed, contamination, preset)?;
         eprintln!("  {}: test AUC {:.4}, AP {:.4} ({:.0} s)", run.method, run.test_roc_auc, run.test_average_precision, run.seconds);
         runs.push(run);
         on_run(runs.last().expect("just pushed"))?;
@@ -526,10 +526,7 @@ fn run_cells_in_workers(
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
-                for c in &mut children {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
+                stop_all(&mut children);
                 return Err(e);
             }
         };
@@ -562,38 +559,38 @@ fn run_cells_in_workers(
     let mut by_cell: Vec<Vec<Run>> = vec![Vec::new(); cells.len()];
     let mut errors: Vec<String> = vec![String::new(); workers];
     let mut failed: Option<(usize, Option<i32>)> = None;
-    let mut ended = 0;
     for message in rx {
-        match message {
+        let handled: Result<()> = match message {
             CellMessage::Run(CellLine { cell, run }) if cell < cells.len() => {
-                let run: Run = serde_json::from_value(from_exact_floats(run)).context("an eval worker's run does not read back")?;
-                by_cell[cell].push(run);
-                let so_far: Vec<Run> = by_cell.iter().flatten().cloned().collect();
-                on_runs(&so_far)?;
+                serde_json::from_value::<Run>(from_exact_floats(run)).context("an eval worker's run does not read back").and_then(|run| {
+                    by_cell[cell].push(run);
+                    let so_far: Vec<Run> = by_cell.iter().flatten().cloned().collect();
+                    on_runs(&so_far)
+                })
             }
-            CellMessage::Run(_) => {}
+            CellMessage::Run(_) => Ok(()),
             CellMessage::Said { worker, line } => {
                 if let Some(error) = line.strip_prefix("error: ") {
                     errors[worker] = error.to_string();
                 } else {
                     show_worker_line(&line, args);
                 }
+                Ok(())
             }
             CellMessage::Ended { worker } => {
-                ended += 1;
                 let status = children[worker].wait();
                 let ok = matches!(&status, Ok(s) if s.success());
                 if !ok && failed.is_none() {
                     failed = Some((worker, status.ok().and_then(|s| s.code())));
-                    for c in &mut children {
-                        let _ = c.kill();
-                    }
+                    stop_all(&mut children);
                 }
-                if ended == workers {
-                    // Drain what the stderr readers still hold, then stop.
-                    continue;
-                }
+                Ok(())
             }
+        };
+        if let Err(e) = handled {
+            // Nothing outlives this process's error: the workers are stopped and reaped.
+            stop_all(&mut children);
+            return Err(e);
         }
     }
     for c in &mut children {
@@ -610,6 +607,16 @@ fn run_cells_in_workers(
         return Err(anyhow::anyhow!(message));
     }
     Ok(by_cell.into_iter().flatten().collect())
+}
+
+/// Stop the workers and reap them (those already ended are only reaped).
+fn stop_all(children: &mut [std::process::Child]) {
+    for c in children.iter_mut() {
+        let _ = c.kill();
+    }
+    for c in children.iter_mut() {
+        let _ = c.wait();
+    }
 }
 
 /// A worker's stderr line, shown as this process would show it: its epochs (JSON lines, the

@@ -331,6 +331,11 @@ impl DataShape {
     pub fn numeric(inputs: usize, rows: usize) -> Self {
         DataShape { inputs, columns: inputs, rows }
     }
+
+    /// The shape of training rows `train` encoded by `preprocessor` (one entry per column).
+    pub fn of(train: &crate::data::Matrix, preprocessor: &crate::data::Preprocessor) -> Self {
+        DataShape { inputs: train.cols, columns: preprocessor.columns.len(), rows: train.rows }
+    }
 }
 
 /// The `robust` and `quick` presets' code size: half the inputs, but never more numbers than the

@@ -65,8 +65,8 @@ impl ConfigOverrides {
         }
     }
 
-    /// The preset for `rows` training rows of `d_input` inputs (and the named data set's
-    /// architecture), with the JSON overrides applied and validated.
+    /// The preset for training data of `shape` (and the named data set's architecture), with the
+    /// JSON overrides applied and validated.
     pub fn base(&self, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
         let cfg = TrainingConfig::preset_for_data(self.preset, shape, dataset);
         match &self.json {
@@ -181,11 +181,9 @@ pub struct FitData {
 impl FitData {
     /// What the presets read of the training data: inputs, the columns they come from, rows.
     pub fn shape(&self) -> DataShape {
-        DataShape { inputs: self.train.cols, columns: self.preprocessor.columns.len(), rows: self.train.rows }
+        DataShape::of(&self.train, &self.preprocessor)
     }
-}
 
-impl FitData {
     /// The protocol's split of a file read with `delimiter`.
     pub fn protocol(p: data::Prepared, delimiter: u8) -> Self {
         FitData {

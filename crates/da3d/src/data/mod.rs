@@ -61,7 +61,7 @@ pub struct Prepared {
 impl Prepared {
     /// What the presets read of the training data: inputs, the columns they come from, rows.
     pub fn shape(&self) -> crate::config::DataShape {
-        crate::config::DataShape { inputs: self.train.cols, columns: self.preprocessor.columns.len(), rows: self.train.rows }
+        crate::config::DataShape::of(&self.train, &self.preprocessor)
     }
 }
 
