@@ -65,11 +65,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Tensor::cat(vec![codes, enc, dec], 1).into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
         };
         let activation_rows = std::env::var("PROBE_ACTIVATIONS").is_ok();
+        // The first member's codes alone (`PROBE_CODES=1`): small enough for wide tables.
+        let codes = |m: &da3d::data::Matrix| -> Vec<f32> {
+            use burn::tensor::{Tensor, TensorData};
+            let x = Tensor::<2>::from_data(TensorData::new(m.values.clone(), [m.rows, m.cols]), &Device::flex());
+            let (codes, _) = d.members[0].aae.encoder.forward_with_hidden(x);
+            codes.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+        };
+        let code_rows = std::env::var("PROBE_CODES").is_ok();
         records.push(serde_json::json!({
             "train_residuals": if residual_rows { residuals(&train) } else { vec![] },
             "test_residuals": if residual_rows { residuals(&test.x) } else { vec![] },
             "train_activations": if activation_rows { activations(&train) } else { vec![] },
             "test_activations": if activation_rows { activations(&test.x) } else { vec![] },
+            "train_codes": if code_rows { codes(&train) } else { vec![] },
+            "test_codes": if code_rows { codes(&test.x) } else { vec![] },
             "code_width": d.members[0].aae.encoder.layers.last().map(|l| l.weight.val().dims()[1]).unwrap_or(0),
             "width": train.cols,
             "da3d_epoch": epoch,

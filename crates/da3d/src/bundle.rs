@@ -8,7 +8,8 @@
 //! neighbours term (its reference rows in the header; the weights a `Vec<Networks>` record, one
 //! or more members), which older builds must refuse rather than score without it; format 4 a model
 //! whose score has the residual tails term (`Scoring::ReconstructionAndTails`: its grids in the
-//! score scales; the weights as in format 3, with or without the neighbours term). A one-member
+//! score scales; the weights as in format 3, with or without the neighbours term); format 5 the
+//! same with the tails term alone (`Scoring::Tails`), which format-4 builds do not know. A one-member
 //! model with neither is always written as format 1, so older builds read it.
 
 use burn::module::Module;
@@ -16,7 +17,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainingConfig;
+use crate::config::{Scoring, TrainingConfig};
 use crate::data::{Preprocessor, ReadOptions};
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
@@ -24,8 +25,17 @@ use crate::model::{Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
-/// residual tails term).
-pub const FORMAT_VERSION: u32 = 4;
+/// residual tails term, 5: the tails term alone).
+pub const FORMAT_VERSION: u32 = 5;
+
+/// The format a score with the residual tails term needs (`None`: a score without it).
+fn tails_format(scoring: Scoring) -> Option<u32> {
+    match scoring {
+        Scoring::ReconstructionAndTails => Some(4),
+        Scoring::Tails => Some(5),
+        _ => None,
+    }
+}
 const MIN_LEN: usize = 8 + 4 + 8 + 8 + 8;
 
 /// Everything in a bundle but the weights.
@@ -123,11 +133,11 @@ impl Model {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&self.header).map_err(|e| Error::Bundle(e.to_string()))?;
         let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
-        let tails = self.header.config.ensemble.scoring.reads_tails();
+        let tails = tails_format(self.header.config.ensemble.scoring);
         let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
-            ([single], None) if !tails => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+            ([single], None) if tails.is_none() => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
-                let version = if tails { 4 } else if neighbours.is_some() { 3 } else { 2 };
+                let version = tails.unwrap_or(if neighbours.is_some() { 3 } else { 2 });
                 (version, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
             }
         };
@@ -207,11 +217,19 @@ impl Model {
                 if version == 3 { "needs" } else { "cannot hold" }
             )));
         }
-        if (version == 4) != header.config.ensemble.scoring.reads_tails() {
-            return Err(Error::Bundle(format!(
-                "bundle format {version} {} a residual tails term",
-                if version == 4 { "needs" } else { "cannot hold" }
-            )));
+        match (version, tails_format(header.config.ensemble.scoring)) {
+            (4 | 5, None) => return Err(Error::Bundle(format!("bundle format {version} needs a residual tails term"))),
+            (_, Some(want)) if version < 4 => {
+                return Err(Error::Bundle(format!("bundle format {version} cannot hold a residual tails term (format {want} does)")));
+            }
+            (_, Some(want)) if version != want => {
+                let scoring = serde_json::to_value(header.config.ensemble.scoring).ok().and_then(|v| v.as_str().map(String::from));
+                return Err(Error::Bundle(format!(
+                    "bundle format {version} cannot hold the score `{}` (format {want} does)",
+                    scoring.unwrap_or_default()
+                )));
+            }
+            _ => {}
         }
         // Refuse before allocating: stored networks bigger than the weights that come with them.
         let parameters = header.networks.parameter_count().saturating_mul(members as u64);
@@ -464,11 +482,24 @@ mod tests {
         // Older formats cannot hold it (an older build would not know the score) ...
         let e = load_error(&edited(tails_scored));
         assert!(e.contains("bundle format 1 cannot hold a residual tails term"), "{e}");
-        // ... and format 4 is only for it.
+        // ... formats 4 and 5 are only for it ...
         let bytes: &[u8] = include_bytes!("../fuzz/regression/bundle_loader/valid-tiny.da3d");
         let (_, header, weights) = split(bytes).unwrap();
+        for version in [4, 5] {
+            let e = load_error(&frame(version, header, weights));
+            assert!(e.contains(&format!("bundle format {version} needs a residual tails term")), "{e}");
+        }
+        // ... and the tails term alone needs format 5 (a format-4 build does not know it).
+        let tails_alone = |h: &mut Value| {
+            tails_scored(h);
+            h["config"]["ensemble"]["scoring"] = serde_json::json!("tails");
+        };
+        let e = load_error(&edited(tails_alone));
+        assert!(e.contains("bundle format 1 cannot hold a residual tails term (format 5 does)"), "{e}");
+        let alone = edited(tails_alone);
+        let (_, header, weights) = split(&alone).unwrap();
         let e = load_error(&frame(4, header, weights));
-        assert!(e.contains("bundle format 4 needs a residual tails term"), "{e}");
+        assert!(e.contains("bundle format 4 cannot hold the score `tails` (format 5 does)"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use burn::tensor::Device;
 use da3d::bundle::{BundleHeader, Model};
-use da3d::config::{Lipschitz, Method, Preset, TrainingConfig};
+use da3d::config::{Lipschitz, Method, Preset, Scoring, TrainingConfig};
 use da3d::data::{ReadOptions, prepare, read_table_bytes};
 use da3d::metrics::roc_auc;
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
@@ -336,7 +336,7 @@ fn start_fit(p: &da3d::data::Prepared, c: TrainingConfig) -> da3d::pipeline::Fit
 /// A two-member ensemble of the small config, trained to the end through the fit pipeline, with
 /// the combined score and the neighbours term (5th neighbour).
 fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
-    use da3d::config::{Ensemble, Scoring};
+    use da3d::config::Ensemble;
     let mut c = small_config(p.train.cols, 3, Method::Da3d);
     c.schedule.aae_epochs = 4;
     c.schedule.pretrain_epochs = 1;
@@ -381,7 +381,7 @@ fn standardised_log_errors(r: &da3d::data::Matrix, s: &da3d::detector::MemberSca
 /// standardised log reconstruction error alone; the neighbours term adds as before.
 #[test]
 fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
-    use da3d::config::{Ensemble, Scoring};
+    use da3d::config::Ensemble;
     use da3d::pipeline::FitConfig;
     let _guard = lock();
     let p = synthetic_prepared(6);
@@ -400,18 +400,20 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     let asked = FitConfig::new(asked, 0.01, 0.0).unwrap();
     assert_eq!(asked.training().ensemble.scoring, Scoring::AlarmAndReconstruction);
     let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
-    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::ReconstructionAndTails, 0, 0));
+    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::Tails, 0, 0));
     let mut with_tails = c.clone();
     with_tails.ensemble.scoring = Scoring::ReconstructionAndTails;
     let asked = FitConfig::new(with_tails.clone(), 0.01, 0.0).unwrap();
     assert_eq!(asked.training().ensemble.scoring, Scoring::ReconstructionAndTails);
-    for c in [c, with_tails] {
+    let mut tails_alone = c.clone();
+    tails_alone.ensemble.scoring = Scoring::Tails;
+    for c in [c, with_tails, tails_alone] {
         reconstruction_scores_recompute(&p, c);
     }
 }
 
-/// Train `c` (a reconstruction score: with or without the residual tails term, two members, the
-/// neighbours term) and recompute its scores from the members' residuals.
+/// Train `c` (a reconstruction score: the log error, the residual tails term or both; two members,
+/// the neighbours term) and recompute its scores from the members' residuals.
 fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) {
     use da3d::detector::Detector;
     let scoring = c.ensemble.scoring;
@@ -426,8 +428,8 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     assert!(scales.iter().all(|s| s.logit == (0.0, 1.0)), "no alarm measured: {scales:?}");
     assert!(scales.iter().all(|s| s.tails.is_some() == scoring.reads_tails()), "{scoring:?}: {scales:?}");
     // Each member's part, recomputed from its residuals: the members' mean of the standardised
-    // log error (with the tails term: the mean of the two standardised terms); then the scores
-    // with the neighbours term.
+    // log error, of the standardised tails term, or of the mean of the two; then the scores with
+    // the neighbours term.
     let d = model.detector();
     let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, scoring, scales.clone()).unwrap();
     let part = members_only.score(&p.test.x, ScoreKind::Model).unwrap();
@@ -438,9 +440,10 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
         let tails = s.tails.as_ref().map(|t| t.terms(&standardised_residuals(&residuals, s)));
         for (i, (e, l)) in expected.iter_mut().zip(log_errors).enumerate() {
             let log_error = (l - s.log_error.0 as f64) / s.log_error.1 as f64;
-            *e += match &tails {
-                Some(t) => (log_error + t[i] as f64) / 2.0 / 2.0,
-                None => log_error / 2.0,
+            *e += match (&tails, scoring) {
+                (Some(t), Scoring::Tails) => t[i] as f64 / 2.0,
+                (Some(t), _) => (log_error + t[i] as f64) / 2.0 / 2.0,
+                (None, _) => log_error / 2.0,
             };
         }
         // The tails term is standardised on the training rows.
@@ -459,9 +462,15 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
     }
-    // The bundle keeps it: format 4 with the tails term (older builds refuse it), else 3.
+    // The bundle keeps it: format 4 with the tails term, 5 with it alone (older builds refuse
+    // them), else 3.
     let bytes = model.to_bytes().unwrap();
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), if scoring.reads_tails() { 4 } else { 3 });
+    let format = match scoring {
+        Scoring::ReconstructionAndTails => 4,
+        Scoring::Tails => 5,
+        _ => 3,
+    };
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), format);
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
     assert_eq!(loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap(), got);
@@ -472,7 +481,6 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
 
 #[test]
 fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
-    use da3d::config::Scoring;
     use da3d::detector::Detector;
     let _guard = lock();
     let p = synthetic_prepared(6);
@@ -611,7 +619,7 @@ fn members_trained_apart_make_the_same_model_as_one_ensemble_run() {
 
 #[test]
 fn a_stop_between_members_keeps_the_finished_ones() {
-    use da3d::config::{Ensemble, Scoring};
+    use da3d::config::Ensemble;
     let _guard = lock();
     let p = synthetic_prepared(8);
     let mut c = small_config(p.train.cols, 3, Method::Da3d);
@@ -643,15 +651,17 @@ fn a_stop_between_members_keeps_the_finished_ones() {
 
 #[test]
 fn explanations_name_the_column_that_makes_a_row_anomalous() {
-    use da3d::config::{Ensemble, Scoring};
+    use da3d::config::Ensemble;
     explanations_name_the_broken_column(Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 });
 }
 
 #[test]
 fn explanations_of_the_default_score_split_all_its_terms() {
-    // The `robust` score: log error and residual tails per member, and the neighbours term.
-    use da3d::config::{Ensemble, Scoring};
+    // The `robust` score: residual tails per member and the neighbours term; sessions 12–15's:
+    // log error and residual tails.
+    use da3d::config::Ensemble;
     explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5 });
+    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::Tails, neighbours: 5 });
 }
 
 /// Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
@@ -659,7 +669,6 @@ fn explanations_of_the_default_score_split_all_its_terms() {
 /// where only `d` is far outside training by `d`. The inputs' parts of a standardised score sum
 /// to the weights of its split terms.
 fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
-    use da3d::config::Scoring;
     let _guard = lock();
     let mut rng = da3d::rng::HostRng::new(11, 1);
     let mut csv = String::from("a,b,c,d,e,label\n");
@@ -688,14 +697,17 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
     while fit.trainer().step_epoch().unwrap().is_some() {}
     let model = fit.finish().unwrap().model;
     let detector = model.detector();
-    // Σ_j c_j of every row: per member 1/(K σ) of the log error (½ each with the tails term,
-    // whose ½/(K σ) joins it), ½/σ of the neighbours term (ln of a distance, not of its square).
+    // Σ_j c_j of every row: per member w/(K σ) of the log error and of the tails term (w their
+    // weights in the score: 1 and 0, ½ and ½, 0 and 1), ½/σ of the neighbours term (ln of a
+    // distance, not of its square).
     let scales = model.header.scales.as_ref().expect("a standardised score has scales");
     let k = scales.len() as f32;
-    let tails = scoring == Scoring::ReconstructionAndTails;
     let mut weights: f32 = scales
         .iter()
-        .map(|s| if tails { 0.5 / (k * s.log_error.1) + 0.5 / (k * s.tails.as_ref().unwrap().log_sum.1) } else { 1.0 / (k * s.log_error.1) })
+        .map(|s| {
+            let tails = s.tails.as_ref().map_or(0.0, |t| scoring.tails_weight() / (k * t.log_sum.1));
+            scoring.error_weight() / (k * s.log_error.1) + tails
+        })
         .sum();
     if let Some(n) = &model.header.neighbours {
         weights += 0.5 / n.log_distance.1;
@@ -734,7 +746,7 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
 fn held_out_scores_follow_training_and_end_at_the_models_own() {
     // The page's live curve: after each epoch the member in training (its reconstruction error,
     // then its alarm), after a member's last epoch the finished members as the model scores.
-    use da3d::config::{Ensemble, Scoring};
+    use da3d::config::Ensemble;
     let _guard = lock();
     let p = synthetic_prepared(9);
     let mut c = small_config(p.train.cols, 2, Method::Da3d);

@@ -233,16 +233,19 @@ impl Detector {
             ScoreKind::AlarmLogit => Self::logit(m, x.clone(), self.alarm_input),
             ScoreKind::Reconstruction => Self::reconstruction(m, x.clone()),
             ScoreKind::Model => {
-                // A standardised score (scales checked in `ensemble`).
+                // A standardised score (scales checked in `ensemble`); the tails term's part is
+                // added on the host (`add_tails`).
                 let s = &self.scales[k];
-                let (mean, std) = self.moments[k].clone();
-                let log_error = (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1;
+                let weight = self.scoring.error_weight();
+                let log_error = if weight > 0.0 {
+                    let (mean, std) = self.moments[k].clone();
+                    (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1
+                } else {
+                    Tensor::zeros([x.dims()[0]], &self.device)
+                };
+                let log_error = if weight == 1.0 || weight == 0.0 { log_error } else { log_error * weight };
                 if self.scoring.reads_alarm() {
                     (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error
-                } else if self.scoring.reads_tails() {
-                    // Half of the member's score; the tails term's half is added on the host
-                    // (`add_tails`).
-                    log_error / 2.0
                 } else {
                     log_error
                 }
@@ -332,11 +335,11 @@ impl Detector {
         if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
     }
 
-    /// Add member `scale`'s half-weighted tails term, over the members' mean, to `scores` (one
-    /// batch: `z` is its standardised residuals, row-major).
+    /// Add member `scale`'s tails term, weighted as the scoring says, over the members' mean, to
+    /// `scores` (one batch: `z` is its standardised residuals, row-major).
     fn add_tails(&self, scale: &MemberScale, z: &[f32], scores: &mut [f32]) -> Result<()> {
         let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
-        let weight = 0.5 / self.members.len() as f32;
+        let weight = self.scoring.tails_weight() / self.members.len() as f32;
         for (s, t) in scores.iter_mut().zip(tails.terms(z)) {
             *s += weight * t;
         }
@@ -458,8 +461,7 @@ impl Detector {
     fn contributions_of(&self, z: &[f32], x: &[f32]) -> Result<Vec<f32>> {
         let (d, members) = (self.width(), self.members.len());
         let tails = self.scoring.reads_tails();
-        // The log error's weight in a member's score: half of it beside the tails term.
-        let error_weight = if tails { 0.5 } else { 1.0 };
+        let (error_weight, tails_weight) = (self.scoring.error_weight(), self.scoring.tails_weight());
         let share = |out: &mut [f32], parts: &[f32], weight: f32| {
             let sum: f32 = parts.iter().sum();
             if sum > 0.0 && sum.is_finite() {
@@ -476,10 +478,12 @@ impl Detector {
                     o.iter_mut().zip(&squares).for_each(|(o, s)| *o += s / members as f32);
                     continue;
                 };
-                share(o, &squares, error_weight / (members as f32 * scale.log_error.1));
+                if error_weight > 0.0 {
+                    share(o, &squares, error_weight / (members as f32 * scale.log_error.1));
+                }
                 if tails {
                     let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
-                    share(o, &tails.input_parts(zk), 0.5 / (members as f32 * tails.log_sum.1));
+                    share(o, &tails.input_parts(zk), tails_weight / (members as f32 * tails.log_sum.1));
                 }
             }
             if let Some(n) = &self.neighbours {

@@ -1,7 +1,8 @@
-//! The residual tails term of [`Scoring::ReconstructionAndTails`](crate::config::Scoring): each
-//! input's standardised residual `|z_j|` as `−ln` of its upper-tail probability among the training
-//! rows, summed over the inputs (ECOD's view, Li et al. 2022, of the AAE's residuals rather than
-//! of the inputs). Host code: the residuals are read back per batch.
+//! The residual tails term of [`Scoring::Tails`](crate::config::Scoring) (the default's score)
+//! and `ReconstructionAndTails`: each input's standardised residual `|z_j|` as `−ln` of its
+//! upper-tail probability among the training rows, summed over the inputs (ECOD's view, Li et al.
+//! 2022, of the AAE's residuals rather than of the inputs). Host code: the residuals are read back
+//! per batch.
 
 use serde::{Deserialize, Serialize};
 
