@@ -8,8 +8,10 @@
 //! neighbours term (its reference rows in the header; the weights a `Vec<Networks>` record, one
 //! or more members), which older builds must refuse rather than score without it; format 4 a model
 //! whose score has the residual tails term (`Scoring::ReconstructionAndTails`: its grids in the
-//! score scales; the weights as in format 3, with or without the neighbours term); format 5 the
-//! same with the tails term alone (`Scoring::Tails`), which format-4 builds do not know. A one-member
+//! score scales; the weights as in format 3, with or without the neighbours term); format 5 a
+//! model with the neighbours term, its reference rows as base64 of little-endian f32 (a third of
+//! the JSON numbers' size), or whose score is the tails term alone (`Scoring::Tails`), which
+//! format-4 builds do not know. A one-member
 //! model with neither is always written as format 1, so older builds read it.
 
 use burn::module::Module;
@@ -25,10 +27,10 @@ use crate::model::{Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
-/// residual tails term, 5: the tails term alone).
+/// residual tails term, 5: reference rows as bytes, the tails term alone).
 pub const FORMAT_VERSION: u32 = 5;
 
-/// The format a score with the residual tails term needs (`None`: a score without it).
+/// The oldest format that holds a score with the residual tails term (`None`: a score without it).
 fn tails_format(scoring: Scoring) -> Option<u32> {
     match scoring {
         Scoring::ReconstructionAndTails => Some(4),
@@ -137,7 +139,7 @@ impl Model {
         let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
             ([single], None) if tails.is_none() => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
-                let version = tails.unwrap_or(if neighbours.is_some() { 3 } else { 2 });
+                let version = if neighbours.is_some() { 5 } else { tails.unwrap_or(2) };
                 (version, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
             }
         };
@@ -218,11 +220,14 @@ impl Model {
             )));
         }
         match (version, tails_format(header.config.ensemble.scoring)) {
-            (4 | 5, None) => return Err(Error::Bundle(format!("bundle format {version} needs a residual tails term"))),
+            (4, None) => return Err(Error::Bundle(format!("bundle format {version} needs a residual tails term"))),
+            (5, None) if header.neighbours.is_none() => {
+                return Err(Error::Bundle(format!("bundle format {version} needs a neighbours term or a residual tails term")));
+            }
             (_, Some(want)) if version < 4 => {
                 return Err(Error::Bundle(format!("bundle format {version} cannot hold a residual tails term (format {want} does)")));
             }
-            (_, Some(want)) if version != want => {
+            (_, Some(want)) if version < want => {
                 let scoring = serde_json::to_value(header.config.ensemble.scoring).ok().and_then(|v| v.as_str().map(String::from));
                 return Err(Error::Bundle(format!(
                     "bundle format {version} cannot hold the score `{}` (format {want} does)",
@@ -482,13 +487,13 @@ mod tests {
         // Older formats cannot hold it (an older build would not know the score) ...
         let e = load_error(&edited(tails_scored));
         assert!(e.contains("bundle format 1 cannot hold a residual tails term"), "{e}");
-        // ... formats 4 and 5 are only for it ...
+        // ... formats 4 and 5 are only for it (5 or for a neighbours term) ...
         let bytes: &[u8] = include_bytes!("../fuzz/regression/bundle_loader/valid-tiny.da3d");
         let (_, header, weights) = split(bytes).unwrap();
-        for version in [4, 5] {
-            let e = load_error(&frame(version, header, weights));
-            assert!(e.contains(&format!("bundle format {version} needs a residual tails term")), "{e}");
-        }
+        let e = load_error(&frame(4, header, weights));
+        assert!(e.contains("bundle format 4 needs a residual tails term"), "{e}");
+        let e = load_error(&frame(5, header, weights));
+        assert!(e.contains("bundle format 5 needs a neighbours term or a residual tails term"), "{e}");
         // ... and the tails term alone needs format 5 (a format-4 build does not know it).
         let tails_alone = |h: &mut Value| {
             tails_scored(h);
@@ -529,7 +534,12 @@ mod tests {
             h["neighbours"] = neighbours(d, vec![0.0; 2 * d], 1.0);
         }));
         let model = Model::from_bytes(&ok, &Device::flex()).expect("a consistent format-3 bundle loads");
-        assert_eq!(model.to_bytes().unwrap()[8..12], 3u32.to_le_bytes());
+        // This build writes it as format 5, the reference rows as base64 of their bytes.
+        let again = model.to_bytes().unwrap();
+        assert_eq!(again[8..12], 5u32.to_le_bytes());
+        let header: Value = serde_json::from_slice(split(&again).unwrap().1).unwrap();
+        assert!(header["neighbours"]["reference"].is_string(), "{}", header["neighbours"]);
+        assert_eq!(Model::from_bytes(&again, &Device::flex()).unwrap().header, model.header);
         let e = load_error(&reframed(edited(|h| combined(h, 1))));
         assert!(e.contains("bundle format 3 needs a neighbours term"), "{e}");
         let e = load_error(&reframed(edited(|h| {

@@ -462,15 +462,9 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
     }
-    // The bundle keeps it: format 4 with the tails term, 5 with it alone (older builds refuse
-    // them), else 3.
+    // The bundle keeps it: format 5, the neighbours term's rows as bytes (older builds refuse it).
     let bytes = model.to_bytes().unwrap();
-    let format = match scoring {
-        Scoring::ReconstructionAndTails => 4,
-        Scoring::Tails => 5,
-        _ => 3,
-    };
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), format);
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
     assert_eq!(loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap(), got);
@@ -564,8 +558,9 @@ fn ensemble_bundles_round_trip_and_single_models_keep_format_1() {
     let p = synthetic_prepared(7);
     let model = ensemble_fit(&p).model;
     let bytes = model.to_bytes().unwrap();
-    // The neighbours term makes it format 3 (older builds refuse it rather than score without).
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
+    // The neighbours term makes it format 5, its reference rows as bytes (older builds refuse it
+    // rather than score without; format 3, with the rows as numbers, is read too).
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
     assert!(model.header.neighbours.is_some());
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     // serde_json reads f64 to within an ulp (no `float_roundtrip`): compare the metrics apart.
