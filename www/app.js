@@ -772,7 +772,7 @@ const LOSS_CHARTS = {
 };
 
 // What an empty chart says: `quick` and `robust` train no alarm (their score reads the
-// autoencoder's residuals, as reconstruction error and residual tails, and the neighbours term)
+// autoencoder's residuals, as residual tails, and the neighbours term)
 // and no DA³D stage unless their epochs are set.
 const EMPTY_LOSSES = {
   alarm: 'Not trained yet (quick and robust skip it)',
