@@ -503,30 +503,22 @@ fn run_cells_in_workers(
     on_runs: &mut dyn FnMut(&[Run]) -> Result<()>,
 ) -> Result<Vec<Run>> {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
 
-    let exe = std::env::current_exe().context("cannot find the da3d executable to start eval workers")?;
+    use crate::members::{comma_list, round_robin, spawn_self, stop_and_reap};
+
     let command_line: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cell_threads = (crate::members::cores(args.threads) / workers).max(1);
-    let assigned: Vec<Vec<usize>> = (0..workers).map(|w| (w..cells.len()).step_by(workers).collect()).collect();
+    let assigned = round_robin(cells.len(), workers);
     let (tx, rx) = std::sync::mpsc::channel();
     let mut children: Vec<std::process::Child> = Vec::new();
     for (w, list) in assigned.iter().enumerate() {
-        let spawned = Command::new(&exe)
-            .args(&command_line)
-            .arg("--cells")
-            .arg(list.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","))
-            .arg("--cell-threads")
-            .arg(cell_threads.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("could not start an eval worker ({})", exe.display()));
+        let spawned = spawn_self("an eval worker", |c| {
+            c.args(&command_line).arg("--cells").arg(comma_list(list)).arg("--cell-threads").arg(cell_threads.to_string());
+        });
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
-                stop_all(&mut children);
+                stop_and_reap(&mut children);
                 return Err(e);
             }
         };
@@ -582,14 +574,14 @@ fn run_cells_in_workers(
                 let ok = matches!(&status, Ok(s) if s.success());
                 if !ok && failed.is_none() {
                     failed = Some((worker, status.ok().and_then(|s| s.code())));
-                    stop_all(&mut children);
+                    stop_and_reap(&mut children);
                 }
                 Ok(())
             }
         };
         if let Err(e) = handled {
             // Nothing outlives this process's error: the workers are stopped and reaped.
-            stop_all(&mut children);
+            stop_and_reap(&mut children);
             return Err(e);
         }
     }
@@ -607,16 +599,6 @@ fn run_cells_in_workers(
         return Err(anyhow::anyhow!(message));
     }
     Ok(by_cell.into_iter().flatten().collect())
-}
-
-/// Stop the workers and reap them (those already ended are only reaped).
-fn stop_all(children: &mut [std::process::Child]) {
-    for c in children.iter_mut() {
-        let _ = c.kill();
-    }
-    for c in children.iter_mut() {
-        let _ = c.wait();
-    }
 }
 
 /// A worker's stderr line, shown as this process would show it: its epochs (JSON lines, the

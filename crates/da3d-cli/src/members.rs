@@ -174,27 +174,47 @@ pub fn member_worker(job: &Path, members: &[usize]) -> Result<()> {
 
 /// Start a worker process for `members` of the job in `dir`, its compute pool `threads` wide.
 fn spawn_worker(dir: &Path, members: &[usize], threads: usize) -> Result<Child> {
-    let exe = std::env::current_exe().context("cannot find the da3d executable to start a member worker")?;
-    let list = members.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-    Command::new(&exe)
-        .arg("member-worker")
-        .arg("--job")
-        .arg(dir)
-        .arg("--members")
-        .arg(list)
-        .arg("--threads")
-        .arg(threads.to_string())
+    spawn_self("a member worker", |c| {
+        c.arg("member-worker").arg("--job").arg(dir).arg("--members").arg(comma_list(members)).arg("--threads").arg(threads.to_string());
+    })
+}
+
+/// Start this executable as a worker process (`what`, for the error), its arguments added by
+/// `args`; stdin closed, stdout and stderr piped to this process.
+pub fn spawn_self(what: &str, args: impl FnOnce(&mut Command)) -> Result<Child> {
+    let exe = std::env::current_exe().with_context(|| format!("cannot find the da3d executable to start {what}"))?;
+    let mut command = Command::new(&exe);
+    args(&mut command);
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("could not start a member worker ({})", exe.display()))
+        .with_context(|| format!("could not start {what} ({})", exe.display()))
+}
+
+/// `0..items` dealt to `workers` in turn: item `i` to worker `i mod workers`.
+pub fn round_robin(items: usize, workers: usize) -> Vec<Vec<usize>> {
+    (0..workers).map(|w| (w..items).step_by(workers).collect()).collect()
+}
+
+/// `1,2,3`: indices as a worker's argument.
+pub fn comma_list(indices: &[usize]) -> String {
+    indices.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// Stop `workers` (those already ended are left as they are).
 fn kill_all(workers: &mut [Child]) {
     for child in workers {
         let _ = child.kill();
+    }
+}
+
+/// Stop `workers` and reap them (those already ended are only reaped).
+pub fn stop_and_reap(workers: &mut [Child]) {
+    kill_all(workers);
+    for child in workers {
+        let _ = child.wait();
     }
 }
 
@@ -214,17 +234,14 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, observer: &m
     // Each worker's own share of the cores for its matrix products (one each when there are as
     // many members as cores).
     let pool_threads = (rayon::current_num_threads() / threads).max(1);
-    let assigned: Vec<Vec<usize>> = (0..threads).map(|t| (t..members).step_by(threads).collect()).collect();
+    let assigned = round_robin(members, threads);
     let (tx, rx) = mpsc::channel();
     let mut workers = Vec::new();
     for (t, list) in assigned.iter().enumerate() {
         let mut child = match spawn_worker(&job.0, list, pool_threads) {
             Ok(child) => child,
             Err(e) => {
-                kill_all(&mut workers);
-                workers.iter_mut().for_each(|c| {
-                    let _ = c.wait();
-                });
+                stop_and_reap(&mut workers);
                 return Err(e);
             }
         };

@@ -48,7 +48,7 @@ pub struct MemberScale {
     pub residual: Vec<(f32, f32)>,
     /// Of the alarm's logit.
     pub logit: (f32, f32),
-    /// Of `ln(e + 1e-12)`.
+    /// Of `ln(e + 1e-12)`; (0, 1) when the score does not read it ([`Scoring::Tails`]).
     pub log_error: (f32, f32),
     /// The residual tails term's grid and moments, for a score that has it
     /// ([`Scoring::reads_tails`]; absent in older bundles).
@@ -78,6 +78,12 @@ fn tail_sample(x: &Matrix) -> std::borrow::Cow<'_, Matrix> {
     }
     let values: Vec<f32> = x.values.chunks_exact(x.cols).step_by(stride).flatten().copied().collect();
     std::borrow::Cow::Owned(Matrix::new(values.len() / x.cols, x.cols, values))
+}
+
+/// Whether `scoring` reads the alarm's logit or the log error, whose moments
+/// [`term_sums`](Detector::term_sums) measures (a pass over the training rows per member).
+fn reads_terms(scoring: Scoring) -> bool {
+    scoring.reads_alarm() || scoring.error_weight() > 0.0
 }
 
 /// Column sums (f64) of `[batches, width]` per-batch sums read back row-major.
@@ -237,13 +243,13 @@ impl Detector {
                 // added on the host (`add_tails`).
                 let s = &self.scales[k];
                 let weight = self.scoring.error_weight();
-                let log_error = if weight > 0.0 {
-                    let (mean, std) = self.moments[k].clone();
-                    (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1
-                } else {
+                let log_error = if weight == 0.0 {
                     Tensor::zeros([x.dims()[0]], &self.device)
+                } else {
+                    let (mean, std) = self.moments[k].clone();
+                    let log_error = (Self::log_error(m, x.clone(), mean, std) - s.log_error.0) / s.log_error.1;
+                    if weight == 1.0 { log_error } else { log_error * weight }
                 };
-                let log_error = if weight == 1.0 || weight == 0.0 { log_error } else { log_error * weight };
                 if self.scoring.reads_alarm() {
                     (Self::logit(m, x.clone(), self.alarm_input) - s.logit.0) / s.logit.1 + log_error
                 } else {
@@ -393,8 +399,12 @@ impl Detector {
                 let sums = read_sync(self.residual_sums(k, x).ok_or_else(none)?)?;
                 let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
                 let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0), tails: None };
-                let terms = read_sync(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?)?;
-                let mut scale = MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring);
+                let mut scale = if reads_terms(scoring) {
+                    let terms = read_sync(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?)?;
+                    MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring)
+                } else {
+                    partial
+                };
                 if scoring.reads_tails() {
                     let moments = self.residual_tensors(&scale);
                     let sample = tail_sample(x);
@@ -419,8 +429,12 @@ impl Detector {
             let sums = read_async(self.residual_sums(k, x).ok_or_else(none)?).await?;
             let residual = MemberScale::residual_moments(&column_sums(&sums, 2 * x.cols), x.rows);
             let partial = MemberScale { residual, logit: (0.0, 1.0), log_error: (0.0, 1.0), tails: None };
-            let terms = read_async(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?).await?;
-            let mut scale = MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring);
+            let mut scale = if reads_terms(scoring) {
+                let terms = read_async(self.term_sums(k, x, &partial, scoring).ok_or_else(none)?).await?;
+                MemberScale::with_terms(partial.residual, &column_sums(&terms, 4), x.rows, scoring)
+            } else {
+                partial
+            };
             if scoring.reads_tails() {
                 let moments = self.residual_tensors(&scale);
                 let sample = tail_sample(x);
