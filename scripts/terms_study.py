@@ -9,6 +9,10 @@ with neighbour distances, every statistic fitted on the training rows only (no t
              distance of the codes.
   reference  the two default scores ((rec+tl)/2 + near, tl + near) with the neighbours term's
              reference rows a seeded sample of N training rows.
+  budget     (session 17) the default score, tl + near, of members trained on several AAE step
+             budgets, and the mean of two budgets' tails terms (a snapshot ensemble): PROBE_DIR is
+             LABEL=DIR,LABEL=DIR,... (probes with PROBE_AAE_FRACTION=F, the preset's AAE epochs
+             times F; the same seeds in each).
 
 Inputs as scripts/neighbours_study.py, the probes with the codes:
   PROBE_DIR/TABLE/sSEED.json   PROBE_RESIDUALS=1 PROBE_CODES=1 PROBE_PRESET=robust \\
@@ -16,7 +20,7 @@ Inputs as scripts/neighbours_study.py, the probes with the codes:
   (ONE_MEMBER.json: {"ensemble":{"members":1}})
   SPLIT_DIR/TABLE/sSEED/ and sSEED.json   da3d split FILE --seed SEED --export DIR > DIR.json
 
-Usage: scripts/terms_study.py terms|reference PROBE_DIR SPLIT_DIR TABLE [TABLE ...]   (the bench venv)
+Usage: scripts/terms_study.py terms|reference|budget PROBE_DIR SPLIT_DIR TABLE [TABLE ...]   (the bench venv)
 """
 import glob, json, os, sys
 
@@ -108,13 +112,37 @@ def reference(x_train, x_test, res, codes, seed):
     return s
 
 
+def budgets(probe_dirs, split_dir, table):
+    """Per seed of the first probe folder: (seed, test labels, {score: test scores}) for tl + near of
+    each labelled folder's member, and the mean of each pair's tails terms plus near."""
+    labelled = [spec.split("=", 1) for spec in probe_dirs.split(",")]
+    for seed, xt, xs, y, res, _ in load(labelled[0][1], split_dir, table):
+        knn = kth_distance(xt, xs)
+        near = standardise(log(knn[0]), log(knn[1]))
+        tails = {}
+        for label, d in labelled:
+            r = json.load(open(os.path.join(d, table, f"s{seed}.json")))["records"][0]
+            w = r["width"]
+            tails[label] = residual_terms([np.array(r[k]).reshape(-1, w) for k in ("train_residuals", "test_residuals")])[1][1]
+        s = {f"{label}: tl + near": tl + near for label, tl in tails.items()}
+        labels = list(tails)
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
+                s[f"mean({a}, {b}) tl + near"] = (tails[a] + tails[b]) / 2 + near
+        yield seed, y, s
+
+
 def main():
     mode, probe_dir, split_dir, tables = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     means = {}
     for table in tables:
         results = {}
-        for seed, xt, xs, y, res, codes in load(probe_dir, split_dir, table):
-            scores = terms(xt, xs, res, codes) if mode == "terms" else reference(xt, xs, res, codes, seed)
+        if mode == "budget":
+            runs = budgets(probe_dir, split_dir, table)
+        else:
+            runs = ((seed, y, terms(xt, xs, res, codes) if mode == "terms" else reference(xt, xs, res, codes, seed))
+                    for seed, xt, xs, y, res, codes in load(probe_dir, split_dir, table))
+        for seed, y, scores in runs:
             for k, v in scores.items():
                 results.setdefault(k, []).append((roc_auc_score(y, v), average_precision_score(y, v)))
         print(table, flush=True)

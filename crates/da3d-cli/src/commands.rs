@@ -401,9 +401,13 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         c.schedule.aae_epochs, c.schedule.pretrain_epochs, c.schedule.da3d_epochs, c.schedule.batch_size
     );
     println!("encoder:      {:?} (code {})", c.architecture.encoder, c.code_size());
-    println!("alarm:        {:?}", c.architecture.alarm);
-    println!("generator:    {:?}", c.architecture.generator);
-    println!("critic:       {:?} ({:?} output), Lipschitz {:?}", c.architecture.critic, c.architecture.critic_output, c.losses.lipschitz);
+    if da3d::bundle::reads_autoencoders_alone(c) {
+        println!("alarm:        none trained (the score reads the autoencoders alone; the file holds only them)");
+    } else {
+        println!("alarm:        {:?}", c.architecture.alarm);
+        println!("generator:    {:?}", c.architecture.generator);
+        println!("critic:       {:?} ({:?} output), Lipschitz {:?}", c.architecture.critic, c.architecture.critic_output, c.losses.lipschitz);
+    }
     println!("threshold:    {:.6} ({:.2} % of training rows above)", h.threshold, h.threshold_rate * 100.0);
     println!("inputs:       {} from {} columns", h.preprocessor.width(), h.preprocessor.columns.len());
     for col in &h.preprocessor.columns {

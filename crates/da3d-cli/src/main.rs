@@ -22,11 +22,11 @@ use progress::LogFormat;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
     /// The default of `train`: an ensemble of adversarial autoencoders, trained for a step
-    /// budget sized by the rows, scored by their residuals (reconstruction error and residual
-    /// tails) and distance to the training rows
+    /// budget sized by the rows, scored by their residuals' tails and distance to the training
+    /// rows
     /// (`--epochs-pretrain`/`--epochs` train the alarm and add it to the score).
     Robust,
-    /// `robust` on a smaller budget (3 members, half the steps): the page's default; a strong
+    /// `robust` on a smaller budget (3 members, 1,750 steps): the page's default; a strong
     /// model in a fraction of the time.
     Quick,
     /// The preprint's networks, losses and schedule.

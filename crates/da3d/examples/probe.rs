@@ -33,7 +33,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Optional 7th argument: the training seed, when it differs from the split's (ensemble members).
     o.seed = Some(a.get(7).map(|s| s.parse()).transpose()?.unwrap_or(seed));
-    let config = o.build(fit_data.shape(), dataset)?;
+    let mut config = o.build(fit_data.shape(), dataset)?;
+    // `PROBE_AAE_FRACTION=F`: the preset's AAE epochs times F (at least one), e.g. half its step budget.
+    if let Ok(f) = std::env::var("PROBE_AAE_FRACTION") {
+        let f: f64 = f.parse()?;
+        config.schedule.aae_epochs = ((config.schedule.aae_epochs as f64 * f).round() as usize).max(1);
+    }
     let e = config.schedule.da3d_epochs;
     let checks: Vec<usize> = match checks.as_str() {
         "auto" => vec![0, e / 4, e / 2, e],

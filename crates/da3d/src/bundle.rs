@@ -11,8 +11,12 @@
 //! score scales; the weights as in format 3, with or without the neighbours term); format 5 a
 //! model with the neighbours term, its reference rows as base64 of little-endian f32 (a third of
 //! the JSON numbers' size), or whose score is the tails term alone (`Scoring::Tails`), which
-//! format-4 builds do not know. A one-member
-//! model with neither is always written as format 1, so older builds read it.
+//! format-4 builds do not know; format 6 a model whose score reads the autoencoders alone and
+//! whose schedule trains no alarm (`robust`, `quick`): the weights are a `Vec<Aae>` record, the
+//! members' encoders and decoders, without the latent discriminators, alarms, generators and
+//! critics that training left untrained or that no score reads (NSL-KDD's `robust` bundle 37.8 →
+//! 4 MB); loading puts freshly initialised ones beside them. A one-member model with none of
+//! these is always written as format 1, so older builds read it.
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -23,12 +27,21 @@ use crate::config::{Scoring, TrainingConfig};
 use crate::data::{Preprocessor, ReadOptions};
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
-use crate::model::{Networks, NetworksConfig};
+use crate::model::{Aae, Networks, NetworksConfig};
 
 pub const MAGIC: &[u8; 8] = b"DA3DMODL";
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
-/// residual tails term, 5: reference rows as bytes, the tails term alone).
-pub const FORMAT_VERSION: u32 = 5;
+/// residual tails term, 5: reference rows as bytes, the tails term alone, 6: the autoencoders
+/// alone).
+pub const FORMAT_VERSION: u32 = 6;
+
+/// Whether a model of `config` needs its members' autoencoders alone: its score reads no alarm
+/// and its schedule trains none (so no generator or critic either; the latent discriminator only
+/// shapes the codes during training). Such models are written as format 6.
+pub fn reads_autoencoders_alone(config: &TrainingConfig) -> bool {
+    let s = &config.schedule;
+    !config.ensemble.scoring.reads_alarm() && s.pretrain_epochs == 0 && s.da3d_epochs == 0
+}
 
 /// The oldest format that holds a score with the residual tails term (`None`: a score without it).
 fn tails_format(scoring: Scoring) -> Option<u32> {
@@ -137,6 +150,10 @@ impl Model {
         let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
         let tails = tails_format(self.header.config.ensemble.scoring);
         let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
+            (members, _) if reads_autoencoders_alone(&self.header.config) => {
+                let autoencoders: Vec<Aae> = members.iter().map(|m| m.aae.clone()).collect();
+                (6, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
+            }
             ([single], None) if tails.is_none() => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
                 let version = if neighbours.is_some() { 5 } else { tails.unwrap_or(2) };
@@ -236,8 +253,15 @@ impl Model {
             }
             _ => {}
         }
+        let autoencoders_alone = reads_autoencoders_alone(&header.config);
+        if version == 6 && !autoencoders_alone {
+            return Err(Error::Bundle(
+                "bundle format 6 holds the autoencoders alone, but the stored config scores with the alarm or trains it".into(),
+            ));
+        }
         // Refuse before allocating: stored networks bigger than the weights that come with them.
-        let parameters = header.networks.parameter_count().saturating_mul(members as u64);
+        let stored = if version == 6 { header.networks.aae_parameter_count() } else { header.networks.parameter_count() };
+        let parameters = stored.saturating_mul(members as u64);
         if parameters.saturating_mul(4) > weights.len() as u64 {
             return Err(Error::Bundle(format!(
                 "the stored networks have {parameters} parameters but the weights hold only {} bytes",
@@ -252,6 +276,10 @@ impl Model {
         let misfit = |e: String| Error::Bundle(format!("weights do not fit the stored config: {e}"));
         let members = if version == 1 {
             vec![header.networks.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))?]
+        } else if version == 6 {
+            let empty: Vec<Aae> = (0..members).map(|_| header.networks.aae.init(device)).collect();
+            let autoencoders = empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?;
+            autoencoders.into_iter().map(|aae| header.networks.init_around(aae, device)).collect()
         } else {
             let empty: Vec<Networks> = (0..members).map(|_| header.networks.init(device)).collect();
             empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?
@@ -505,6 +533,44 @@ mod tests {
         let (_, header, weights) = split(&alone).unwrap();
         let e = load_error(&frame(4, header, weights));
         assert!(e.contains("bundle format 4 cannot hold the score `tails` (format 5 does)"), "{e}");
+    }
+
+    #[test]
+    fn a_model_that_reads_its_autoencoders_alone_stores_them_alone_as_format_6() {
+        use crate::detector::ScoreKind;
+        let seed = Model::from_bytes(&edited(|_| {}), &Device::flex()).unwrap();
+        let d = seed.header.networks.aae.d_input;
+        // The seed model, scored by its reconstruction alone and trained without an alarm.
+        let mut model = seed.clone();
+        model.header.config.ensemble.scoring = Scoring::Reconstruction;
+        model.header.config.schedule.pretrain_epochs = 0;
+        model.header.config.schedule.da3d_epochs = 0;
+        model.header.scales = Some(vec![MemberScale { residual: vec![(0.0, 1.0); d], logit: (0.0, 1.0), log_error: (0.0, 1.0), tails: None }]);
+        assert!(reads_autoencoders_alone(&model.header.config) && !reads_autoencoders_alone(&seed.header.config));
+        let bytes = model.to_bytes().unwrap();
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 6);
+        let (_, _, weights) = split(&bytes).unwrap();
+        let seed_bytes = seed.to_bytes().unwrap();
+        let (_, _, full) = split(&seed_bytes).unwrap();
+        let aae = model.header.networks.aae_parameter_count() as usize;
+        assert!(weights.len() >= 4 * aae && weights.len() < full.len(), "{} bytes of weights for {aae} parameters", weights.len());
+        // It loads to the same autoencoder: the same scores.
+        let loaded = Model::from_bytes(&bytes, &Device::flex()).unwrap();
+        let rows = crate::data::Matrix::new(3, d, (0..3 * d).map(|i| (i % 7) as f32 / 7.0).collect());
+        for kind in [ScoreKind::Model, ScoreKind::Reconstruction] {
+            assert_eq!(loaded.detector().score(&rows, kind).unwrap(), model.detector().score(&rows, kind).unwrap());
+        }
+        assert_eq!(loaded.to_bytes().unwrap(), bytes, "written again byte for byte");
+        // A format-6 file whose config scores with the alarm (or trains it) is refused: the
+        // alarm it needs is not there.
+        let (_, header, weights) = split(&bytes).unwrap();
+        let mut h: Value = serde_json::from_slice(header).unwrap();
+        h["config"]["schedule"]["da3d_epochs"] = serde_json::json!(3);
+        let e = load_error(&frame(6, &serde_json::to_vec(&h).unwrap(), weights));
+        assert!(e.contains("bundle format 6 holds the autoencoders alone"), "{e}");
+        // Weights too few for the autoencoders are refused before allocating.
+        let e = load_error(&frame(6, header, &weights[..weights.len() / 2]));
+        assert!(e.contains("parameters but the weights hold only") || e.contains("weights are not valid"), "{e}");
     }
 
     #[test]

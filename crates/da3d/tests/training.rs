@@ -462,9 +462,10 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
     }
-    // The bundle keeps it: format 5, the neighbours term's rows as bytes (older builds refuse it).
+    // The bundle keeps it: format 6, the members' autoencoders alone (nothing else trained or
+    // read) and the neighbours term's rows as bytes (older builds refuse it).
     let bytes = model.to_bytes().unwrap();
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 6);
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
     assert_eq!(loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap(), got);

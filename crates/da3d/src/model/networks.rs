@@ -213,15 +213,38 @@ impl NetworksConfig {
         }
     }
 
+    /// Networks around a trained `aae`, the others as `init` makes them: a model whose score reads
+    /// the autoencoder alone (bundle format 6 stores nothing else).
+    pub fn init_around(&self, aae: Aae, device: &Device) -> Networks {
+        Networks {
+            aae,
+            latent_discriminator: self.latent_discriminator.init(device),
+            alarm: self.alarm.init(device),
+            generator: self.generator.init(device),
+            critic: self.critic.init(device),
+        }
+    }
+
     /// Weights and biases of every linear layer (saturating): what `init` would allocate. A
     /// bundle loader compares it with the stored weights before allocating anything.
     pub fn parameter_count(&self) -> u64 {
         let w = self.layer_widths();
-        [w.encoder, w.decoder, w.latent_discriminator, w.alarm, w.generator, w.critic]
-            .iter()
-            .flat_map(|widths| widths.windows(2).map(|l| (l[0] as u64).saturating_mul(l[1] as u64).saturating_add(l[1] as u64)))
-            .fold(0u64, u64::saturating_add)
+        linear_parameters(&[w.encoder, w.decoder, w.latent_discriminator, w.alarm, w.generator, w.critic])
     }
+
+    /// [`parameter_count`](Self::parameter_count) of the autoencoder alone (encoder and decoder).
+    pub fn aae_parameter_count(&self) -> u64 {
+        let w = self.layer_widths();
+        linear_parameters(&[w.encoder, w.decoder])
+    }
+}
+
+/// Weights and biases of the linear layers of networks of these widths (saturating).
+fn linear_parameters(networks: &[Vec<usize>]) -> u64 {
+    networks
+        .iter()
+        .flat_map(|widths| widths.windows(2).map(|l| (l[0] as u64).saturating_mul(l[1] as u64).saturating_add(l[1] as u64)))
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Layer widths of every network, input to output (`NetworksConfig::layer_widths`).
