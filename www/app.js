@@ -175,7 +175,7 @@ async function guarded(fn) {
 // Backend
 
 function showBackend(backend, preferGpu) {
-  const why = preferGpu ? backend.reason : 'the “Use WebGPU” box is off';
+  const why = preferGpu ? backend.reason : 'the “Use WebGPU” box is off (the default: networks this small train faster on the CPU)';
   const text = backend.gpu ? `Backend: WebGPU (${backend.reason}).` : `Backend: CPU (WebAssembly). Why: ${why}.`;
   setBackendText(text, backend.name);
 }

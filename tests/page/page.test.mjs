@@ -103,6 +103,19 @@ async function assertChartsDrawn(page, ids) {
   }
 }
 
+/**
+ * Tick "Use WebGPU" (off by default: the CPU trains these small networks faster) and wait for the
+ * new session's backend line; returns its `data-backend` ('webgpu', or 'cpu' without an adapter).
+ */
+async function tickUseWebGpu(page) {
+  assert.equal(await page.isChecked('#use-gpu'), false, '"Use WebGPU" is off by default');
+  assert.equal(await page.getAttribute('#backend', 'data-backend'), 'cpu', 'the page starts on the CPU');
+  await page.check('#use-gpu');
+  await page.waitForFunction(() => document.getElementById('backend').dataset.backend !== '' &&
+    !/Starting|Looking/.test(document.getElementById('backend').textContent), null, { timeout: 120_000 });
+  return page.getAttribute('#backend', 'data-backend');
+}
+
 async function loadBundledMammography(page) {
   await page.selectOption('#dataset', { value: 'data/mammography.csv' });
   await page.click('#load-dataset');
@@ -248,9 +261,9 @@ describe('da3d page', () => {
     try {
       const opened = await openPage(browser, srv.origin);
       page = opened.page;
-      const backend = await page.getAttribute('#backend', 'data-backend');
+      assert.match(await text(page, '#backend'), /Why: the “Use WebGPU” box is off \(the default/);
+      const backend = await tickUseWebGpu(page);
       assert.equal(backend, 'webgpu', `expected WebGPU, page says: ${await text(page, '#backend')}`);
-      assert.equal(await page.isChecked('#use-gpu'), true, '"Use WebGPU" is on by default');
       await loadBundledMammography(page);
       await setSchedule(page);
       const timing = await trainAndWait(page);
@@ -302,6 +315,9 @@ describe('da3d page', () => {
       const opened = await openPage(browser, srv.origin);
       page = opened.page;
       assert.equal(await page.getAttribute('#backend', 'data-backend'), 'cpu');
+      assert.match(await text(page, '#backend'), /Why: the “Use WebGPU” box is off/);
+      // Asked for WebGPU where the browser has none: the CPU, and the page says why.
+      assert.equal(await tickUseWebGpu(page), 'cpu');
       const backendText = await text(page, '#backend');
       assert.match(backendText, /CPU/);
       assert.match(backendText, /Why: WebGPU unavailable/, `the page says why the CPU is used: ${backendText}`);
@@ -635,7 +651,7 @@ describe('da3d page', () => {
     try {
       const opened = await openPage(browser, srv.origin);
       page = opened.page;
-      assert.equal(await page.getAttribute('#backend', 'data-backend'), 'webgpu', `expected WebGPU, page says: ${await text(page, '#backend')}`);
+      assert.equal(await tickUseWebGpu(page), 'webgpu', `expected WebGPU, page says: ${await text(page, '#backend')}`);
       await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(smallCsv(['f1', 'f2', 'f3'], 400)) });
       await page.waitForFunction(() => /small\.csv: 400 rows/.test(document.getElementById('data-summary').textContent));
       await setSchedule(page, { ...SCHEDULE, aae: '20', pretrain: '2', da3d: '20', batch: '32' });
