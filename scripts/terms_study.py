@@ -119,8 +119,8 @@ def budgets(probe_dirs, split_dir, table):
     for seed, xt, xs, y, res, _ in load(labelled[0][1], split_dir, table):
         knn = kth_distance(xt, xs)
         near = standardise(log(knn[0]), log(knn[1]))
-        tails = {}
-        for label, d in labelled:
+        tails = {labelled[0][0]: residual_terms(res)[1][1]}
+        for label, d in labelled[1:]:
             r = json.load(open(os.path.join(d, table, f"s{seed}.json")))["records"][0]
             w = r["width"]
             tails[label] = residual_terms([np.array(r[k]).reshape(-1, w) for k in ("train_residuals", "test_residuals")])[1][1]
