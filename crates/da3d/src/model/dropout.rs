@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 
 use burn::nn::Dropout;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::rng::HostRng;
 
@@ -24,24 +24,52 @@ pub fn seed_dropout_masks(seed: u64) {
     MASKS.with(|m| *m.borrow_mut() = Some(HostRng::new(seed, 0xD20)));
 }
 
-/// `[rows, cols]` values: `1 / keep` with probability `keep` (to 1/65536), else 0. Four 16-bit
-/// draws per 64-bit step.
+/// `[rows, cols]` values: `1 / keep` with probability `keep` (to 1/65536), else 0, from this
+/// thread's generator.
 fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
+    let mut rng = take_mask_rng();
+    let mask = draw_mask(&mut rng, rows * cols, keep);
+    put_back_mask_rng(rng);
+    mask
+}
+
+/// This thread's mask generator, taken out (so that another thread may draw from it in its turn:
+/// `fused::dense_selu_dropout` draws while the layer's product runs); `put_back_mask_rng` returns it.
+pub(crate) fn take_mask_rng() -> HostRng {
+    MASKS.with(|m| m.borrow_mut().take().unwrap_or_else(|| HostRng::new(0, 0xD20)))
+}
+
+/// Return the generator `take_mask_rng` took.
+pub(crate) fn put_back_mask_rng(rng: HostRng) {
+    MASKS.with(|m| *m.borrow_mut() = Some(rng));
+}
+
+/// `n` mask values from `rng`: `1 / keep` with probability `keep` (to 1/65536), else 0. Four
+/// 16-bit draws per 64-bit step.
+pub(crate) fn draw_mask(rng: &mut HostRng, n: usize, keep: f64) -> Vec<f32> {
     let scale = (1.0 / keep) as f32;
     let threshold = (keep * 65_536.0).round() as u64;
     // A local copy keeps the generator's state in registers through the loop.
-    let mut rng = MASKS.with(|m| m.borrow_mut().get_or_insert_with(|| HostRng::new(0, 0xD20)).clone());
-    let n = rows * cols;
-    let mut out = vec![0.0f32; n.div_ceil(4) * 4];
-    for chunk in out.chunks_exact_mut(4) {
-        let r = rng.next_u64();
+    let mut local = rng.clone();
+    let steps = n.div_ceil(4);
+    let mut out = Vec::with_capacity(steps * 4);
+    for chunk in out.spare_capacity_mut()[..steps * 4].chunks_exact_mut(4) {
+        let r = local.next_u64();
         for (i, v) in chunk.iter_mut().enumerate() {
-            *v = if ((r >> (16 * i)) & 0xFFFF) < threshold { scale } else { 0.0 };
+            v.write(if ((r >> (16 * i)) & 0xFFFF) < threshold { scale } else { 0.0 });
         }
     }
-    MASKS.with(|m| *m.borrow_mut() = Some(rng));
+    // SAFETY: the loop wrote all `steps · 4` values.
+    unsafe { out.set_len(steps * 4) };
+    *rng = local;
     out.truncate(n);
     out
+}
+
+/// Whether dropout is active and its mask is drawn on the host: training (autodiff) on the CPU
+/// backend.
+pub(crate) fn draws_host_mask(dropout: &Dropout, device: &Device) -> bool {
+    dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && super::fused::on_flex(device)
 }
 
 /// Apply `dropout` to `x` (`[batch, width]` → same shape): identity outside training.
@@ -50,12 +78,11 @@ pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     if dropout.prob == 0.0 || !dropout.training.is_enabled() || !device.is_autodiff() {
         return x;
     }
-    if !super::fused::on_flex(&device) {
+    if !draws_host_mask(dropout, &device) {
         return dropout.forward(x);
     }
     let [rows, cols] = x.dims();
-    let mask = host_mask(rows, cols, 1.0 - dropout.prob);
-    x * Tensor::from_data(TensorData::new(mask, [rows, cols]), &device)
+    x * Tensor::from_data(TensorData::new(host_mask(rows, cols, 1.0 - dropout.prob), [rows, cols]), &device)
 }
 
 #[cfg(test)]

@@ -136,6 +136,13 @@ impl Mlp {
     fn run(&self, mut x: Tensor<2>, mut hidden: Option<&mut Vec<Tensor<2>>>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
+            if i < last
+                && hidden.is_none()
+                && let Some(y) = self.fused_hidden_layer(layer, &x)
+            {
+                x = y;
+                continue;
+            }
             x = match self.weight_norm {
                 WeightNorm::None => layer.forward(x),
                 norm => normalised_linear(layer, x, norm),
@@ -149,6 +156,21 @@ impl Mlp {
             }
         }
         x
+    }
+
+    /// A hidden layer, its SELU and its dropout as one operation (`fused::dense_selu_dropout`)
+    /// where that gives the composite's numbers: training on the CPU backend, plain weights.
+    /// `x`: `[batch, d_in]` → `[batch, d_out]`; `None` elsewhere.
+    fn fused_hidden_layer(&self, layer: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+        let device = x.device();
+        let bias = layer.bias.as_ref()?;
+        if self.activation != Activation::Selu
+            || self.weight_norm != WeightNorm::None
+            || !super::dropout::draws_host_mask(&self.dropout, &device)
+        {
+            return None;
+        }
+        Some(super::fused::dense_selu_dropout(x.clone(), layer.weight.val(), bias.val(), 1.0 - self.dropout.prob))
     }
 }
 
