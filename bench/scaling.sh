@@ -17,6 +17,7 @@ if [ -z "$da3d" ]; then
   da3d="$CARGO_TARGET_DIR/debug/da3d"
 fi
 threads="${THREADS:-$(seq -s ' ' 1 "$(nproc)")}"
+census="${DA3D_DATA_DIR:-../shared/datasets}/census.csv.gz"
 for t in $threads; do
   for rows in 1000 10000 100000 1000000; do
     "$da3d" bench --rows "$rows" --cols 6 --steps 30 --backends "$backends" --threads "$t" --json > "$out/rows-$rows-t$t.json"
@@ -24,7 +25,6 @@ for t in $threads; do
   for cols in 6 50 100 500; do
     "$da3d" bench --rows 10000 --cols "$cols" --steps 30 --backends "$backends" --threads "$t" --json > "$out/cols-$cols-t$t.json"
   done
-  census="${DA3D_DATA_DIR:-../shared/datasets}/census.csv.gz"
   if [ -f "$census" ]; then
     "$da3d" bench --data "$census" --dataset census --steps 10 --backends "$backends" --threads "$t" --json > "$out/census-t$t.json"
   fi

@@ -78,7 +78,7 @@ pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     if dropout.prob == 0.0 || !dropout.training.is_enabled() || !device.is_autodiff() {
         return x;
     }
-    if !draws_host_mask(dropout, &device) {
+    if !super::fused::on_flex(&device) {
         return dropout.forward(x);
     }
     let [rows, cols] = x.dims();

@@ -300,14 +300,13 @@ const PARALLEL_CHUNK: usize = 1 << 14;
 /// types go to burn-flex's `matmul`.
 fn matmul(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
     let (ls, rs) = (lhs.layout().shape(), rhs.layout().shape());
-    if lhs.dtype() != DType::F32 || rhs.dtype() != DType::F32 || ls.num_dims() != 2 || rs.num_dims() != 2 {
+    let plain = lhs.dtype() == DType::F32 && rhs.dtype() == DType::F32 && ls.num_dims() == 2 && rs.num_dims() == 2;
+    // (Empty products too: `gemm` writes nothing when k = 0.)
+    if !plain || ls[0] == 0 || ls[1] == 0 || rs[1] == 0 {
         return burn::backend::flex::ops::matmul::matmul(lhs.clone(), rhs.clone());
     }
     let (m, k, n) = (ls[0], ls[1], rs[1]);
     assert_eq!(k, rs[0], "matmul: inner dimensions must match");
-    if m == 0 || n == 0 || k == 0 {
-        return burn::backend::flex::ops::matmul::matmul(lhs.clone(), rhs.clone());
-    }
     let (l_strides, r_strides) = (lhs.layout().strides(), rhs.layout().strides());
     let lhs_data: &[f32] = lhs.storage();
     let rhs_data: &[f32] = rhs.storage();
