@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Issue 14, session 19: how far Mammography's average precision can go on the suite's splits
+(docs/results.md, "Session 19"). Every statistic is fitted on the training rows only (no test row,
+no label); the labels only score the result.
+
+  classical SPLIT_DIR
+      eleven PyOD detectors beyond the suite's five (defaults, random_state 0) on Mammography's
+      exported splits, seeds 0-4: the ceiling of the classical side on these rows.
+  members PROBE_ROOT SPLIT_DIR K
+      per split, the test ROC AUC / AP of single `robust` members (training seeds
+      member_seed(seed, k), k < K: the spread that is the method's own, the split held fixed), and
+      of K-member scores: the default's mean of the members' tails terms, and the tails term of the
+      members' mean or median reconstruction. PROBE_ROOT/m{k}/mammography/sSEED.json.
+  codes PROBE_ROOT SPLIT_DIR
+      members with codes of 2, 3 (the rule's) and 4 numbers, alone and mixed in one ensemble
+      (PROBE_ROOT/c2m{k}, m{k}, c4m{k}, k = 0, 1).
+  variants PROBE_DIR SPLIT_DIR TABLE [TABLE ...]
+      other ways to form the score's terms from one member's residuals and the inputs: tails of
+      the whitened residuals, the residuals' Mahalanobis distance, the neighbours term with k = 1..8,
+      on quantile-transformed inputs, with the distance floored at the smallest positive training
+      distance (duplicated rows), ECOD of the inputs added at weights 0.25 and 0.5.
+
+Probes: PROBE_RESIDUALS=1 PROBE_CODES=1 PROBE_PRESET=robust cargo run --example probe -- \\
+  FILE DATASET SEED CONFIG.json 0 OUT.json TRAINING_SEED, CONFIG.json {"ensemble":{"members":1}}
+  (for `codes` also "architecture":{"encoder":[12,8,6,4,3,2]} or [12,10,8,6,5,4]); splits as
+  scripts/terms_study.py.
+
+Usage: scripts/ceiling_study.py MODE ...   (the bench venv)
+"""
+import json, os, sys, warnings
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aggregation_study import ecod_fitted, tail_grid, tail_nll_thinned, thinned  # noqa: E402
+from neighbours_study import kth_distance, log, split, z as standardise  # noqa: E402
+from terms_study import load  # noqa: E402
+
+SEEDS = range(5)
+
+
+def report(results, label_width=32):
+    """Per score: mean ± sample std of the ROC AUC over seeds, the mean AP, the per-seed ROC AUC."""
+    for k, v in results.items():
+        a = np.array(v)
+        per_seed = " ".join(f"{x:.3f}" for x in a[:, 0])
+        print(f"  {k:{label_width}s} ROC {a[:, 0].mean():.4f} ± {a[:, 0].std(ddof=1):.3f}  AP {a[:, 1].mean():.3f}   {per_seed}", flush=True)
+
+
+def scored(results, y, scores):
+    for k, v in scores.items():
+        results.setdefault(k, []).append((roc_auc_score(y, v), average_precision_score(y, v)))
+
+
+def residuals(path):
+    r = json.load(open(path))["records"][0]
+    w = r["width"]
+    return [np.array(r[n]).reshape(-1, w) for n in ("train_residuals", "test_residuals")]
+
+
+def tails(rt, rs):
+    """The default's standardised residual tails term of the training and test rows."""
+    mu, sd = rt.mean(0), np.maximum(rt.std(0), 1e-3)
+    zt, zs = (rt - mu) / sd, (rs - mu) / sd
+    g = thinned(tail_grid(zt), 0.1)
+    t, s = log(tail_nll_thinned(g, zt)), log(tail_nll_thinned(g, zs))
+    return standardise(t, t), standardise(t, s)
+
+
+def neighbours(x_train, x_test):
+    a, b = kth_distance(x_train, x_test)
+    return standardise(log(a), log(b))
+
+
+def classical(split_dir):
+    warnings.filterwarnings("ignore")
+    from pyod.models.cblof import CBLOF
+    from pyod.models.ecod import ECOD
+    from pyod.models.gmm import GMM
+    from pyod.models.hbos import HBOS
+    from pyod.models.inne import INNE
+    from pyod.models.kde import KDE
+    from pyod.models.loda import LODA
+    from pyod.models.lof import LOF
+    from pyod.models.mcd import MCD
+    from pyod.models.ocsvm import OCSVM
+    detectors = {
+        "ecod": ECOD, "hbos": HBOS, "lof (k = 20)": lambda: LOF(n_neighbors=20),
+        "gmm (4)": lambda: GMM(n_components=4, random_state=0), "gmm (8)": lambda: GMM(n_components=8, random_state=0),
+        "kde": KDE, "mcd": lambda: MCD(random_state=0), "ocsvm": OCSVM, "loda": LODA,
+        "inne": lambda: INNE(random_state=0), "cblof": lambda: CBLOF(random_state=0),
+    }
+    results = {}
+    for seed in SEEDS:
+        xt, xs, y = split(split_dir, "mammography", seed)
+        scored(results, y, {name: make().fit(xt).decision_function(xs) for name, make in detectors.items()})
+    report(results, 14)
+
+
+def members(root, split_dir, k_members):
+    results = {}
+    for seed in SEEDS:
+        xt, xs, y = split(split_dir, "mammography", seed)
+        near = neighbours(xt, xs)
+        res = [residuals(f"{root}/m{k}/mammography/s{seed}.json") for k in range(k_members)]
+        terms = [tails(*r)[1] for r in res]
+        single = [(roc_auc_score(y, t + near), average_precision_score(y, t + near)) for t in terms]
+        a = np.array(single)
+        print(f"split {seed}: {k_members} single members ROC {a[:, 0].mean():.4f} ± {a[:, 0].std(ddof=1):.4f} "
+              f"({a[:, 0].min():.4f}-{a[:, 0].max():.4f}), AP {a[:, 1].mean():.3f} ± {a[:, 1].std(ddof=1):.3f}", flush=True)
+        scores = {"member 0": terms[0] + near, f"mean of {k_members} tails terms (default)": np.mean(terms, 0) + near}
+        for name, f in (("mean", np.mean), ("median", np.median)):
+            rec = [f([r[i] for r in res], 0) for i in (0, 1)]
+            scores[f"tails of the {name} reconstruction"] = tails(*rec)[1] + near
+        scored(results, y, scores)
+    report(results, 40)
+
+
+def codes(root, split_dir):
+    results = {}
+    for seed in SEEDS:
+        xt, xs, y = split(split_dir, "mammography", seed)
+        near = neighbours(xt, xs)
+        t = {c: [tails(*residuals(f"{root}/{tag}{k}/mammography/s{seed}.json"))[1] for k in range(2)]
+             for c, tag in ((2, "c2m"), (3, "m"), (4, "c4m"))}
+        scores = {}
+        for c in t:
+            scores[f"code {c}, one member"] = t[c][0] + near
+            scores[f"code {c}, two members"] = np.mean(t[c], 0) + near
+        scores["codes 2, 3, 4: one member each"] = np.mean([t[c][0] for c in t], 0) + near
+        scores["codes 2, 3, 4: two members each"] = np.mean([m for c in t for m in t[c]], 0) + near
+        scored(results, y, scores)
+    report(results, 34)
+
+
+def variants(probe_dir, split_dir, tables):
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import QuantileTransformer
+    warnings.filterwarnings("ignore")
+    means = {}
+    for table in tables:
+        results = {}
+        for seed, xt, xs, y, res, _ in load(probe_dir, split_dir, table):
+            rt, rs = res
+            tl = tails(rt, rs)[1]
+            nn = NearestNeighbors(n_neighbors=9).fit(xt)
+            dt, ds = nn.kneighbors(xt)[0][:, 1:], nn.kneighbors(xs, n_neighbors=8)[0]
+            near = standardise(log(dt[:, 4]), log(ds[:, 4]))
+            s = {"tl + near (the default)": tl + near, "tl": tl}
+            # Whitened residuals: the training residuals' covariance, per-input standardised first.
+            mu, sd = rt.mean(0), np.maximum(rt.std(0), 1e-3)
+            zt, zs = (rt - mu) / sd, (rs - mu) / sd
+            w, v = np.linalg.eigh(np.cov(zt.T) + 1e-6 * np.eye(zt.shape[1]))
+            white = v / np.sqrt(np.maximum(w, 1e-6))
+            wt, ws = zt @ white, zs @ white
+            g = thinned(tail_grid(wt), 0.1)
+            s["whitened tails + near"] = standardise(log(tail_nll_thinned(g, wt)), log(tail_nll_thinned(g, ws))) + near
+            s["tl + near + 0.5 Mahalanobis"] = tl + near + 0.5 * standardise(log((wt ** 2).sum(1)), log((ws ** 2).sum(1)))
+            for k in (1, 3, 8):
+                s[f"tl + near, k = {k}"] = tl + standardise(log(dt[:, k - 1]), log(ds[:, k - 1]))
+            q = QuantileTransformer(n_quantiles=min(1000, len(xt)), output_distribution="normal", subsample=10 ** 9).fit(xt)
+            s["tl + near of quantile-normal inputs"] = tl + neighbours(q.transform(xt), q.transform(xs))
+            positive = dt[:, 4][dt[:, 4] > 0]
+            floor = positive.min() if len(positive) else 1e-12
+            s["tl + near, floored at the least positive"] = tl + standardise(
+                np.log(np.maximum(dt[:, 4], floor)), np.log(np.maximum(ds[:, 4], floor)))
+            ecod = standardise(ecod_fitted(xt, xt), ecod_fitted(xt, xs))
+            for weight in (0.25, 0.5):
+                s[f"tl + near + {weight} ECOD of the inputs"] = tl + near + weight * ecod
+            scored(results, y, s)
+        print(table, f"(training rows whose 5th neighbour is a duplicate: {(dt[:, 4] == 0).mean():.1%}, last seed)", flush=True)
+        report(results, 42)
+        for k, v in results.items():
+            a = np.array(v)
+            means.setdefault(k, {})[table] = (a[:, 0].mean(), a[:, 1].mean())
+    print("mean over tables (ROC AUC, AP)")
+    for k, v in means.items():
+        a = np.array(list(v.values()))
+        print(f"  {k:42s} {a[:, 0].mean():.4f}  {a[:, 1].mean():.3f}")
+
+
+def main():
+    mode, rest = sys.argv[1], sys.argv[2:]
+    if mode == "classical":
+        classical(rest[0])
+    elif mode == "members":
+        members(rest[0], rest[1], int(rest[2]))
+    elif mode == "codes":
+        codes(rest[0], rest[1])
+    elif mode == "variants":
+        variants(rest[0], rest[1], rest[2:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
