@@ -11,9 +11,11 @@ no label); the labels only score the result.
       member_seed(seed, k), k < K: the spread that is the method's own, the split held fixed), and
       of K-member scores: the default's mean of the members' tails terms, and the tails term of the
       members' mean or median reconstruction. PROBE_ROOT/m{k}/mammography/sSEED.json.
-  codes PROBE_ROOT SPLIT_DIR
-      members with codes of 2, 3 (the rule's) and 4 numbers, alone and mixed in one ensemble
-      (PROBE_ROOT/c2m{k}, m{k}, c4m{k}, k = 0, 1).
+  compare PROBE_ROOT SPLIT_DIR TAG [TAG ...]
+      members trained with config overrides, one and two per tag (PROBE_ROOT/TAG{k}, k = 0, 1;
+      `m` is the default), and one and two of each tag mixed in one ensemble: codes of 2, 3 (the
+      rule's) and 4 numbers (tags c2m m c4m), dropout 0, 0.1, 0.2 (the default), 0.3, 0.4 (d0m d1m
+      m d3m d4m).
   variants PROBE_DIR SPLIT_DIR TABLE [TABLE ...]
       other ways to form the score's terms from one member's residuals and the inputs: tails of
       the whitened residuals, the residuals' Mahalanobis distance, the neighbours term with k = 1..8,
@@ -22,7 +24,7 @@ no label); the labels only score the result.
 
 Probes: PROBE_RESIDUALS=1 PROBE_CODES=1 PROBE_PRESET=robust cargo run --example probe -- \\
   FILE DATASET SEED CONFIG.json 0 OUT.json TRAINING_SEED, CONFIG.json {"ensemble":{"members":1}}
-  (for `codes` also "architecture":{"encoder":[12,8,6,4,3,2]} or [12,10,8,6,5,4]); splits as
+  (for `compare` also "architecture":{"encoder":[12,8,6,4,3,2]} or {"dropout":0.1}, …); splits as
   scripts/terms_study.py.
 
 Usage: scripts/ceiling_study.py MODE ...   (the bench venv)
@@ -117,21 +119,21 @@ def members(root, split_dir, k_members):
     report(results, 40)
 
 
-def codes(root, split_dir):
+def compare(root, split_dir, tags):
     results = {}
     for seed in SEEDS:
         xt, xs, y = split(split_dir, "mammography", seed)
         near = neighbours(xt, xs)
-        t = {c: [tails(*residuals(f"{root}/{tag}{k}/mammography/s{seed}.json"))[1] for k in range(2)]
-             for c, tag in ((2, "c2m"), (3, "m"), (4, "c4m"))}
+        t = {tag: [tails(*residuals(f"{root}/{tag}{k}/mammography/s{seed}.json"))[1] for k in range(2)] for tag in tags}
         scores = {}
-        for c in t:
-            scores[f"code {c}, one member"] = t[c][0] + near
-            scores[f"code {c}, two members"] = np.mean(t[c], 0) + near
-        scores["codes 2, 3, 4: one member each"] = np.mean([t[c][0] for c in t], 0) + near
-        scores["codes 2, 3, 4: two members each"] = np.mean([m for c in t for m in t[c]], 0) + near
+        for tag in tags:
+            scores[f"{tag}, one member"] = t[tag][0] + near
+            scores[f"{tag}, two members"] = np.mean(t[tag], 0) + near
+        if len(tags) > 1:
+            scores["all tags: one member each"] = np.mean([t[tag][0] for tag in tags], 0) + near
+            scores["all tags: two members each"] = np.mean([m for tag in tags for m in t[tag]], 0) + near
         scored(results, y, scores)
-    report(results, 34)
+    report(results, 30)
 
 
 def variants(probe_dir, split_dir, tables):
@@ -186,8 +188,8 @@ def main():
         classical(rest[0])
     elif mode == "members":
         members(rest[0], rest[1], int(rest[2]))
-    elif mode == "codes":
-        codes(rest[0], rest[1])
+    elif mode == "compare":
+        compare(rest[0], rest[1], rest[2:])
     elif mode == "variants":
         variants(rest[0], rest[1], rest[2:])
     else:
