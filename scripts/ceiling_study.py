@@ -37,7 +37,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aggregation_study import ecod_fitted, tail_grid, tail_nll_thinned, thinned  # noqa: E402
 from neighbours_study import kth_distance, log, split, z as standardise  # noqa: E402
-from terms_study import load  # noqa: E402
+from terms_study import load, residual_terms  # noqa: E402
 
 SEEDS = range(5)
 
@@ -61,18 +61,22 @@ def residuals(path):
     return [np.array(r[n]).reshape(-1, w) for n in ("train_residuals", "test_residuals")]
 
 
-def tails(rt, rs):
-    """The default's standardised residual tails term of the training and test rows."""
-    mu, sd = rt.mean(0), np.maximum(rt.std(0), 1e-3)
-    zt, zs = (rt - mu) / sd, (rs - mu) / sd
-    g = thinned(tail_grid(zt), 0.1)
-    t, s = log(tail_nll_thinned(g, zt)), log(tail_nll_thinned(g, zs))
-    return standardise(t, t), standardise(t, s)
+def tails(res):
+    """The default's standardised residual tails term of the test rows, from (training, test)
+    residuals."""
+    return residual_terms(res)[1][1]
 
 
 def neighbours(x_train, x_test):
     a, b = kth_distance(x_train, x_test)
     return standardise(log(a), log(b))
+
+
+def mammography_splits(split_dir):
+    """Per seed: (seed, test labels, the default's neighbours term of the test rows)."""
+    for seed in SEEDS:
+        xt, xs, y = split(split_dir, "mammography", seed)
+        yield seed, y, neighbours(xt, xs)
 
 
 def classical(split_dir):
@@ -102,11 +106,9 @@ def classical(split_dir):
 
 def members(root, split_dir, k_members):
     results = {}
-    for seed in SEEDS:
-        xt, xs, y = split(split_dir, "mammography", seed)
-        near = neighbours(xt, xs)
+    for seed, y, near in mammography_splits(split_dir):
         res = [residuals(f"{root}/m{k}/mammography/s{seed}.json") for k in range(k_members)]
-        terms = [tails(*r)[1] for r in res]
+        terms = [tails(r) for r in res]
         single = [(roc_auc_score(y, t + near), average_precision_score(y, t + near)) for t in terms]
         a = np.array(single)
         print(f"split {seed}: {k_members} single members ROC {a[:, 0].mean():.4f} ± {a[:, 0].std(ddof=1):.4f} "
@@ -114,17 +116,15 @@ def members(root, split_dir, k_members):
         scores = {"member 0": terms[0] + near, f"mean of {k_members} tails terms (default)": np.mean(terms, 0) + near}
         for name, f in (("mean", np.mean), ("median", np.median)):
             rec = [f([r[i] for r in res], 0) for i in (0, 1)]
-            scores[f"tails of the {name} reconstruction"] = tails(*rec)[1] + near
+            scores[f"tails of the {name} reconstruction"] = tails(rec) + near
         scored(results, y, scores)
     report(results, 40)
 
 
 def compare(root, split_dir, tags):
     results = {}
-    for seed in SEEDS:
-        xt, xs, y = split(split_dir, "mammography", seed)
-        near = neighbours(xt, xs)
-        t = {tag: [tails(*residuals(f"{root}/{tag}{k}/mammography/s{seed}.json"))[1] for k in range(2)] for tag in tags}
+    for seed, y, near in mammography_splits(split_dir):
+        t = {tag: [tails(residuals(f"{root}/{tag}{k}/mammography/s{seed}.json")) for k in range(2)] for tag in tags}
         scores = {}
         for tag in tags:
             scores[f"{tag}, one member"] = t[tag][0] + near
@@ -145,7 +145,7 @@ def variants(probe_dir, split_dir, tables):
         results = {}
         for seed, xt, xs, y, res, _ in load(probe_dir, split_dir, table):
             rt, rs = res
-            tl = tails(rt, rs)[1]
+            tl = tails(res)
             nn = NearestNeighbors(n_neighbors=9).fit(xt)
             dt, ds = nn.kneighbors(xt)[0][:, 1:], nn.kneighbors(xs, n_neighbors=8)[0]
             near = standardise(log(dt[:, 4]), log(ds[:, 4]))
