@@ -6,7 +6,7 @@
 #   scripts/build-web.sh            build what visitors get: the `web` profile (opt-level 3, fat
 #                                   LTO, one codegen unit, panic = abort) with WebAssembly SIMD
 #                                   (+simd128), names and producers sections removed; two modules:
-#                                   www/pkg-cpu/ (CPU backend only, what a CPU session loads) and
+#                                   www/pkg-cpu/ (CPU backend only, what the page loads to train on the CPU) and
 #                                   www/pkg/ (WebGPU and CPU; the `web-gpu` profile)
 #   scripts/build-web.sh --serve    build, then serve www/ on http://127.0.0.1:8080
 #   scripts/build-web.sh --debug    the dev profile instead (no SIMD, www/pkg/ only): a quicker
@@ -111,7 +111,7 @@ if [ "$profile" = web ]; then
   # and gemm's SIMD kernels, which the web crate switches on when built with it); the dev
   # profile's wasm builds (the browser tests of the web crate) keep their flags and their cache.
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
-  # The CPU-only module first (what a session on the CPU loads), then the one with WebGPU.
+  # The CPU-only module first (what the page loads to train on the CPU), then the one with WebGPU.
   build_module www/pkg-cpu web --no-default-features
   # The WebGPU module: its own profile (Cargo.toml: the parts that serve no GPU training at
   # opt-level 1, a quicker build).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# For a machine with a GPU (the NVIDIA machine the device tool lends some sessions, or your own):
+# Where does a GPU pay? On a machine with a GPU (e.g. an NVIDIA card with its Vulkan driver):
 # `da3d bench` of the GPU backend (wgpu) against the CPU backend on bench/compare.sh's three shapes
 # (Mammography, the 77-input NSL-KDD width, the 503-input Census width), for each build of da3d given
 # (burn's kernel `fusion` and `autotune` features on and off), then one training of NSL-KDD with the
@@ -10,10 +10,10 @@
 #              NSL-KDD training. Default: "base=$CARGO_TARGET_DIR/debug/da3d".
 #   STEPS (40) batches timed per phase; THREADS (every core) for the CPU rows; DA3D_DATA_DIR;
 #   RUN_LIMIT (90) seconds per bench run, NSL_LIMIT (240) for the training.
-# Build the binaries where cargo can fetch crates (a lent machine has no network): e.g.
+# Build the binaries where cargo can fetch crates (the GPU machine may have no network): e.g.
 #   cargo build -p da3d-cli --features fusion,autotune && strip -o da3d-fa "$CARGO_TARGET_DIR/debug/da3d"
-# Vulkan: the machine needs the loader (libvulkan1) and the vendor's ICD; on the device tool's NVIDIA
-# machines, unpack the loader first (/work/.library/device/README.md) and set VK_DRIVER_FILES.
+# Vulkan: the machine needs the loader (libvulkan1) and the vendor's ICD; where the ICD is not
+# installed system-wide, point VK_DRIVER_FILES at its JSON.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu-results}"
