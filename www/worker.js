@@ -1,20 +1,21 @@
-// The module Web Worker that owns the da3d Session (WASM). The page never runs model code:
-// it sends requests here and draws what comes back.
+// The module Web Worker that owns a da3d Workbench (the WASM module's object that holds the
+// loaded data, the model and its training). The page never runs model code: it sends requests
+// here and draws what comes back.
 //
 // Protocol. Page → worker: {id, type, ...args}; the worker answers {id, ok: true, result} or
-// {id, ok: false, error}. Training runs as a loop of `session.step` calls in this worker; it
+// {id, ok: false, error}. Training runs as a loop of `bench.step` calls in this worker; it
 // reports with messages without id: {event: 'progress' | 'paused' | 'finished' | 'error' |
 // 'renewed', ...}.
 //
-// Failures that leave the Session unusable get a new Session (see `renew`), with the loaded data
-// read into it again, and a 'renewed' event that says what happened:
+// Failures that leave the Workbench unusable get a new Workbench (see `renew`), with the loaded
+// data read into it again, and a 'renewed' event that says what happened:
 // - the WebGPU device is lost (driver reset, GPU removed, ...): training stops at once and the
-//   new Session runs on the CPU (WebGPU stays off until the page is reloaded: the module keeps
+//   new Workbench runs on the CPU (WebGPU stays off until the page is reloaded: the module keeps
 //   one WebGPU device per page);
 // - the module traps (a Rust panic, or running out of memory: WebAssembly.RuntimeError).
 
 // Two builds of the module: pkg/ holds the WebGPU and the CPU backends, pkg-cpu/ the CPU backend
-// alone (a fraction of the size). A session on the CPU loads only pkg-cpu/ (pkg/ when pkg-cpu/ is
+// alone (a fraction of the size). A workbench on the CPU loads only pkg-cpu/ (pkg/ when pkg-cpu/ is
 // missing: a `--debug` build); pkg/ is fetched when WebGPU is wanted and an adapter exists.
 const MODULES = { gpu: './pkg/da3d_web.js', cpu: './pkg-cpu/da3d_web.js' };
 const loaded = {}; // kind → the promise of the initialised module
@@ -34,10 +35,10 @@ function loadModule(kind) {
 }
 
 /**
- * A new Session: on WebGPU when `preferGpu`, the device was not lost and the browser gives an
+ * A new Workbench: on WebGPU when `preferGpu`, the device was not lost and the browser gives an
  * adapter; else on the CPU, with the reason in `backend.reason`.
  */
-async function createSession(preferGpu) {
+async function createWorkbench(preferGpu) {
   let reason = null;
   if (preferGpu && !gpu.lost) {
     let adapter = null;
@@ -50,21 +51,21 @@ async function createSession(preferGpu) {
     }
     if (adapter) {
       const module = await loadModule('gpu');
-      const created = await module.Session.create(true);
-      return { session: created, backend: parse(created.backend()) };
+      const created = await module.Workbench.create(true);
+      return { bench: created, backend: parse(created.backend()) };
     }
   }
   const module = await loadModule('cpu');
-  const created = await module.Session.create(false);
+  const created = await module.Workbench.create(false);
   const backend = parse(created.backend());
   if (reason) backend.reason = reason;
-  return { session: created, backend };
+  return { bench: created, backend };
 }
-let session = null;
-let csv = null; // {bytes: Uint8Array, options} of the data loaded into the session
-let generation = 0; // bumped when the session is replaced: answers of older sessions are dropped
-let renewing = null; // the promise of a session being replaced; requests wait for it
-let backendInfo = null; // session.backend() of the current session, kept: a broken session cannot answer
+let bench = null; // the current Workbench
+let csv = null; // {bytes: Uint8Array, options} of the data loaded into the workbench
+let generation = 0; // bumped when the workbench is replaced: answers of older workbenches are dropped
+let renewing = null; // the promise of a workbench being replaced; requests wait for it
+let backendInfo = null; // bench.backend() of the current workbench, kept: a broken workbench cannot answer
 
 const training = {
   active: false, // a trainer exists (between start and finish)
@@ -81,7 +82,7 @@ const training = {
 const EVAL_SHARE = 0.15;
 const STEP_MS = 250;
 
-// Every call on the Session goes through this queue: the Session refuses concurrent calls.
+// Every call on the Workbench goes through this queue: the Workbench refuses concurrent calls.
 let queue = Promise.resolve();
 function exclusive(fn) {
   const run = queue.then(fn);
@@ -91,7 +92,7 @@ function exclusive(fn) {
 
 const parse = (json) => JSON.parse(json);
 const message = (e) => (e && e.message) || String(e);
-/** A promise to reject when the session is replaced: requests waiting on the old one end with it. */
+/** A promise to reject when the workbench is replaced: requests waiting on the old one end with it. */
 function signal() {
   let reject;
   const promise = new Promise((_, r) => (reject = r));
@@ -100,7 +101,7 @@ function signal() {
 }
 let replaced = signal();
 
-/** A trap of the WebAssembly module (a Rust panic, out of memory): the Session is unusable. */
+/** A trap of the WebAssembly module (a Rust panic, out of memory): the Workbench is unusable. */
 const isTrap = (e) => e instanceof WebAssembly.RuntimeError;
 
 // ---------------------------------------------------------------------------------------------
@@ -134,12 +135,12 @@ function lostText(lost) {
 
 /**
  * The device is gone: stop training now (a step on a lost device may never end) and go on on the
- * CPU. Returns false when the current session does not run on the GPU (nothing to do).
+ * CPU. Returns false when the current workbench does not run on the GPU (nothing to do).
  */
 function deviceLost(lost) {
   gpu.lost ||= lost;
   lost = gpu.lost;
-  if (!session || !backendInfo || !backendInfo.gpu) return false; // a CPU session never used the device
+  if (!bench || !backendInfo || !backendInfo.gpu) return false; // a workbench on the CPU never used the device
   const wasTraining = training.active;
   const what = lostText(lost);
   renew(false, `${what.replace(/^The/, 'the')}; reload the page to use WebGPU again`, what).then(
@@ -149,7 +150,7 @@ function deviceLost(lost) {
         : 'the page now runs on the CPU. A model trained or loaded before is gone: train again, or load its bundle.';
       self.postMessage({ event: 'renewed', error: `${what}; ${next} (Reload the page to try WebGPU again.)`, gpuLost: true, ...r });
     },
-    (e) => self.postMessage({ event: 'error', error: `${what}, and no CPU session could start: ${message(e)}. Reload the page.` }),
+    (e) => self.postMessage({ event: 'error', error: `${what}, and the module could not start again on the CPU: ${message(e)}. Reload the page.` }),
   );
   return true;
 }
@@ -157,28 +158,28 @@ function deviceLost(lost) {
 const lostDevice = (e) => gpu.lost || (/device (is|was) (lost|poisoned|destroyed)/i.test(message(e)) ? { reason: 'unknown', message: message(e) } : null);
 
 /**
- * Replace the Session: a new one (on the CPU unless `preferGpu` and the GPU is not lost), with
- * the loaded data read into it again. The old Session is dropped, not freed: a call may still
+ * Replace the Workbench: a new one (on the CPU unless `preferGpu` and the GPU is not lost), with
+ * the loaded data read into it again. The old Workbench is dropped, not freed: a call may still
  * hold it (a step on a lost device), and its answers are ignored (`generation`).
  */
 function renew(preferGpu, cpuReason, why) {
   generation += 1;
   Object.assign(training, { active: false, paused: false, stopping: false, looping: false });
-  session = null;
+  bench = null;
   backendInfo = null;
-  queue = Promise.resolve(); // the old session's calls may never end: do not wait behind them
-  replaced.reject(new Error(why)); // requests still waiting on the old session fail now
+  queue = Promise.resolve(); // the old workbench's calls may never end: do not wait behind them
+  replaced.reject(new Error(why)); // requests still waiting on the old workbench fail now
   replaced = signal();
   renewing = exclusive(async () => {
-    const next = await createSession(Boolean(preferGpu));
-    session = next.session;
+    const next = await createWorkbench(Boolean(preferGpu));
+    bench = next.bench;
     const backend = next.backend;
     if (!backend.gpu && cpuReason) backend.reason = cpuReason;
     backendInfo = backend;
     let summary = null;
     if (csv) {
       try {
-        summary = parse(session.load_csv(csv.bytes, JSON.stringify(csv.options)));
+        summary = parse(bench.load_csv(csv.bytes, JSON.stringify(csv.options)));
       } catch (e) {
         csv = null;
       }
@@ -192,14 +193,14 @@ function renew(preferGpu, cpuReason, why) {
   return done;
 }
 
-/** After a trap: a new Session on the same backend; the page hears of it with a 'renewed' event. */
+/** After a trap: a new Workbench on the same backend; the page hears of it with a 'renewed' event. */
 function recoverFromTrap(e, doing) {
   const preferGpu = Boolean(backendInfo && backendInfo.gpu);
   renew(preferGpu, null, `the WebAssembly module crashed (${message(e)})`).then(
     (r) => self.postMessage({
       event: 'renewed',
       error: `${doing} crashed the WebAssembly module (${message(e)}; perhaps out of memory). ` +
-        'A fresh session was started with the loaded data: train or load the model again.',
+        'The module was started again with the loaded data: train or load the model again.',
       ...r,
     }),
     (e2) => self.postMessage({ event: 'error', error: `The WebAssembly module crashed (${message(e)}) and could not restart (${message(e2)}). Reload the page.` }),
@@ -207,19 +208,19 @@ function recoverFromTrap(e, doing) {
 }
 
 const handlers = {
-  /** Load the module and create a session; reloads the current data into a new session. */
+  /** Load the module and create a workbench; reloads the current data into the new workbench. */
   async init({ preferGpu }) {
     if (training.active) throw new Error('stop training before changing the backend');
     return exclusive(async () => {
-      if (session) session.free();
-      session = null;
+      if (bench) bench.free();
+      bench = null;
       backendInfo = null;
-      const next = await createSession(Boolean(preferGpu));
-      session = next.session;
+      const next = await createWorkbench(Boolean(preferGpu));
+      bench = next.bench;
       const backend = next.backend;
       if (preferGpu && gpu.lost) backend.reason = `${lostText(gpu.lost).replace(/^The/, 'the')}; reload the page to use WebGPU again`;
       backendInfo = backend;
-      const summary = csv ? parse(session.load_csv(csv.bytes, JSON.stringify(csv.options))) : null;
+      const summary = csv ? parse(bench.load_csv(csv.bytes, JSON.stringify(csv.options))) : null;
       return { backend, summary };
     });
   },
@@ -229,7 +230,7 @@ const handlers = {
     const data = bytes ? new Uint8Array(bytes) : csv && csv.bytes;
     if (!data) throw new Error('no data loaded');
     return exclusive(() => {
-      const summary = parse(session.load_csv(data, JSON.stringify(options)));
+      const summary = parse(bench.load_csv(data, JSON.stringify(options)));
       csv = { bytes: data, options };
       return summary;
     });
@@ -242,18 +243,18 @@ const handlers = {
   },
 
   async config({ preset }) {
-    return exclusive(() => parse(session.default_config(preset)));
+    return exclusive(() => parse(bench.default_config(preset)));
   },
 
   /**
-   * Start training with a full config; the step loop then runs on its own. With `member`, only
-   * that ensemble member trains (parallel workers): it ends with a 'member' event carrying its
-   * weights instead of 'finished'.
+   * Start training with the page's schedule (`settings`: preset, members, epochs, batch size,
+   * seed); the step loop then runs on its own. With `member`, only that ensemble member trains
+   * (parallel workers): it ends with a 'member' event carrying its weights instead of 'finished'.
    */
-  async train({ config, thresholdRate, member }) {
+  async train({ settings, thresholdRate, member }) {
     if (training.active) throw new Error('training is already running');
-    const json = JSON.stringify(config);
-    const started = await exclusive(() => parse(member === undefined ? session.start(json, thresholdRate) : session.start_member(json, thresholdRate, member)));
+    const json = JSON.stringify(settings);
+    const started = await exclusive(() => parse(member === undefined ? bench.start(json, thresholdRate) : bench.start_member(json, thresholdRate, member)));
     const labelled = started.data.test_rows !== undefined;
     Object.assign(training, { active: true, paused: false, stopping: false, batches: 1, thresholdRate, trainMs: 0, evalMs: 0, labelled, member });
     training.epochStart = performance.now();
@@ -285,26 +286,26 @@ const handlers = {
   },
 
   /** The model of members trained in any worker (`members`: their weights, in member order). */
-  async assemble({ config, thresholdRate, members }) {
+  async assemble({ settings, thresholdRate, members }) {
     if (training.active) throw new Error('training is running');
     const arrays = members.map((b) => new Uint8Array(b));
     const t0 = performance.now();
-    const results = parse(await exclusive(() => session.assemble(JSON.stringify(config), thresholdRate, arrays)));
+    const results = parse(await exclusive(() => bench.assemble(JSON.stringify(settings), thresholdRate, arrays)));
     return { results, seconds: (performance.now() - t0) / 1000 };
   },
 
   async score() {
-    return exclusive(async () => parse(await session.score_loaded()));
+    return exclusive(async () => parse(await bench.score_loaded()));
   },
 
   async exportBundle() {
-    const bytes = await exclusive(() => session.export_bundle());
+    const bytes = await exclusive(() => bench.export_bundle());
     // Transfer a buffer that holds exactly the bundle.
     return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
   },
 
   async importBundle({ bytes }) {
-    return exclusive(() => parse(session.import_bundle(new Uint8Array(bytes))));
+    return exclusive(() => parse(bench.import_bundle(new Uint8Array(bytes))));
   },
 };
 
@@ -319,8 +320,8 @@ async function loop() {
   try {
     while (!training.paused && !training.stopping) {
       const t0 = performance.now();
-      const r = parse(await exclusive(() => session.step(training.batches)));
-      if (gen !== generation) return; // the session was replaced meanwhile (device lost)
+      const r = parse(await exclusive(() => bench.step(training.batches)));
+      if (gen !== generation) return; // the workbench was replaced meanwhile (device lost)
       const now = performance.now();
       training.trainMs += now - t0;
       adapt(now - t0, r.report !== null);
@@ -332,7 +333,7 @@ async function loop() {
       self.postMessage({ event: 'progress', progress: r.progress, report: r.report, seconds });
       if (r.report && wantHeldOut(r.report)) {
         const e0 = performance.now();
-        const heldOut = parse(await exclusive(() => session.held_out()));
+        const heldOut = parse(await exclusive(() => bench.held_out()));
         if (gen !== generation) return;
         training.evalMs += performance.now() - e0;
         if (heldOut) self.postMessage({ event: 'heldout', heldOut });
@@ -345,7 +346,7 @@ async function loop() {
       await tick();
     }
   } catch (e) {
-    if (gen !== generation) return; // the session was replaced meanwhile (device lost)
+    if (gen !== generation) return; // the workbench was replaced meanwhile (device lost)
     training.active = false;
     training.looping = false;
     if (lostDevice(e) && deviceLost(lostDevice(e))) return;
@@ -383,13 +384,13 @@ async function finish() {
   try {
     const t0 = performance.now();
     if (training.member !== undefined) {
-      const bytes = await exclusive(() => session.finish_member());
+      const bytes = await exclusive(() => bench.finish_member());
       if (gen !== generation) return;
       const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
       self.postMessage({ event: 'member', member: training.member, bytes: buffer, stopped: training.stopping }, [buffer]);
       return;
     }
-    const results = parse(await exclusive(() => session.finish()));
+    const results = parse(await exclusive(() => bench.finish()));
     if (gen !== generation) return;
     self.postMessage({ event: 'finished', results, stopped: training.stopping, seconds: (performance.now() - t0) / 1000 });
   } catch (e) {
@@ -416,13 +417,13 @@ self.onmessage = async (e) => {
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request '${type}'`);
     if (renewing) await renewing.catch(() => {});
-    if (type !== 'init' && !session) throw new Error('the module is not ready yet');
+    if (type !== 'init' && !bench) throw new Error('the module is not ready yet');
     const result = await Promise.race([handler(args), replaced.promise]);
     const transfer = result instanceof ArrayBuffer ? [result] : result && result.bytes instanceof ArrayBuffer ? [result.bytes] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (err) {
-    if (isTrap(err) && session) {
-      // The request fails with its message; the page then hears of the new session.
+    if (isTrap(err) && bench) {
+      // The request fails with its message; the page then hears of the new workbench.
       recoverFromTrap(err, DOING[type] || `The request '${type}'`);
     }
     self.postMessage({ id, ok: false, error: isTrap(err) ? `the WebAssembly module crashed (${message(err)}; perhaps out of memory)` : message(err) });

@@ -61,7 +61,7 @@ async function run(origin, workers) {
   }
 }
 
-// The module a CPU session loads: pkg-cpu/ when built, else pkg/.
+// The module a worker on the CPU loads: pkg-cpu/ when built, else pkg/.
 const modules = {};
 for (const dir of ['pkg-cpu', 'pkg']) {
   const wasm = path.join(WWW, dir, 'da3d_web_bg.wasm');

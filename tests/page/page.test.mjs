@@ -105,7 +105,7 @@ async function assertChartsDrawn(page, ids) {
 
 /**
  * Tick "Use WebGPU" (off by default: the CPU trains these small networks faster) and wait for the
- * new session's backend line; returns its `data-backend` ('webgpu', or 'cpu' without an adapter).
+ * new workbench's backend line; returns its `data-backend` ('webgpu', or 'cpu' without an adapter).
  */
 async function tickUseWebGpu(page) {
   assert.equal(await page.isChecked('#use-gpu'), false, '"Use WebGPU" is off by default');
@@ -563,7 +563,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: false });
     try {
       const { page, errors, requests } = await openPage(browser, srv.origin);
-      // Sparse files just over the page's limit (MAX_FILE_BYTES in app.js: 512 MB): the page
+      // Sparse files just over the page's limit (MAX_FILE_BYTES in www/data.js: 512 MB): the page
       // refuses them from file.size, so the test never makes the browser read half a gigabyte.
       const huge = path.join(tmp, 'huge.csv');
       fs.closeSync(fs.openSync(huge, 'w'));
