@@ -1,7 +1,7 @@
 //! The JS-facing API of da3d for the browser page (runs in a Web Worker).
 //!
 //! Thin: it parses, calls the model crate and returns JSON strings. Training is the model
-//! crate's `Trainer`, stepped from JS; every read from the GPU is async (`*_async`).
+//! crate's fit pipeline, its trainer stepped from JS; every read from the device is awaited.
 //! WebGPU is used when `navigator.gpu` gives an adapter, else the CPU backend (flex).
 
 use std::cell::RefCell;
@@ -9,11 +9,12 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 use da3d::bundle::Model;
-use da3d::config::{Preset, TrainingConfig};
+use da3d::config::{Preset, ThresholdRate};
 use da3d::data::{self, Matrix, ReadOptions, RecordReader, Table};
-use da3d::detector::networks_to_device_async;
+use da3d::datasets::ReadRequest;
+use da3d::detector::networks_to_device;
 use da3d::metrics;
-use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig, FitData};
+use da3d::pipeline::{ConfigOverrides, Fit, FitData, FitRequest};
 use da3d::train::Step;
 use da3d::{Detector, ScoreKind};
 use serde_json::{Value, json};
@@ -61,7 +62,7 @@ async fn gpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
-/// Data loaded into the session.
+/// Data loaded into the workbench.
 struct Loaded {
     table: Table,
     read: ReadOptions,
@@ -84,21 +85,39 @@ struct State {
     trained: Option<Trained>,
 }
 
-/// One page session: a data set, a training run, a model.
+/// What one worker of the page holds: a data set, a training run, a model.
 #[wasm_bindgen]
-pub struct Session {
+pub struct Workbench {
     inner: Rc<RefCell<State>>,
 }
 
 fn busy() -> JsError {
-    JsError::new("the session is busy with another call")
+    JsError::new("the workbench is busy with another call")
+}
+
+/// The schedule a visitor set on the page (`{"preset", "members", "aae_epochs",
+/// "pretrain_epochs", "da3d_epochs", "batch_size", "seed"}`, any of them absent): the overrides of
+/// the preset, as the command line's flags are.
+fn overrides(settings: &str) -> Result<ConfigOverrides, JsError> {
+    let v: Value = serde_json::from_str(settings).map_err(err)?;
+    let preset: Preset = v["preset"].as_str().unwrap_or("robust").parse().map_err(err)?;
+    let count = |key: &str| v[key].as_u64().map(|n| n as usize);
+    Ok(ConfigOverrides {
+        seed: v["seed"].as_u64(),
+        members: count("members"),
+        aae_epochs: count("aae_epochs"),
+        pretrain_epochs: count("pretrain_epochs"),
+        da3d_epochs: count("da3d_epochs"),
+        batch_size: count("batch_size"),
+        ..ConfigOverrides::new(preset)
+    })
 }
 
 #[wasm_bindgen]
-impl Session {
-    /// Create a session. With `prefer_gpu`, WebGPU is tried first; the CPU is the fallback, and
+impl Workbench {
+    /// Create a workbench. With `prefer_gpu`, WebGPU is tried first; the CPU is the fallback, and
     /// `backend()` says why it was chosen.
-    pub async fn create(prefer_gpu: bool) -> Session {
+    pub async fn create(prefer_gpu: bool) -> Workbench {
         // gemm's 128-bit SIMD kernels are off in WebAssembly unless asked for; this module is
         // built with +simd128, so every browser that runs it has them.
         #[cfg(target_feature = "simd128")]
@@ -118,7 +137,7 @@ impl Session {
         } else {
             (Device::flex(), json!({"name": "cpu", "gpu": false, "reason": "CPU chosen"}))
         };
-        Session {
+        Workbench {
             inner: Rc::new(RefCell::new(State {
                 device,
                 backend,
@@ -134,24 +153,23 @@ impl Session {
         self.inner.borrow().backend.to_string()
     }
 
-    /// Load CSV bytes. `options` (JSON): `{"label": "label", "ignore": [..], "dataset": null,
-    /// "delimiter": null}` (a one-character delimiter; sniffed when absent).
+    /// Load CSV bytes. `options` (JSON): `{"label": "label", "ignore": [..], "drop": [..],
+    /// "dataset": null, "delimiter": null}` (a one-character delimiter; sniffed when absent).
     /// Returns a summary: columns, a preview of the first rows, row and anomaly counts.
     pub fn load_csv(&self, bytes: &[u8], options: &str) -> Result<String, JsError> {
         let o: Value = serde_json::from_str(options).map_err(err)?;
-        let delimiter = o["delimiter"].as_str().map(data::parse_delimiter).transpose().map_err(|e| JsError::new(&e))?;
-        let dataset = o["dataset"].as_str().map(str::to_string);
-        let mut read = dataset.as_deref().and_then(da3d::datasets::dataset).map(|d| d.read).unwrap_or_default();
-        if let Some(l) = o["label"].as_str() {
-            read.label = Some(l.to_string());
-        }
-        read.require_label = false;
-        if let Some(ig) = o["ignore"].as_array() {
-            read.ignore.extend(ig.iter().filter_map(|v| v.as_str().map(str::to_string)));
-        }
-        if delimiter.is_some() {
-            read.delimiter = delimiter;
-        }
+        let strings = |key: &str| -> Vec<String> { o[key].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default() };
+        let request = ReadRequest {
+            dataset: o["dataset"].as_str().map(str::to_string),
+            label: o["label"].as_str().map(str::to_string),
+            ignore: strings("ignore"),
+            drop: strings("drop"),
+            delimiter: o["delimiter"].as_str().map(data::parse_delimiter).transpose().map_err(|e| JsError::new(&e))?,
+            label_optional: true,
+            ..ReadRequest::default()
+        };
+        let dataset = request.dataset.clone();
+        let mut read = da3d::datasets::read_options(&request).map_err(err)?;
         let table = data::read_table_bytes(bytes, &read).map_err(err)?;
         read.delimiter = Some(table.report.delimiter);
         // preview: the first rows as text
@@ -177,7 +195,7 @@ impl Session {
             "dropped": table.report.rows_dropped_missing,
             "missing_cells": table.report.missing_cells,
             "delimiter": data::delimiter_name(table.report.delimiter),
-            "label": if table.labels.is_some() { read.label.clone() } else { None },
+            "label": table.label,
             "anomalies": anomalies,
             "columns": columns,
             "ignored": table.report.ignored_columns,
@@ -195,36 +213,29 @@ impl Session {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
-        let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, 0).map_err(err)?;
-        let cfg = ConfigOverrides::new(preset).build(data.shape(), loaded.dataset.as_deref()).map_err(err)?;
-        Ok(json!({"config": cfg, "train_rows": data.train.rows}).to_string())
+        let request = FitRequest { dataset: loaded.dataset.clone(), ..FitRequest::new(ConfigOverrides::new(preset)) };
+        let (data, config) = request.prepare(&loaded.table).map_err(err)?;
+        Ok(json!({"config": config.training(), "train_rows": data.train.rows}).to_string())
     }
 
-    /// Check the config and the threshold share (a row share in [0, 0.5]), prepare the data
-    /// (paper protocol when labelled, seed from the config) and create the trainer. `config`: a
-    /// full config (from `default_config`, edited). Nothing trains when a value is invalid.
-    pub fn start(&self, config: &str, threshold_rate: f64) -> Result<String, JsError> {
-        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
-        let seed = cfg.seed;
-        self.start_fit(cfg, seed, threshold_rate)
+    /// Check the schedule and the threshold share (a row share in [0, 0.5]), prepare the data
+    /// (paper protocol when labelled, split by the seed) and create the trainer. `settings`: the
+    /// page's schedule (see `overrides`). Nothing trains when a value is invalid.
+    pub fn start(&self, settings: &str, threshold_rate: f64) -> Result<String, JsError> {
+        self.start_fit(settings, threshold_rate, None)
     }
 
-    /// Start training ensemble member `member` of `config` alone (the page trains members in
-    /// parallel workers): the data split by the config's seed, the member's networks and
+    /// Start training ensemble member `member` of `settings` alone (the page trains members in
+    /// parallel workers): the data split by the ensemble's seed, the member's networks and
     /// batches from `member_seed(seed, member)`, as the member trains inside a whole ensemble.
     /// Then `step` as usual, and `finish_member`.
-    pub fn start_member(&self, config: &str, threshold_rate: f64, member: u32) -> Result<String, JsError> {
-        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
-        let seed = cfg.seed;
-        if member as usize >= cfg.ensemble.members {
-            return Err(JsError::new(&format!("member {member} of an ensemble of {}", cfg.ensemble.members)));
-        }
-        self.start_fit(cfg.member(member as usize), seed, threshold_rate)
+    pub fn start_member(&self, settings: &str, threshold_rate: f64, member: u32) -> Result<String, JsError> {
+        self.start_fit(settings, threshold_rate, Some(member as usize))
     }
 
-    fn start_fit(&self, cfg: TrainingConfig, split_seed: u64, threshold_rate: f64) -> Result<String, JsError> {
+    fn start_fit(&self, settings: &str, threshold_rate: f64, member: Option<usize>) -> Result<String, JsError> {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let mut fit = new_fit(&st, cfg, split_seed, threshold_rate)?;
+        let mut fit = new_fit(&st, settings, threshold_rate, member)?;
         let data = fit.data();
         let info = match &data.summary {
             Some(s) => serde_json::to_value(s).map_err(err)?,
@@ -249,7 +260,7 @@ impl Session {
             match trainer.step_batch().map_err(err)? {
                 Step::Batch => continue,
                 Step::EpochEnd => {
-                    let r = trainer.finish_epoch_async().await.map_err(err)?;
+                    let r = trainer.finish_epoch().await.map_err(err)?;
                     report = serde_json::to_value(&r).map_err(err)?;
                     break;
                 }
@@ -271,7 +282,7 @@ impl Session {
     pub async fn held_out(&self) -> Result<String, JsError> {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let fit = st.fit.as_ref().ok_or_else(|| JsError::new("call start first"))?;
-        let Some(h) = fit.held_out_async().await.map_err(err)? else {
+        let Some(h) = fit.held_out().await.map_err(err)? else {
             return Ok("null".into());
         };
         let labels = &fit.data().test.as_ref().expect("held-out scores come from test rows").labels;
@@ -288,7 +299,7 @@ impl Session {
     pub async fn finish(&self) -> Result<String, JsError> {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
         let fit = st.fit.take().ok_or_else(|| JsError::new("nothing is training"))?;
-        let outcome = fit.finish_async().await.map_err(err)?;
+        let outcome = fit.finish().await.map_err(err)?;
         let model = outcome.model;
         let results = results_json(&model, &outcome.data, &outcome.train_codes, &outcome.train_scores, outcome.test_scores.as_deref()).await?;
         st.trained = Some(Trained { model, cpu_model: None });
@@ -301,18 +312,16 @@ impl Session {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
         let mut fit = st.fit.take().ok_or_else(|| JsError::new("nothing is training"))?;
         let networks = fit.trainer().networks();
-        let cpu = networks_to_device_async(&networks, &Device::flex()).await.map_err(err)?;
+        let cpu = networks_to_device(&networks, &Device::flex()).await.map_err(err)?;
         da3d::bundle::member_to_bytes(&cpu).map_err(err)
     }
 
     /// The model of members trained by `start_member` (in any worker; `members`: an array of
     /// their weights, in member order): scores, threshold, metrics and curves as `finish` gives
-    /// them. The config and threshold share are those given to `start_member`.
-    pub async fn assemble(&self, config: &str, threshold_rate: f64, members: js_sys::Array) -> Result<String, JsError> {
-        let cfg: TrainingConfig = serde_json::from_str(config).map_err(err)?;
-        let seed = cfg.seed;
+    /// them. The settings and threshold share are those given to `start_member`.
+    pub async fn assemble(&self, settings: &str, threshold_rate: f64, members: js_sys::Array) -> Result<String, JsError> {
         let mut st = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        let mut fit = new_fit(&st, cfg, seed, threshold_rate)?;
+        let mut fit = new_fit(&st, settings, threshold_rate, None)?;
         let networks = fit.trainer().networks_config().clone();
         let mut trained = Vec::with_capacity(members.length() as usize);
         for (k, m) in members.iter().enumerate() {
@@ -320,7 +329,7 @@ impl Session {
             let net = da3d::bundle::member_from_bytes(&bytes, &networks, &st.device).map_err(|e| JsError::new(&format!("member {k}: {e}")))?;
             trained.push(net);
         }
-        let outcome = fit.finish_members_async(trained).await.map_err(err)?;
+        let outcome = fit.finish_members(trained).await.map_err(err)?;
         let model = outcome.model;
         let results = results_json(&model, &outcome.data, &outcome.train_codes, &outcome.train_scores, outcome.test_scores.as_deref()).await?;
         st.fit = None;
@@ -338,7 +347,7 @@ impl Session {
         let (x, stats) = trained.model.header.preprocessor.transform(&loaded.table, &rows).map_err(err)?;
         let model = &trained.model;
         let detector = model.detector();
-        let scores = detector.score_async(&x, ScoreKind::Model).await.map_err(err)?;
+        let scores = detector.score(&x, ScoreKind::Model).await.map_err(err)?;
         let mut csv = String::from("line,score,anomaly\n");
         for (line, s) in loaded.table.lines.iter().zip(&scores) {
             csv.push_str(&format!("{line},{s},{}\n", (*s > model.header.threshold) as u8));
@@ -378,7 +387,7 @@ impl Session {
             let cpu = Device::flex();
             let mut members = Vec::with_capacity(trained.model.members.len());
             for m in &trained.model.members {
-                members.push(networks_to_device_async(m, &cpu).await.map_err(err)?);
+                members.push(networks_to_device(m, &cpu).await.map_err(err)?);
             }
             trained.cpu_model = Some(Model { header: trained.model.header.clone(), members });
         }
@@ -395,13 +404,19 @@ impl Session {
     }
 }
 
-/// A fit of the loaded data on the session's device: the split by `split_seed`, trained by `cfg`.
-fn new_fit(st: &State, cfg: TrainingConfig, split_seed: u64, threshold_rate: f64) -> Result<Fit, JsError> {
-    let fit_config = FitConfig::new(cfg, threshold_rate, 0.0).map_err(err)?;
+/// A fit of the loaded data on the workbench's device, as `settings` ask (member `member` alone
+/// when given).
+fn new_fit(st: &State, settings: &str, threshold_rate: f64, member: Option<usize>) -> Result<Fit, JsError> {
     let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
-    let data = pipeline::prepare_fit(&loaded.table, &loaded.read, 0.0, split_seed).map_err(err)?;
+    let request = FitRequest {
+        dataset: loaded.dataset.clone(),
+        threshold_rate: ThresholdRate::new(threshold_rate).map_err(err)?,
+        member,
+        ..FitRequest::new(overrides(settings)?)
+    };
+    let (data, config) = request.prepare(&loaded.table).map_err(err)?;
     let backend = st.backend["name"].as_str().unwrap_or("?");
-    Fit::start(data, fit_config, &loaded.read, &st.device, backend).map_err(err)
+    Fit::start(data, config, &loaded.read, &st.device, backend).map_err(err)
 }
 
 /// The 20 highest-scoring rows of `x` (indices, best first), each with the 3 columns that push
@@ -411,7 +426,7 @@ async fn top_explained(model: &Model, detector: &Detector, x: &Matrix, scores: &
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     order.truncate(20);
     let top_x = x.select(&order);
-    let terms = detector.input_contributions_async(&top_x).await.map_err(err)?;
+    let terms = detector.input_contributions(&top_x).await.map_err(err)?;
     let why = da3d::explain::explain(&model.header.preprocessor, &top_x, &terms, 3).map_err(err)?;
     Ok(order.into_iter().zip(why).collect())
 }
@@ -517,7 +532,7 @@ async fn results_json(
     // The generator's codes only where it trained (a DA³D stage): `quick` and `robust` train none.
     let generated = match model.header.config.schedule.da3d_epochs {
         0 => Matrix::new(0, train_codes.cols, Vec::new()),
-        _ => detector.generated_codes_async(300).await.map_err(err)?,
+        _ => detector.generated_codes(300).await.map_err(err)?,
     };
     let mut latent = json!({
         "normal": project(&sample(train_codes, 1500), &basis),
@@ -531,7 +546,7 @@ async fn results_json(
     });
     if let (Some(test), Some(scores)) = (&data.test, test_scores) {
         let anomalies: Vec<usize> = (0..test.labels.len()).filter(|&i| test.labels[i] == 1).collect();
-        let anomaly_codes = detector.codes_async(&test.x.select(&anomalies)).await.map_err(err)?;
+        let anomaly_codes = detector.codes(&test.x.select(&anomalies)).await.map_err(err)?;
         latent["anomalies"] = json!(project(&anomaly_codes, &basis));
         let top: Vec<Value> = top_explained(model, &detector, &test.x, scores)
             .await?

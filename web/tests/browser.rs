@@ -1,12 +1,12 @@
-//! The JS-facing `Session` inside headless Chromium (wasm-bindgen-test): a short training run and
+//! The JS-facing `Workbench` inside headless Chromium (wasm-bindgen-test): a short training run and
 //! scoring on WebGPU (SwiftShader in CI) and on the CPU backend, and a bundle round trip.
 //!
-//! Run: `scripts/test-wasm.sh` (or `cargo test -p da3d-web --target wasm32-unknown-unknown` with
+//! Run: `scripts/test.sh` (or `cargo test -p da3d-web --target wasm32-unknown-unknown` with
 //! `CHROMEDRIVER=/usr/bin/chromedriver`; the runner and `web/webdriver.json` do the rest).
 #![cfg(target_arch = "wasm32")]
 
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
-use da3d_web::Session;
+use da3d_web::Workbench;
 use serde_json::Value;
 use wasm_bindgen::{JsError, JsValue};
 use wasm_bindgen_test::*;
@@ -20,43 +20,38 @@ fn message(e: JsError) -> String {
     js_sys::Error::from(JsValue::from(e)).message().as_string().unwrap_or_default()
 }
 
-/// Unwrap a session call, failing the test with its message.
+/// Unwrap a workbench call, failing the test with its message.
 fn ok<T>(r: Result<T, JsError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {}", message(e)))
 }
 
 fn json(s: &str) -> Value {
-    serde_json::from_str(s).expect("the session returns JSON")
+    serde_json::from_str(s).expect("the workbench returns JSON")
 }
 
 /// Load a small synthetic set, train 1/1/1 epochs at batch 256, finish and score the file.
 /// Returns (backend, finish results, score_loaded results, epoch reports).
-async fn train_short(session: &Session) -> (Value, Value, Value, Vec<Value>) {
+async fn train_short(bench: &Workbench) -> (Value, Value, Value, Vec<Value>) {
     let csv = synthetic_csv(&SyntheticSpec { rows: 800, numeric: 5, categorical: true, anomaly_rate: 0.06, seed: 3 });
-    let summary = json(&ok(session.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load"));
+    let summary = json(&ok(bench.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load"));
     assert!(summary.to_string().contains("label"), "summary: {summary}");
-    let mut cfg = json(&ok(session.default_config("reference"), "config"))["config"].clone();
-    cfg["schedule"]["aae_epochs"] = 2.into();
-    cfg["schedule"]["pretrain_epochs"] = 1.into();
-    cfg["schedule"]["da3d_epochs"] = 1.into();
-    cfg["schedule"]["batch_size"] = 256.into();
-    cfg["seed"] = 5.into();
-    ok(session.start(&cfg.to_string(), 0.05), "start");
-    let reports = step_to_end(session).await;
-    let results = json(&ok(session.finish().await, "finish"));
-    let scored = json(&ok(session.score_loaded().await, "score"));
-    (json(&session.backend()), results, scored, reports)
+    let settings = r#"{"preset": "reference", "aae_epochs": 2, "pretrain_epochs": 1, "da3d_epochs": 1, "batch_size": 256, "seed": 5}"#;
+    ok(bench.start(settings, 0.05), "start");
+    let reports = step_to_end(bench).await;
+    let results = json(&ok(bench.finish().await, "finish"));
+    let scored = json(&ok(bench.score_loaded().await, "score"));
+    (json(&bench.backend()), results, scored, reports)
 }
 
 /// Step a started training to its end; the epoch reports. After each epoch the held-out rows
 /// are scored (the page's live curve) and checked.
-async fn step_to_end(session: &Session) -> Vec<Value> {
+async fn step_to_end(bench: &Workbench) -> Vec<Value> {
     let mut reports = Vec::new();
     for _ in 0..1000 {
-        let step = json(&ok(session.step(64).await, "step"));
+        let step = json(&ok(bench.step(64).await, "step"));
         if !step["report"].is_null() {
             reports.push(step["report"].clone());
-            let held = json(&ok(session.held_out().await, "held_out"));
+            let held = json(&ok(bench.held_out().await, "held_out"));
             let auc = held["roc_auc"].as_f64().expect("labelled data: a held-out AUC");
             assert!((0.0..=1.0).contains(&auc), "{held}");
             assert_eq!(held["scores"].as_array().unwrap().len(), held["labels"].as_array().unwrap().len());
@@ -86,15 +81,15 @@ fn check_run(backend: &Value, results: &Value, scored: &Value, reports: &[Value]
 
 #[wasm_bindgen_test]
 async fn trains_and_scores_on_the_cpu_backend() {
-    let session = Session::create(false).await;
-    let (backend, results, scored, reports) = train_short(&session).await;
+    let bench = Workbench::create(false).await;
+    let (backend, results, scored, reports) = train_short(&bench).await;
     assert_eq!(backend["name"], "cpu", "{backend}");
     check_run(&backend, &results, &scored, &reports);
 
-    // Export, import into a fresh session, score the same file: the same scores.
-    let bytes = ok(session.export_bundle().await, "export");
+    // Export, import into a fresh workbench, score the same file: the same scores.
+    let bytes = ok(bench.export_bundle().await, "export");
     assert!(bytes.starts_with(b"DA3DMODL"), "bundle magic");
-    let other = Session::create(false).await;
+    let other = Workbench::create(false).await;
     let csv = synthetic_csv(&SyntheticSpec { rows: 800, numeric: 5, categorical: true, anomaly_rate: 0.06, seed: 3 });
     ok(other.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load");
     ok(other.import_bundle(&bytes), "import");
@@ -111,7 +106,7 @@ async fn trains_and_scores_on_the_cpu_backend() {
     assert_eq!(cfg["architecture"]["encoder"][0], 14, "{cfg}");
     assert!(defaults["train_rows"].as_u64().is_some_and(|n| n > 500), "{defaults}");
     // The threshold share is checked when training starts, not after it.
-    let e = other.start(&cfg.to_string(), 0.9).err().expect("a share over 0.5 is refused");
+    let e = other.start(r#"{"preset": "reference"}"#, 0.9).err().expect("a share over 0.5 is refused");
     let msg = message(e);
     assert!(msg.contains("threshold_rate"), "message: {msg}");
 
@@ -123,51 +118,45 @@ async fn trains_and_scores_on_the_cpu_backend() {
 
 #[wasm_bindgen_test]
 async fn trains_and_scores_on_webgpu() {
-    let session = Session::create(true).await;
-    let backend = json(&session.backend());
+    let bench = Workbench::create(true).await;
+    let backend = json(&bench.backend());
     // The runner starts Chromium with --enable-unsafe-webgpu (web/webdriver.json): an adapter exists.
     assert_eq!(backend["gpu"], true, "WebGPU expected in this browser: {backend}");
-    let (backend, results, scored, reports) = train_short(&session).await;
+    let (backend, results, scored, reports) = train_short(&bench).await;
     assert_eq!(backend["name"], "webgpu");
     check_run(&backend, &results, &scored, &reports);
 }
 
 #[wasm_bindgen_test]
-async fn members_trained_in_separate_sessions_make_the_ensembles_model() {
-    // The page's parallel workers: each member in a session of its own (`start_member`,
-    // `finish_member`), the model made in a third (`assemble`): the same scores as one session
+async fn members_trained_in_separate_workbenches_make_the_ensembles_model() {
+    // The page's parallel workers: each member in a workbench of its own (`start_member`,
+    // `finish_member`), the model made in a third (`assemble`): the same scores as one workbench
     // training the whole ensemble.
     let csv = synthetic_csv(&SyntheticSpec { rows: 600, numeric: 4, categorical: false, anomaly_rate: 0.08, seed: 4 });
-    let load = |s: &Session| ok(s.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load");
-    let whole = Session::create(false).await;
+    let load = |s: &Workbench| ok(s.load_csv(csv.as_bytes(), r#"{"label": "label"}"#), "load");
+    let whole = Workbench::create(false).await;
     load(&whole);
-    let mut cfg = json(&ok(whole.default_config("quick"), "config"))["config"].clone();
-    cfg["schedule"]["aae_epochs"] = 2.into();
-    cfg["schedule"]["pretrain_epochs"] = 1.into();
-    cfg["schedule"]["batch_size"] = 128.into();
-    cfg["ensemble"]["members"] = 2.into();
-    cfg["seed"] = 9.into();
-    let cfg = cfg.to_string();
-    ok(whole.start(&cfg, 0.05), "start");
+    let cfg = r#"{"preset": "quick", "aae_epochs": 2, "pretrain_epochs": 1, "batch_size": 128, "members": 2, "seed": 9}"#;
+    ok(whole.start(cfg, 0.05), "start");
     step_to_end(&whole).await;
     let expected = json(&ok(whole.finish().await, "finish"));
 
     let weights = js_sys::Array::new();
     for k in 0..2 {
-        let worker = Session::create(false).await;
+        let worker = Workbench::create(false).await;
         load(&worker);
-        ok(worker.start_member(&cfg, 0.05, k), "start_member");
+        ok(worker.start_member(cfg, 0.05, k), "start_member");
         assert_eq!(step_to_end(&worker).await.len(), 3, "member {k}: 2 + 1 epochs");
         let bytes = ok(worker.finish_member().await, "finish_member");
         weights.push(&js_sys::Uint8Array::from(&bytes[..]));
     }
-    let maker = Session::create(false).await;
+    let maker = Workbench::create(false).await;
     load(&maker);
-    let got = json(&ok(maker.assemble(&cfg, 0.05, weights).await, "assemble"));
+    let got = json(&ok(maker.assemble(cfg, 0.05, weights).await, "assemble"));
     assert_eq!(got["test"]["scores"], expected["test"]["scores"], "the same test scores");
     assert_eq!(got["threshold"], expected["threshold"]);
     // A member number outside the ensemble is refused.
-    let e = maker.start_member(&cfg, 0.05, 2).err().expect("member 2 of 2");
+    let e = maker.start_member(cfg, 0.05, 2).err().expect("member 2 of 2");
     assert!(message(e).contains("member 2"), "message");
     // Explanations come with the most anomalous rows.
     let why = &got["test"]["top"][0]["why"];

@@ -5,14 +5,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use da3d::config::DataShape;
+use da3d::config::ValidConfig;
 use da3d::data::{self, ReadOptions};
-use da3d::pipeline::{self, ConfigOverrides};
+use da3d::pipeline::{self, ConfigOverrides, Fit, FitData, FitRequest};
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
-use da3d::train::{Phase, Trainer, matmul_flops_per_step};
+use da3d::train::{Phase, matmul_flops_per_step};
+use da3d::wait;
 
-use crate::backend::{BackendChoice, select};
-use crate::commands::{build_config, data_path, load_table, read_options};
+use crate::backend::{Backend, BackendChoice, select};
+use crate::commands::{data_path, load_table, read_options};
 use crate::{DataArgs, PresetArg};
 
 #[derive(Args, Debug)]
@@ -60,53 +61,77 @@ pub struct BenchArgs {
 const WARMUP_STEPS: usize = 5;
 
 /// Seconds per batch of each phase, timed over `steps` batches after a warm-up: the AAE phase on
-/// a fresh trainer, the detector phases on trainers that start from its AAE. With
-/// `warm_whole_epoch` (GPU backends) the warm-up runs to the end of the first epoch: a GPU
-/// compiles its kernels per shape, and an epoch's last, smaller batch compiles a set of its own,
-/// which inside the timed batches cost an NVIDIA H200 2/3 of the AAE phase's measured speed
-/// (docs/performance.md, "GPU").
-fn seconds_per_step(
-    cfg: &da3d::config::TrainingConfig,
-    x: &data::Matrix,
-    batches_per_epoch: usize,
-    device: &burn::tensor::Device,
-    steps: usize,
-    warm_whole_epoch: bool,
-) -> Result<Vec<(Phase, f64)>> {
-    let warmup = if warm_whole_epoch { WARMUP_STEPS.max(batches_per_epoch) } else { WARMUP_STEPS };
-    let time = |t: &mut Trainer| -> Result<f64> {
-        let run = |n: usize, t: &mut Trainer| -> Result<()> {
+/// a fresh fit, the detector phases on fits that start from its AAE. With `warm_whole_epoch` (GPU
+/// backends) the warm-up runs to the end of the first epoch: a GPU compiles its kernels per shape,
+/// and an epoch's last, smaller batch compiles a set of its own, which inside the timed batches
+/// cost an NVIDIA H200 2/3 of the AAE phase's measured speed (docs/performance.md, "GPU").
+fn seconds_per_step(bench: &Bench, backend: &Backend, steps: usize) -> Result<Vec<(Phase, f64)>> {
+    let batches_per_epoch = bench.data.train.rows.div_ceil(bench.config([None; 3])?.schedule.batch_size);
+    let warmup = if backend.gpu { WARMUP_STEPS.max(batches_per_epoch) } else { WARMUP_STEPS };
+    let time = |fit: &mut Fit| -> Result<f64> {
+        let run = |n: usize, fit: &mut Fit| -> Result<()> {
             for _ in 0..n {
-                if let da3d::train::Step::EpochEnd = t.step_batch()? {
-                    t.finish_epoch()?;
+                if let da3d::train::Step::EpochEnd = fit.trainer().step_batch()? {
+                    wait(fit.trainer().finish_epoch())?;
                 }
             }
-            device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"))?;
+            backend.device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"))?;
             Ok(())
         };
-        run(warmup, t)?;
+        run(warmup, fit)?;
         let start = Instant::now();
-        run(steps, t)?;
+        run(steps, fit)?;
         Ok(start.elapsed().as_secs_f64() / steps as f64)
     };
     let epochs_needed = (warmup + steps).div_ceil(batches_per_epoch.max(1)) + 1;
-    let mut c = cfg.clone();
-    c.schedule.aae_epochs = epochs_needed;
-    let mut aae_trainer = Trainer::new(c, x.clone(), device)?;
-    let aae_step = time(&mut aae_trainer)?;
-    let aae = aae_trainer.aae();
+    let mut aae_fit = bench.fit(backend, [Some(epochs_needed), None, None], None)?;
+    let aae_step = time(&mut aae_fit)?;
+    let aae = aae_fit.trainer().aae();
     let mut out = vec![(Phase::Aae, aae_step)];
-    let mut c = cfg.clone();
-    c.schedule.pretrain_epochs = epochs_needed;
-    if cfg.schedule.pretrain_epochs > 0 {
-        let mut t = Trainer::from_trained_aae(c.clone(), x.clone(), device, aae.clone())?;
-        out.push((Phase::Pretrain, time(&mut t)?));
+    if bench.config([None; 3])?.schedule.pretrain_epochs > 0 {
+        let mut fit = bench.fit(backend, [None, Some(epochs_needed), None], Some(aae.clone()))?;
+        out.push((Phase::Pretrain, time(&mut fit)?));
     }
-    c.schedule.pretrain_epochs = 0;
-    c.schedule.da3d_epochs = epochs_needed;
-    let mut t = Trainer::from_trained_aae(c, x.clone(), device, aae)?;
-    out.push((Phase::Da3d, time(&mut t)?));
+    let mut fit = bench.fit(backend, [None, Some(0), Some(epochs_needed)], Some(aae))?;
+    out.push((Phase::Da3d, time(&mut fit)?));
     Ok(out)
+}
+
+/// What a benchmark trains on, and how.
+struct Bench {
+    data: FitData,
+    read: ReadOptions,
+    request: FitRequest,
+}
+
+impl Bench {
+    /// The request, with the epochs (AAE, pretraining, DA³D) that `epochs` gives.
+    fn request(&self, epochs: [Option<usize>; 3]) -> FitRequest {
+        let mut request = self.request.clone();
+        let o = &mut request.overrides;
+        for (slot, value) in [&mut o.aae_epochs, &mut o.pretrain_epochs, &mut o.da3d_epochs].into_iter().zip(epochs) {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        request
+    }
+
+    /// The preset's config for the data, with the epochs `epochs` gives.
+    fn config(&self, epochs: [Option<usize>; 3]) -> Result<ValidConfig> {
+        Ok(self.request(epochs).config(&self.data)?.training().clone())
+    }
+
+    /// A fit of the data on `backend` (`epochs` as in [`config`](Self::config)), its detector
+    /// phases from `aae` when given.
+    fn fit(&self, backend: &Backend, epochs: [Option<usize>; 3], aae: Option<da3d::model::Aae>) -> Result<Fit> {
+        let config = self.request(epochs).config(&self.data)?;
+        let data = self.data.clone();
+        Ok(match aae {
+            Some(aae) => Fit::after_aae(data, config, &self.read, &backend.device, &backend.name, aae)?,
+            None => Fit::start(data, config, &self.read, &backend.device, &backend.name)?,
+        })
+    }
 }
 
 fn peak_rss_mib() -> Option<f64> {
@@ -121,48 +146,51 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (None, None) => None,
         (data, _) => Some(data_path(data.clone(), &args.data_args)?),
     };
-    let (x, shape, source) = match &file {
+    let (table, read, source) = match &file {
         Some(path) => {
-            let opts = read_options(&args.data_args)?;
-            let table = load_table(path, &opts)?;
-            let data = pipeline::prepare_fit(&table, &opts, 0.0, 0).with_context(|| format!("{}", path.display()))?;
-            let shape = data.shape();
-            (data.train, shape, path.display().to_string())
+            let read = read_options(&args.data_args)?;
+            (load_table(path, &read, true)?, read, path.display().to_string())
         }
         None => {
             let csv = synthetic_csv(&SyntheticSpec { rows: args.rows, numeric: args.cols, categorical: false, anomaly_rate: 0.0, seed: 0 });
-            let table = data::read_table_bytes(csv.as_bytes(), &ReadOptions::default())?;
-            let x = data::prepare_all_rows(&table, None)?.1;
-            let shape = DataShape::numeric(x.cols, x.rows);
-            (x, shape, format!("synthetic {}x{}", args.rows, args.cols))
+            let read = ReadOptions::default();
+            (data::read_table_bytes(csv.as_bytes(), &read)?, read, format!("synthetic {}x{}", args.rows, args.cols))
         }
     };
+    let data = pipeline::prepare_fit(&table, 0.0, 0, da3d::data::Protocol::Paper).with_context(|| source.clone())?;
+    let mut overrides = ConfigOverrides::new(args.preset.into());
+    overrides.seed = Some(0);
+    overrides.aae_epochs = Some(args.epochs + 1);
+    overrides.pretrain_epochs = Some(args.epochs + 1);
+    overrides.da3d_epochs = Some(args.epochs + 1);
+    overrides.batch_size = args.batch_size;
+    let request = FitRequest { dataset: args.data_args.dataset.clone(), ..FitRequest::new(overrides) };
+    let bench = Bench { data, read, request };
+    let x = &bench.data.train;
+    let cfg = bench.config([None; 3])?;
+    let batches = x.rows.div_ceil(cfg.schedule.batch_size);
     let mut results = Vec::new();
     for &b in &args.backends {
         let backend = select(b)?;
-        let cfg = bench_config(args, shape)?;
-        let batch = cfg.schedule.batch_size;
-        let batches = x.rows.div_ceil(batch);
         if let Some(steps) = args.steps {
-            for (phase, per_step) in seconds_per_step(&cfg, &x, batches, &backend.device, steps.max(1), backend.gpu)? {
-                results.push(result_row(&backend.name, phase, per_step, batches, &cfg, &x, format!("{steps} batches")));
+            for (phase, per_step) in seconds_per_step(&bench, &backend, steps.max(1))? {
+                results.push(result_row(&backend.name, phase, per_step, batches, &cfg, x, format!("{steps} batches")));
             }
             continue;
         }
-        let mut trainer = Trainer::new(cfg.clone(), x.clone(), &backend.device)?;
+        let mut fit = bench.fit(&backend, [None; 3], None)?;
         let mut per_phase: Vec<(Phase, f64)> = Vec::new();
         loop {
-            let phase = trainer.phase();
-            if phase == Phase::Done {
+            if fit.trainer().phase() == Phase::Done {
                 break;
             }
             let t = Instant::now();
-            let r = trainer.step_epoch()?;
+            let r = wait(fit.trainer().step_epoch())?;
             let secs = t.elapsed().as_secs_f64();
-            if let Some(r) = r {
-                if r.epoch > 1 {
-                    per_phase.push((r.phase, secs));
-                }
+            if let Some(r) = r
+                && r.epoch > 1
+            {
+                per_phase.push((r.phase, secs));
             }
         }
         for phase in [Phase::Aae, Phase::Pretrain, Phase::Da3d] {
@@ -171,10 +199,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 continue;
             }
             let mean = v.iter().sum::<f64>() / v.len() as f64;
-            results.push(result_row(&backend.name, phase, mean / batches as f64, batches, &cfg, &x, format!("{} epochs", v.len())));
+            results.push(result_row(&backend.name, phase, mean / batches as f64, batches, &cfg, x, format!("{} epochs", v.len())));
         }
     }
-    let gemm = if args.gemm { gemm_ceiling(&bench_config(args, shape)?, x.cols) } else { Vec::new() };
+    let gemm = if args.gemm { gemm_ceiling(&cfg, x.cols) } else { Vec::new() };
     let peak = peak_rss_mib();
     if args.json {
         let mut out = serde_json::json!({"data": source, "results": results, "peak_rss_mib": peak});
@@ -230,17 +258,6 @@ fn result_row(
         "matmul_gflops": matmul_flops_per_step(cfg, x.cols, phase) / per_step / 1e9,
         "timed": timed,
     })
-}
-
-/// The preset's configuration for `x`, with `--epochs` + 1 (the warm-up) in every phase.
-fn bench_config(args: &BenchArgs, shape: DataShape) -> Result<da3d::config::TrainingConfig> {
-    let mut overrides = ConfigOverrides::new(args.preset.into());
-    overrides.seed = Some(0);
-    overrides.aae_epochs = Some(args.epochs + 1);
-    overrides.pretrain_epochs = Some(args.epochs + 1);
-    overrides.da3d_epochs = Some(args.epochs + 1);
-    overrides.batch_size = args.batch_size;
-    build_config(&overrides, None, shape, args.data_args.dataset.as_deref())
 }
 
 /// GFLOP/s of the CPU backend's matrix product alone, `[m, k] · [k, n]`, timed over enough

@@ -1,4 +1,4 @@
-//! `train`, `score` and `info`: parse, call the model crate, print.
+//! `train`, `score`, `info`, `split` and `synth`: parse, call the model crate, print.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use da3d::bundle::Model;
-use da3d::config::{DataShape, TrainingConfig};
 use da3d::data::{self, Encoded, ReadOptions, RecordReader, Table, TransformStats};
-use da3d::pipeline::{self, ConfigOverrides, Fit, FitConfig};
-use da3d::{ScoreKind, datasets, metrics};
+use da3d::datasets::{self, ReadRequest};
+use da3d::pipeline::{ConfigOverrides, Fit, FitRequest};
+use da3d::{ScoreKind, metrics, wait};
 
 use crate::backend::{BackendChoice, select};
-use crate::progress::{Reporter, fmt_secs};
+use crate::cleanup;
+use crate::memory;
+use crate::progress::{Output, Reporter, fmt_secs};
 use crate::{DataArgs, LayoutArg, MethodArg, PresetArg, TrainArgs};
 
 /// A usage error (exit code 2).
@@ -31,29 +33,23 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
-/// Read options from the command line (and the named data set's rules).
-pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
-    let mut opts = match &args.dataset {
-        Some(name) => named_dataset(name)?.read,
-        None => ReadOptions::default(),
-    };
-    if let Some(label) = &args.label {
-        opts.label = Some(label.clone());
+/// What the command line asks of reading a file.
+fn read_request(args: &DataArgs) -> ReadRequest {
+    ReadRequest {
+        dataset: args.dataset.clone(),
+        label: args.label.clone(),
+        ignore: args.ignore.clone(),
+        drop: args.drop.clone(),
+        categorical: args.categorical.clone(),
+        split_column: args.split_column.clone(),
+        delimiter: args.delimiter,
+        label_optional: false,
     }
-    opts.ignore.extend(args.ignore.iter().cloned());
-    opts.categorical.extend(args.categorical.iter().cloned());
-    if args.split_column.is_some() {
-        opts.split_column = args.split_column.clone();
-    }
-    if args.delimiter.is_some() {
-        opts.delimiter = args.delimiter;
-    }
-    Ok(opts)
 }
 
-fn named_dataset(name: &str) -> Result<datasets::DatasetPreset> {
-    datasets::dataset(name)
-        .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))
+/// Read options from the command line (and the named data set's rules).
+pub fn read_options(args: &DataArgs) -> Result<ReadOptions> {
+    Ok(datasets::read_options(&read_request(args))?)
 }
 
 /// The data file: the one given, or the named data set's file in `$DA3D_DATA_DIR`
@@ -65,7 +61,8 @@ pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
     let Some(name) = &args.dataset else {
         return Err(usage("no data file given: pass a CSV file, or --dataset NAME to read that data set's file"));
     };
-    let preset = named_dataset(name)?;
+    let preset = datasets::dataset(name)
+        .ok_or_else(|| usage(format!("unknown data set '{name}' (known: {})", datasets::NAMES.join(", "))))?;
     let dir = std::env::var_os("DA3D_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/datasets"));
     let path = dir.join(preset.file);
     if !path.is_file() {
@@ -79,13 +76,24 @@ pub fn data_path(data: Option<PathBuf>, args: &DataArgs) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Read a table file, with notes on stderr about what reading it found (sniffed delimiter,
-/// missing values, dropped rows).
-pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
-    let table = load_table_quietly(path, opts)?;
+/// Read a table file, refusing one that would not fit in memory before reading it, with notes on
+/// stderr about what reading it found (sniffed delimiter, missing values, dropped rows) when
+/// `notes` (an `eval` worker's parent says them).
+pub fn load_table(path: &Path, opts: &ReadOptions, notes: bool) -> Result<Table> {
+    memory::check_file(path)?;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let table = data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))?;
+    if !notes {
+        return Ok(table);
+    }
     let r = &table.report;
     if r.delimiter != b',' && opts.delimiter.is_none() {
         eprintln!("note: {}: fields separated by {} (sniffed; --delimiter to change)", path.display(), data::delimiter_name(r.delimiter));
+    }
+    if let (Some(label), Some(want)) = (&table.label, &opts.label)
+        && label != want
+    {
+        eprintln!("note: {}: the label column is '{label}'", path.display());
     }
     if let Some((line, column)) = &r.first_missing {
         eprintln!(
@@ -106,12 +114,6 @@ pub fn load_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
     Ok(table)
 }
 
-/// [`load_table`] without its notes (an `eval` worker: its parent read the file and said them).
-pub fn load_table_quietly(path: &Path, opts: &ReadOptions) -> Result<Table> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    data::read_table(BufReader::new(file), opts).with_context(|| format!("{}", path.display()))
-}
-
 /// Where the training config comes from: the preset, the `--config` file, the flags.
 /// `default_preset`: the command's own (`train`: robust; `eval`, `bench`: paper).
 pub fn config_overrides(args: &TrainArgs, default_preset: PresetArg, method: Option<MethodArg>, seed: Option<u64>) -> Result<ConfigOverrides> {
@@ -121,7 +123,8 @@ pub fn config_overrides(args: &TrainArgs, default_preset: PresetArg, method: Opt
         let json: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
         o.json = Some(json);
-        o.seed().with_context(|| format!("{}", path.display()))?;
+        o.json_source = Some(path.display().to_string());
+        o.seed()?;
     }
     o.seed = seed;
     o.method = method.map(Into::into);
@@ -133,149 +136,187 @@ pub fn config_overrides(args: &TrainArgs, default_preset: PresetArg, method: Opt
     Ok(o)
 }
 
-/// The training config for `rows` training rows of `d_input` inputs: an invalid value from the `--config` file is a data
-/// error naming the file, one from a flag a usage error.
-pub fn build_config(o: &ConfigOverrides, config_file: Option<&Path>, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
-    let base = o.base(shape, dataset).with_context(|| match config_file {
-        Some(p) => format!("{}", p.display()),
-        None => "config".into(),
-    })?;
-    o.apply_values(base).map_err(|e| usage(e.to_string()))
-}
-
-/// Write `bytes` to `path` through a temporary file and a rename: never a half-written file.
+/// Write to `path` through a temporary file beside it and a rename: never a half-written file.
+/// The temporary file has an unpredictable name, is created new (an existing file or a link
+/// there is an error, never followed) and is removed if the write fails or the process is stopped.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let (tmp, file) = temporary_beside(path)?;
     let result = (|| {
-        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         w.flush()?;
         w.get_ref().sync_all().ok();
         Ok(())
     })();
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display())),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
+    let result = result.and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display())));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    cleanup::forget_path(&tmp);
+    result
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    path: &Path,
-    output: &Path,
-    data_args: &DataArgs,
-    args: &TrainArgs,
-    method: Option<MethodArg>,
-    seed: Option<u64>,
-    contamination: f64,
-    threshold_rate: f64,
-) -> Result<()> {
-    let overrides = config_overrides(args, PresetArg::Robust, method, seed)?;
-    let seed = overrides.seed()?;
+/// A new temporary file in `path`'s folder (registered for removal if the process is stopped).
+fn temporary_beside(path: &Path) -> Result<(PathBuf, File)> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(cleanup::unpredictable_name(&format!(".{name}.tmp-")));
+    let file = cleanup::create_new_private(&tmp).with_context(|| format!("cannot write {}: cannot create a file in {}", path.display(), dir.display()))?;
+    cleanup::register_path(&tmp);
+    Ok((tmp, file))
+}
+
+/// Fail now, not after hours of training, when `path` cannot be written: its folder must exist
+/// and take a new file.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("cannot write {}: it is a folder", path.display());
+    }
+    let (tmp, _) = temporary_beside(path)?;
+    let _ = std::fs::remove_file(&tmp);
+    cleanup::forget_path(&tmp);
+    Ok(())
+}
+
+/// What `train` was asked for besides the data and the training settings.
+pub struct TrainRequest {
+    pub method: Option<MethodArg>,
+    pub seed: Option<u64>,
+    pub contamination: f64,
+    pub threshold_rate: da3d::config::ThresholdRate,
+    pub silence: std::time::Duration,
+}
+
+pub fn train(path: &Path, output: &Path, data_args: &DataArgs, args: &TrainArgs, out: Output, request: &TrainRequest) -> Result<()> {
+    check_writable(output)?;
+    let overrides = config_overrides(args, PresetArg::Robust, request.method, request.seed)?;
     let opts = read_options(data_args)?;
-    let table = load_table(path, &opts)?;
-    let ctx = || format!("{}", path.display());
-    let data = pipeline::prepare_fit(&table, &opts, contamination, seed).with_context(ctx)?;
+    let table = load_table(path, &opts, true)?;
+    let fit_request = FitRequest {
+        overrides,
+        dataset: data_args.dataset.clone(),
+        contamination: request.contamination,
+        protocol: data_args.protocol.into(),
+        threshold_rate: request.threshold_rate,
+        member: None,
+    };
+    let (data, config) = fit_request.prepare(&table).with_context(|| format!("{}", path.display()))?;
+    let say = |text: String| eprintln!("{text}");
+    let note = |text: String| eprintln!("note: {text}");
     match &data.summary {
-        Some(p) => eprintln!(
+        Some(p) => say(format!(
             "data: {} rows, {} anomalies, {} inputs; training on {} rows ({} contamination), test {} rows ({} anomalies)",
             p.rows, p.anomalies, p.input_width, p.train_rows, p.train_contamination, p.test_rows, p.test_anomalies
-        ),
-        None => eprintln!("data: {} rows, {} inputs", data.train.rows, data.train.cols),
+        )),
+        None => say(format!("data: {} rows, {} inputs", data.train.rows, data.train.cols)),
     }
-    for note in &data.notes {
-        eprintln!("note: {note}");
+    for text in &data.notes {
+        note(text.clone());
     }
     for c in data.preprocessor.constant_columns() {
-        eprintln!("note: column '{c}' is constant in the training rows");
+        note(format!("column '{c}' is constant in the training rows"));
     }
-    let cfg = build_config(&overrides, args.config.as_deref(), data.shape(), data_args.dataset.as_deref())?;
+    let cfg = config.training();
     if cfg.ensemble.members > 1 {
-        eprintln!("preset {}: {} members, each {} / {} / {} epochs (AAE / pretraining / DA³D)", cfg.preset.name(), cfg.ensemble.members,
-            cfg.schedule.aae_epochs, cfg.schedule.pretrain_epochs, cfg.schedule.da3d_epochs);
+        say(format!(
+            "preset {}: {} members, each {} / {} / {} epochs (AAE / pretraining / DA³D)",
+            cfg.preset.name(),
+            cfg.ensemble.members,
+            cfg.schedule.aae_epochs,
+            cfg.schedule.pretrain_epochs,
+            cfg.schedule.da3d_epochs
+        ));
     }
-    let fit_config = FitConfig::new(cfg, threshold_rate, contamination).map_err(|e| usage(e.to_string()))?;
     let backend = select(args.backend)?;
-    eprintln!("backend: {}", backend.name);
+    say(format!("backend: {}", backend.name));
     let started = std::time::Instant::now();
-    let members = fit_config.training().ensemble.members;
-    let threads = crate::members::threads_for(args.threads, members);
+    let members = cfg.ensemble.members;
     let on_cpu = backend.device == burn::tensor::Device::flex();
+    let threads = if on_cpu { crate::members::threads_for(args.threads, members) } else { 1 };
+    memory::check_training(&table, &data, cfg, threads)?;
+    drop(table);
     if members > 1 && on_cpu {
-        if threads > 1 {
-            eprintln!("{members} members in {threads} worker processes");
-        } else {
-            eprintln!("{members} members on 1 thread");
-        }
+        say(if threads > 1 { format!("{members} members in {threads} worker processes") } else { format!("{members} members on 1 thread") });
     }
-    let fit = Fit::start(data, fit_config, &opts, &backend.device, &backend.name)?;
-    let mut reporter = Reporter::new(args.quiet, args.log_format, "train");
-    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, &mut reporter)?;
+    let fit = Fit::start(data, config, &opts, &backend.device, &backend.name)?;
+    let mut reporter = Reporter::new(out, "train");
+    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, request.silence, &mut reporter)?;
     let model = outcome.model;
     match (&model.header.metrics, &outcome.data.test) {
-        (Some(m), _) => eprintln!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows),
-        (None, Some(t)) => eprintln!("test: {} rows, {} anomalies: no ROC AUC without both classes", t.labels.len(), t.n_anomalies()),
+        (Some(m), _) => say(format!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows)),
+        (None, Some(t)) => say(format!("test: {} rows, {} anomalies: no ROC AUC without both classes", t.labels.len(), t.n_anomalies())),
         (None, None) => {}
     }
     let bytes = model.to_bytes()?;
     write_atomic(output, |w| Ok(w.write_all(&bytes)?))?;
-    eprintln!(
+    say(format!(
         "wrote {} ({} bytes) in {}; threshold {:.4} flags {:.1} % of training rows",
         output.display(),
         bytes.len(),
         fmt_secs(started.elapsed().as_secs_f64()),
         model.header.threshold,
-        threshold_rate * 100.0
-    );
+        model.header.threshold_rate * 100.0
+    ));
     Ok(())
 }
 
 pub fn load_model(path: &Path, device: &burn::tensor::Device) -> Result<Model> {
+    memory::check_file(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Model::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn score(
-    model_path: &Path,
-    data_path: &Path,
-    output: Option<&Path>,
-    skip_bad: bool,
-    backend: BackendChoice,
-    batch_rows: usize,
-    delimiter: Option<u8>,
-    explain: Option<usize>,
-) -> Result<()> {
-    let backend = select(backend)?;
+/// What `score` was asked for besides the model and the data.
+pub struct ScoreRequest {
+    pub output: Option<PathBuf>,
+    pub skip_bad_rows: bool,
+    pub backend: BackendChoice,
+    pub batch_rows: usize,
+    pub delimiter: Option<u8>,
+    pub explain: Option<usize>,
+}
+
+/// What scoring a file found, besides the scores: counted, never kept row by row.
+#[derive(Default)]
+struct ScoreTally {
+    rows: usize,
+    flagged: usize,
+    /// Rows with a missing numeric value: how many, and the first (line, column).
+    dropped: usize,
+    first_dropped: Option<(u64, String)>,
+    /// Rows that failed to parse (with `--skip-bad-rows`): how many, and the first messages.
+    bad: usize,
+    first_bad: Vec<String>,
+    stats: TransformStats,
+    /// For the ROC AUC of a labelled file: each scored row's score and label (5 bytes a row);
+    /// empty when the file has no labels.
+    scores: Vec<f32>,
+    labels: Vec<u8>,
+}
+
+/// Score `data_path` with the model at `model_path`, batch by batch: memory does not grow with
+/// the rows (a labelled file keeps a score and a label per row for its ROC AUC).
+pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Result<()> {
+    let backend = select(request.backend)?;
     let model = load_model(model_path, &backend.device)?;
     let detector = model.detector();
     // Never more explanation columns than the model has source columns.
-    let explain = explain.map(|k| k.min(model.header.preprocessor.columns.len()));
+    let explain = request.explain.map(|k| k.min(model.header.preprocessor.columns.len()));
     // The training file's reading rules (label, label values, non-finite values); the delimiter
     // is sniffed unless given: a model trained on a ';' file scores a ',' file too.
     let read = model.header.read.clone().unwrap_or_default();
     let file = File::open(data_path).with_context(|| format!("cannot open {}", data_path.display()))?;
     let ctx = || format!("{}", data_path.display());
-    let mut reader = RecordReader::new(BufReader::new(file), delimiter).with_context(ctx)?;
+    let mut reader = RecordReader::new(BufReader::new(file), request.delimiter).with_context(ctx)?;
     let label = model.header.preprocessor.label.clone().or(read.label.clone()).unwrap_or_else(|| "label".into());
     let encoder = model
         .header
         .preprocessor
         .row_encoder(reader.headers(), Some(&label), read.non_finite_as_missing)
         .with_context(ctx)?;
-    let mut dropped: Vec<(u64, String)> = Vec::new();
     let threshold = model.header.threshold;
-    let mut stats = TransformStats::default();
-    let mut bad: Vec<(u64, String)> = Vec::new();
-    let (mut rows, mut flagged) = (0usize, 0usize);
-    let mut labels_seen: Vec<u8> = Vec::new();
-    let mut scores_seen: Vec<f32> = Vec::new();
+    let mut tally = ScoreTally::default();
+    let batch_rows = request.batch_rows;
 
     let mut run = |w: &mut dyn Write| -> Result<()> {
         write!(w, "line,score,anomaly")?;
@@ -285,22 +326,25 @@ pub fn score(
         writeln!(w)?;
         let mut values = Vec::with_capacity(batch_rows * encoder.width());
         let mut lines = Vec::with_capacity(batch_rows);
-        let mut flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, w: &mut dyn Write| -> Result<()> {
+        let flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, tally: &mut ScoreTally, w: &mut dyn Write| -> Result<()> {
             if lines.is_empty() {
                 return Ok(());
             }
             let x = data::Matrix::new(lines.len(), encoder.width(), std::mem::take(values));
-            let scores = detector.score(&x, ScoreKind::Model)?;
+            let scores = wait(detector.score(&x, ScoreKind::Model)).map_err(|e| match e {
+                da3d::Error::Data(m) => anyhow::anyhow!("{}: the batch starting at line {}: {m}", data_path.display(), lines[0]),
+                e => e.into(),
+            })?;
             let why = match explain {
                 Some(k) => {
-                    let terms = detector.input_contributions(&x)?;
+                    let terms = wait(detector.input_contributions(&x))?;
                     da3d::explain::explain(&model.header.preprocessor, &x, &terms, k)?
                 }
                 None => Vec::new(),
             };
             for (i, (line, s)) in lines.iter().zip(&scores).enumerate() {
                 let a = (*s > threshold) as u8;
-                flagged += a as usize;
+                tally.flagged += a as usize;
                 write!(w, "{line},{s},{a}")?;
                 if let Some(row) = why.get(i) {
                     for at in row {
@@ -309,31 +353,42 @@ pub fn score(
                 }
                 writeln!(w)?;
             }
-            scores_seen.extend_from_slice(&scores);
-            rows += lines.len();
+            if encoder.has_label() {
+                tally.scores.extend_from_slice(&scores);
+            }
+            tally.rows += lines.len();
             lines.clear();
+            *values = Vec::with_capacity(batch_rows * encoder.width());
             Ok(())
         };
         while let Some((line, fields)) = reader.next_record().with_context(ctx)? {
-            match encoder.encode(&fields, line, &mut values, &mut stats) {
+            match encoder.encode(&fields, line, &mut values, &mut tally.stats) {
                 Ok(Encoded::Row(l)) => {
                     lines.push(line);
                     if let Some(l) = l {
-                        labels_seen.push(l);
+                        tally.labels.push(l);
                     }
                 }
-                Ok(Encoded::Missing { column }) => dropped.push((line, column)),
-                Err(e) if skip_bad => bad.push((line, e.to_string())),
+                Ok(Encoded::Missing { column }) => {
+                    tally.dropped += 1;
+                    tally.first_dropped.get_or_insert((line, column));
+                }
+                Err(e) if request.skip_bad_rows => {
+                    tally.bad += 1;
+                    if tally.first_bad.len() < 5 {
+                        tally.first_bad.push(e.to_string());
+                    }
+                }
                 Err(e) => return Err(anyhow::Error::new(e).context(ctx())),
             }
             if lines.len() == batch_rows {
-                flush(&mut values, &mut lines, w)?;
+                flush(&mut values, &mut lines, &mut tally, w)?;
             }
         }
-        flush(&mut values, &mut lines, w)?;
+        flush(&mut values, &mut lines, &mut tally, w)?;
         Ok(())
     };
-    match output {
+    match &request.output {
         Some(path) => write_atomic(path, |w| run(w))?,
         None => {
             let stdout = std::io::stdout();
@@ -342,17 +397,26 @@ pub fn score(
             lock.flush()?;
         }
     }
-    if rows == 0 && bad.is_empty() && dropped.is_empty() {
+    if tally.rows == 0 && tally.bad == 0 && tally.dropped == 0 {
         bail!("{}: the file has a header but no data rows", data_path.display());
     }
-    if let Some((line, column)) = dropped.first() {
+    eprintln!("scored {} rows, {} above the threshold {threshold:.4}", tally.rows, tally.flagged);
+    if tally.bad > 0 {
+        eprintln!("skipped {} bad rows; first: {}", tally.bad, tally.first_bad.join("; "));
+    }
+    if tally.labels.len() == tally.scores.len() && !tally.labels.is_empty() {
+        if let (Ok(auc), Ok(ap)) = (metrics::roc_auc(&tally.scores, &tally.labels), metrics::average_precision(&tally.scores, &tally.labels)) {
+            eprintln!("labels found: ROC AUC {auc:.4}, average precision {ap:.4}");
+        }
+    }
+    if let Some((line, column)) = &tally.first_dropped {
         eprintln!(
             "note: {} rows not scored: a missing value in a numeric column (first at line {line}, column '{column}'); \
              training drops such rows too",
-            dropped.len()
+            tally.dropped
         );
     }
-    eprintln!("scored {rows} rows, {flagged} above the threshold {threshold:.4}");
+    let stats = &tally.stats;
     if stats.unseen_categories > 0 {
         eprintln!("note: {} cells held a category not seen in training (encoded as zeros)", stats.unseen_categories);
     }
@@ -364,18 +428,11 @@ pub fn score(
             data::preprocess::SCALED_LIMIT
         );
     }
-    if !bad.is_empty() {
-        eprintln!("skipped {} bad rows; first: {}", bad.len(), bad.iter().take(5).map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; "));
-    }
-    if labels_seen.len() == scores_seen.len() && !labels_seen.is_empty() {
-        if let (Ok(auc), Ok(ap)) = (metrics::roc_auc(&scores_seen, &labels_seen), metrics::average_precision(&scores_seen, &labels_seen)) {
-            eprintln!("labels found: ROC AUC {auc:.4}, average precision {ap:.4}");
-        }
-    }
     Ok(())
 }
 
 pub fn info(path: &Path, json: bool) -> Result<()> {
+    memory::check_file(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let h = Model::read_header(&bytes).with_context(|| format!("{}", path.display()))?;
     if json {
@@ -437,17 +494,19 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
 
 pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64, export: Option<&Path>) -> Result<()> {
     let opts = read_options(data_args)?;
-    let table = load_table(path, &opts)?;
-    let p = data::prepare(&table, opts.label.clone(), contamination, seed).with_context(|| format!("{}", path.display()))?;
-    let out = serde_json::json!({
+    let table = load_table(path, &opts, true)?;
+    let p = data::prepare_with(&table, table.label.clone(), contamination, seed, data_args.protocol.into())
+        .with_context(|| format!("{}", path.display()))?;
+    let report = serde_json::json!({
         "data": path.display().to_string(),
         "seed": seed,
         "contamination": contamination,
+        "protocol": da3d::data::Protocol::from(data_args.protocol).name(),
         "train_lines": p.train_lines,
         "validation_lines": p.validation.lines,
         "test_lines": p.test.lines,
         "summary": p.summary,
-        "label_column": opts.label,
+        "label_column": table.label,
         "train_shape": [p.train.rows, p.train.cols],
         "test_shape": [p.test.x.rows, p.test.x.cols],
     });
@@ -463,7 +522,7 @@ pub fn split(path: &Path, data_args: &DataArgs, seed: u64, contamination: f64, e
             write_atomic(&file, |w| Ok(std::io::Write::write_all(w, &bytes)?))?;
         }
     }
-    println!("{out}");
+    println!("{report}");
     Ok(())
 }
 

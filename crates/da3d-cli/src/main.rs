@@ -5,10 +5,13 @@
 
 mod backend;
 mod bench;
+mod cleanup;
 mod commands;
 mod eval;
 mod members;
+mod memory;
 mod progress;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +19,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use backend::BackendChoice;
-use progress::LogFormat;
+use progress::{LogFormat, Output};
 
 /// `--preset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,6 +67,25 @@ impl From<MethodArg> for da3d::Method {
     }
 }
 
+/// `--protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    /// The paper's: a seeded 80/5/15 split of every row, the normal rows of the 80 % train.
+    Paper,
+    /// The DTE benchmark's: a seeded half of the normal rows train; the other half and every
+    /// anomaly test.
+    HalfNormal,
+}
+
+impl From<ProtocolArg> for da3d::data::Protocol {
+    fn from(p: ProtocolArg) -> Self {
+        match p {
+            ProtocolArg::Paper => da3d::data::Protocol::Paper,
+            ProtocolArg::HalfNormal => da3d::data::Protocol::HalfNormal,
+        }
+    }
+}
+
 /// `synth --layout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LayoutArg {
@@ -75,10 +97,15 @@ pub enum LayoutArg {
     Url,
 }
 
-/// A fraction in [0, 0.5].
-fn parse_threshold_rate(s: &str) -> Result<f64, String> {
+/// A share of training rows in [0, 0.5].
+fn parse_threshold_rate(s: &str) -> Result<da3d::config::ThresholdRate, String> {
     let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=0.5).contains(&v) { Ok(v) } else { Err(format!("{v} is outside [0, 0.5]")) }
+    da3d::config::ThresholdRate::new(v).map_err(|_| format!("{v} is outside [0, 0.5]"))
+}
+
+/// Seconds a worker may say nothing, 1 to a week.
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    parse_count(s, 7 * 86_400).map(|n| n as u64)
 }
 
 /// A fraction in [0, 0.5).
@@ -127,6 +154,12 @@ a numeric column is dropped and counted, in a text column it is the category (mi
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress output (the lines per epoch); notes, summaries and errors still go to stderr.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Progress as text or one JSON object per epoch (stderr).
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
 }
 
 /// How to read a CSV.
@@ -138,6 +171,9 @@ pub struct DataArgs {
     /// Ignore columns whose name starts with PREFIX (repeatable).
     #[arg(long = "ignore", value_name = "PREFIX")]
     pub ignore: Vec<String>,
+    /// Leave out column COL, by its exact name (repeatable).
+    #[arg(long = "drop", value_name = "COL")]
+    pub drop: Vec<String>,
     /// Treat column COL as categorical even if numeric (repeatable; `*` for all).
     #[arg(long = "categorical", value_name = "COL")]
     pub categorical: Vec<String>,
@@ -148,6 +184,9 @@ pub struct DataArgs {
     /// rows among , ; tab |].
     #[arg(long, value_name = "CHAR", value_parser = da3d::data::parse_delimiter)]
     pub delimiter: Option<u8>,
+    /// How a labelled file splits into training and held-out rows.
+    #[arg(long, value_enum, default_value = "paper")]
+    pub protocol: ProtocolArg,
     /// Named data set: its reading rules and the paper's architecture
     /// (mammography, nslkdd, census, doh, url). Without a data file, its file is read from
     /// $DA3D_DATA_DIR (default ../shared/datasets).
@@ -188,12 +227,10 @@ pub struct TrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: BackendChoice,
-    /// No progress output.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Progress as text or one JSON object per epoch (stderr).
-    #[arg(long, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    /// Stop a worker process that reports nothing for this many seconds (an epoch of the longest
+    /// schedules takes minutes).
+    #[arg(long, value_name = "SECONDS", default_value_t = workers::DEFAULT_SILENCE_SECONDS, value_parser = parse_seconds)]
+    pub worker_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -222,8 +259,8 @@ enum Command {
         #[arg(long, default_value_t = 0.0, value_parser = parse_contamination)]
         contamination: f64,
         /// Fraction of training rows above the anomaly threshold, in [0, 0.5].
-        #[arg(long, default_value_t = 0.01, value_parser = parse_threshold_rate)]
-        threshold_rate: f64,
+        #[arg(long, default_value = "0.01", value_parser = parse_threshold_rate)]
+        threshold_rate: da3d::config::ThresholdRate,
     },
     /// Score a CSV with a trained model; streams the file in batches.
     #[command(after_help = "Example:\n  da3d score model.da3d new.csv -o scores.csv\n\nOutput columns: line (of the input), score (higher is more anomalous: the alarm's probability in 0..1 for `paper` and `reference` models, the ensemble's standardised score for `robust` and `quick` ones), anomaly (1 above the model's threshold); with --explain K also feature_1, value_1, share_1, … feature_K, value_K, share_K.\n  da3d score model.da3d new.csv --explain 3 -o scores.csv")]
@@ -370,6 +407,7 @@ fn default_sigpipe() {
 }
 
 fn main() -> ExitCode {
+    cleanup::install();
     default_sigpipe();
     tune_allocator();
     let cli = Cli::parse();
@@ -380,47 +418,66 @@ fn main() -> ExitCode {
         Command::MemberWorker { threads, .. } => Some(*threads),
         _ => None,
     };
-    let result = members::on_compute_pool(threads, || run(cli.command));
+    let output = Output { quiet: cli.quiet, log_format: cli.log_format };
+    let result = members::on_compute_pool(threads, || run(cli.command, output));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<commands::UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+            if is_usage_error(&e) { ExitCode::from(2) } else { ExitCode::from(1) }
         }
     }
 }
 
+/// A usage error (exit code 2): the command line's, or a value of the config given as a flag
+/// (the model crate's `Error::Config`).
+fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<commands::UsageError>().is_some() || matches!(c.downcast_ref::<da3d::Error>(), Some(da3d::Error::Config { .. })))
+}
+
 /// Carry out one command.
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(command: Command, output: Output) -> anyhow::Result<()> {
     match command {
-        Command::Train { data, output, data_args, train, method, seed, contamination, threshold_rate } => {
-            commands::data_path(data, &data_args).and_then(|data| {
-                commands::train(&data, &output, &data_args, &train, method, seed, contamination, threshold_rate)
-            })
+        Command::Train { data, output: model, data_args, train, method, seed, contamination, threshold_rate } => {
+            let request = commands::TrainRequest { method, seed, contamination, threshold_rate, silence: std::time::Duration::from_secs(train.worker_timeout) };
+            commands::data_path(data, &data_args).and_then(|data| commands::train(&data, &model, &data_args, &train, output, &request))
         }
-        Command::Score { model, data, output, skip_bad_rows, backend, batch_rows, delimiter, explain } => {
-            commands::score(&model, &data, output.as_deref(), skip_bad_rows, backend, batch_rows, delimiter, explain)
+        Command::Score { model, data, output: scores, skip_bad_rows, backend, batch_rows, delimiter, explain } => {
+            let request = commands::ScoreRequest { output: scores, skip_bad_rows, backend, batch_rows, delimiter, explain };
+            commands::score(&model, &data, &request)
         }
         Command::Eval { data, data_args, mut train, seeds, contamination, methods, checkpoints, json, out, cells, cell_threads } => {
+            if cells.is_some() {
+                // A worker's share of the cores, for its compute pool and its ensemble members.
+                train.threads = Some(cell_threads.unwrap_or(1));
+            }
             commands::data_path(data, &data_args).and_then(|data| {
                 let methods = methods.unwrap_or_else(|| eval::default_methods(train.preset));
-                // A worker of a parent `eval`: its share of the cores, its epochs as JSON for the
-                // parent to show, its runs on stdout (not the parent's table or file).
-                let worker = cells.map(|cells| {
-                    train.threads = Some(cell_threads.unwrap_or(1));
-                    train.log_format = progress::LogFormat::Json;
-                    eval::CellWorker { cells }
-                });
-                let (json, out) = if worker.is_some() { (false, None) } else { (json, out) };
-                eval::run(&data, &data_args, &train, &seeds, &contamination, &methods, &checkpoints, json, out.as_deref(), worker.as_ref())
+                // A worker of a parent `eval`: its epochs as JSON for the parent to show, its runs
+                // on stdout (not the parent's table or file).
+                let worker = cells.is_some();
+                let output = if worker { Output { quiet: output.quiet, log_format: LogFormat::Json } } else { output };
+                let (json, out) = if worker { (false, None) } else { (json, out) };
+                eval::run(&eval::EvalArgs {
+                    path: &data,
+                    data_args: &data_args,
+                    train: &train,
+                    output,
+                    seeds: &seeds,
+                    contaminations: &contamination,
+                    methods: &methods,
+                    checkpoints: &checkpoints,
+                    json,
+                    out: out.as_deref(),
+                    cells,
+                    silence: std::time::Duration::from_secs(train.worker_timeout),
+                })
             })
         }
         Command::Info { model, json } => commands::info(&model, json),
         Command::Split { data, data_args, seed, contamination, export } => commands::data_path(data, &data_args)
             .and_then(|data| commands::split(&data, &data_args, seed, contamination, export.as_deref())),
-        Command::Synth { layout, rows, anomaly_rate, seed, output } => {
-            commands::synth(layout, rows, anomaly_rate, seed, output.as_deref())
-        }
+        Command::Synth { layout, rows, anomaly_rate, seed, output: file } => commands::synth(layout, rows, anomaly_rate, seed, file.as_deref()),
         Command::Bench(args) => bench::run(&args),
         Command::MemberWorker { job, members, .. } => members::member_worker(&job, &members),
     }

@@ -11,6 +11,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// What every command's progress looks like (`--quiet`, `--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    /// No progress output; notes, summaries and errors still go to stderr.
+    pub quiet: bool,
+    pub log_format: LogFormat,
+}
+
 pub struct Reporter {
     pub quiet: bool,
     pub format: LogFormat,
@@ -23,11 +31,11 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(quiet: bool, format: LogFormat, label: impl Into<String>) -> Self {
+    pub fn new(output: Output, label: impl Into<String>) -> Self {
         let now = Instant::now();
         Reporter {
-            quiet,
-            format,
+            quiet: output.quiet,
+            format: output.log_format,
             label: label.into(),
             start: now,
             last_draw: now,
@@ -37,14 +45,39 @@ impl Reporter {
         }
     }
 
+    /// The time left at the speed so far, and when that ends (UTC).
     fn eta(&self, p: &Progress) -> String {
         let elapsed = self.start.elapsed().as_secs_f64();
         let f = p.fraction();
         if f <= 0.0 {
             return "?".into();
         }
-        fmt_secs(elapsed / f - elapsed)
+        let left = elapsed / f - elapsed;
+        format!("{} (ends {})", fmt_secs(left), clock_after(left))
     }
+}
+
+/// The UTC wall-clock time `seconds` from now, `HH:MM` (with the date when it is not today).
+pub fn clock_after(seconds: f64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let at = now + seconds.max(0.0) as u64;
+    let (day, secs) = (at / 86_400, at % 86_400);
+    let clock = format!("{:02}:{:02} UTC", secs / 3600, (secs % 3600) / 60);
+    if day == now / 86_400 { clock } else { format!("{} {clock}", civil_date(day)) }
+}
+
+/// `YYYY-MM-DD` of day `days` since 1970-01-01 (Howard Hinnant's civil-from-days).
+fn civil_date(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 pub fn fmt_secs(s: f64) -> String {
@@ -77,6 +110,7 @@ impl Observer for Reporter {
                     obj.insert(n.clone(), serde_json::json!(v));
                 }
                 obj.insert("elapsed_s".into(), serde_json::json!(self.start.elapsed().as_secs_f64()));
+                obj.insert("fraction".into(), serde_json::json!(p.fraction()));
                 eprintln!("{}", serde_json::Value::Object(obj));
             }
             LogFormat::Text => {
@@ -111,5 +145,17 @@ impl Observer for Reporter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_of_days_since_1970() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_429), "2025-12-07");
+        assert_eq!(civil_date(11_016), "2000-02-29");
     }
 }

@@ -13,6 +13,7 @@
 //! ([`crate::synthetic::layout_csv`]).
 
 use crate::data::{LabelValues, ReadOptions};
+use crate::error::{Error, Result};
 
 /// A data set the project knows by name.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +196,55 @@ pub fn dataset(name: &str) -> Option<DatasetPreset> {
 
 /// Names accepted by [`dataset`].
 pub const NAMES: [&str; 5] = ["mammography", "nslkdd", "census", "doh", "url"];
+
+/// How a user asks for a file to be read: a named data set's rules, and what the command line or
+/// the page adds to them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadRequest {
+    /// A named data set ([`NAMES`]): its label, columns and split.
+    pub dataset: Option<String>,
+    /// The label column (default: the data set's, else `label`).
+    pub label: Option<String>,
+    /// Columns left out by name prefix, and by exact name.
+    pub ignore: Vec<String>,
+    pub drop: Vec<String>,
+    /// Columns read as categories even when their cells are numbers (`*`: all).
+    pub categorical: Vec<String>,
+    pub split_column: Option<String>,
+    pub delimiter: Option<u8>,
+    /// A file without the label column is read unlabelled even for a data set that has one (the
+    /// page lets a visitor choose no label column).
+    pub label_optional: bool,
+}
+
+/// The reading rules of `request`: the one way the command line and the page turn what a user
+/// asks for into [`ReadOptions`].
+pub fn read_options(request: &ReadRequest) -> Result<ReadOptions> {
+    let mut opts = match &request.dataset {
+        Some(name) => {
+            dataset(name)
+                .ok_or_else(|| Error::config("dataset", format!("unknown data set '{name}' (known: {})", NAMES.join(", "))))?
+                .read
+        }
+        None => ReadOptions::default(),
+    };
+    if let Some(label) = &request.label {
+        opts.label = Some(label.clone());
+    }
+    opts.ignore.extend(request.ignore.iter().cloned());
+    opts.drop.extend(request.drop.iter().cloned());
+    opts.categorical.extend(request.categorical.iter().cloned());
+    if request.split_column.is_some() {
+        opts.split_column = request.split_column.clone();
+    }
+    if request.delimiter.is_some() {
+        opts.delimiter = request.delimiter;
+    }
+    if request.label_optional {
+        opts.require_label = false;
+    }
+    Ok(opts)
+}
 
 /// The paper's Table 2 for DA³D on a named data set: (mean, std) ROC AUC of clean and of 1 %
 /// contaminated training, over 3 runs.

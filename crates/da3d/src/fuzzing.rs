@@ -76,7 +76,7 @@ pub fn bundle_loader(bytes: &[u8]) {
             // A model that loads must also score and save again.
             let width = model.header.preprocessor.width();
             let x = data::Matrix::new(2, width, vec![0.5; 2 * width]);
-            let _ = model.detector().score(&x, crate::ScoreKind::Model);
+            let _ = crate::wait(model.detector().score(&x, crate::ScoreKind::Model));
             let _ = model.to_bytes();
         }
     }

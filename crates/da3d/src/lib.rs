@@ -7,7 +7,12 @@
 //! tell normal rows from generated and noise anomalies. See `SPEC.md` of the project.
 //!
 //! The crate has no file system, threads or clocks in its core paths: it builds for
-//! `wasm32-unknown-unknown`. Backends are chosen by the caller through a burn `Device`.
+//! `wasm32-unknown-unknown`. Backends are chosen by the caller through a burn `Device`; every
+//! read-back from a device is asynchronous, and native callers [`wait`] for it.
+//!
+//! Layers, from the bottom: `error`, `rng`, `data` (CSV to matrices), `model` (networks),
+//! `config` (presets for a table), `tensors` (device I/O), `train` (the state machine),
+//! `detector` (scores), `bundle` (the model file), `pipeline` (one fit from a table to a model).
 
 pub mod bundle;
 pub mod config;
@@ -23,11 +28,13 @@ pub mod model;
 pub mod pipeline;
 pub mod rng;
 pub mod synthetic;
+pub mod tensors;
 pub mod train;
 
 pub use config::{Method, Preset, TrainingConfig};
 pub use detector::{Detector, ScoreKind};
 pub use error::{Error, Result};
+pub use tensors::wait;
 pub use train::{EpochLosses, EpochReport, Network, Phase, Progress, Step, Trainer};
 
 /// This crate's version, recorded in bundles.

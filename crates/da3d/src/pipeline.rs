@@ -1,56 +1,52 @@
 //! The fit pipeline, written once for every front end (the CLI's `train`, `eval` and `bench`,
-//! the page): config from a preset and overrides, data from a read table, a trainer, and a
-//! finished trainer into a bundle.
+//! the page): what a user asks for and a read table become the training data and a checked
+//! config; a trainer the caller steps; a finished trainer becomes a model (bundle).
 //!
 //! ```text
-//! Table ──prepare_fit──▶ FitData ─┐
-//! ConfigOverrides ──build(width)──▶ TrainingConfig ──FitConfig::new──▶ FitConfig ─┴─▶ Fit::start
-//!   ▶ step fit.trainer() (CLI: run_blocking; page: step_batch + finish_epoch_async)
-//!   ▶ Fit::finish / finish_async ▶ FitOutcome { model (bundle), scores, metrics }
+//! Table + ReadOptions ─┐
+//! FitRequest ──────────┴─prepare─▶ (FitData, FitConfig) ──Fit::start──▶ Fit
+//!   ▶ step fit.trainer() (CLI: run_blocking or worker processes; page: step_batch + finish_epoch)
+//!   ▶ Fit::finish / finish_members ▶ FitOutcome { model (bundle), scores, codes }
 //! ```
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Model, TestMetrics};
-use crate::config::{DataShape, Method, Preset, TrainingConfig};
+use crate::bundle::{Model, ModelParts, TestMetrics};
+use crate::config::{DataShape, Method, Preset, ThresholdRate, TrainingConfig, ValidConfig};
 use crate::data::{self, LabelledSet, Matrix, Preprocessor, ReadOptions, Table};
-use crate::config::Scoring;
-use crate::detector::{CodeStats, Detector, MemberScale, Neighbours, ScoreKind};
+use crate::detector::{Detector, MemberScale, Neighbours, ScoreKind};
 use crate::error::{Error, Result};
 use crate::metrics;
+use crate::model::{Aae, Networks};
 use crate::train::Trainer;
 
 /// Where a training config comes from: a preset for the data's width, then a JSON object of
-/// overrides (any field, nested as the config), then single values (the CLI's flags).
-#[derive(Debug, Clone, PartialEq)]
+/// overrides (any field, nested as the config), then single values (the CLI's flags, the page's
+/// fields).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConfigOverrides {
     pub preset: Preset,
     /// Overrides of any field (`{"schedule": {"da3d_epochs": 100}}`), e.g. a `--config` file.
     pub json: Option<serde_json::Value>,
+    /// Where `json` came from (a file name), named in its errors.
+    pub json_source: Option<String>,
     pub seed: Option<u64>,
     pub method: Option<Method>,
     pub aae_epochs: Option<usize>,
     pub pretrain_epochs: Option<usize>,
     pub da3d_epochs: Option<usize>,
     pub batch_size: Option<usize>,
+    /// The whole ensemble section (members, score, neighbours), replacing the preset's and the
+    /// JSON's; `members` still applies after it.
+    pub ensemble: Option<crate::config::Ensemble>,
     /// Ensemble members.
     pub members: Option<usize>,
 }
 
 impl ConfigOverrides {
     pub fn new(preset: Preset) -> Self {
-        ConfigOverrides {
-            preset,
-            json: None,
-            seed: None,
-            method: None,
-            aae_epochs: None,
-            pretrain_epochs: None,
-            da3d_epochs: None,
-            batch_size: None,
-            members: None,
-        }
+        ConfigOverrides { preset, ..Default::default() }
     }
 
     /// The seed the config will have: the single value, else the JSON's `seed`, else 0. Known
@@ -61,27 +57,36 @@ impl ConfigOverrides {
         }
         match self.json.as_ref().and_then(|j| j.get("seed")) {
             None => Ok(0),
-            Some(v) => v.as_u64().ok_or_else(|| Error::config("seed", format!("{v} is not a non-negative integer"))),
+            Some(v) => v.as_u64().ok_or_else(|| self.json_error(Error::config("seed", format!("{v} is not a non-negative integer")))),
         }
     }
 
-    /// The preset for training data of `shape` (and the named data set's architecture), with the
-    /// JSON overrides applied and validated.
-    pub fn base(&self, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
-        let cfg = TrainingConfig::preset_for_data(self.preset, shape, dataset);
-        match &self.json {
-            Some(json) => cfg.with_overrides(json),
-            None => Ok(cfg),
+    /// An error of the JSON overrides, naming where they came from: a data error (a file the
+    /// user wrote), not a usage error.
+    fn json_error(&self, e: Error) -> Error {
+        match &self.json_source {
+            Some(source) => Error::Data(format!("{source}: {e}")),
+            None => e,
         }
     }
 
-    /// `cfg` with the single values applied, validated.
-    pub fn apply_values(&self, mut cfg: TrainingConfig) -> Result<TrainingConfig> {
+    /// The config for training data of `shape` (and the named data set's architecture): the
+    /// preset, the JSON overrides, the single values, checked once. The score is decided here,
+    /// in one visible place: a schedule that trains an alarm scores with it
+    /// ([`Scoring::for_schedule`](crate::config::Scoring::for_schedule)).
+    pub fn build(&self, shape: DataShape, dataset: Option<&str>) -> Result<ValidConfig> {
+        let mut cfg = TrainingConfig::preset_for_data(self.preset, shape, dataset);
+        if let Some(json) = &self.json {
+            cfg = cfg.with_overrides(json).and_then(|c| c.clone().validated().map(|_| c)).map_err(|e| self.json_error(e))?;
+        }
         if let Some(s) = self.seed {
             cfg.seed = s;
         }
         if let Some(m) = self.method {
             cfg.method = m;
+        }
+        if let Some(e) = &self.ensemble {
+            cfg.ensemble = e.clone();
         }
         if let Some(k) = self.members {
             cfg.ensemble.members = k;
@@ -97,49 +102,92 @@ impl ConfigOverrides {
                 *slot = v;
             }
         }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// [`base`](Self::base) then [`apply_values`](Self::apply_values).
-    pub fn build(&self, shape: DataShape, dataset: Option<&str>) -> Result<TrainingConfig> {
-        self.apply_values(self.base(shape, dataset)?)
+        cfg.ensemble.scoring = cfg.ensemble.scoring.for_schedule(&cfg.schedule);
+        cfg.validated()
     }
 }
 
-/// A training config checked once, before any data is split or any network trained: the
-/// networks' config, the share of training rows above the threshold, the contamination.
+/// What a user asks of a fit besides the table: where the config comes from, the named data set,
+/// the contamination of the training rows and the share of them the threshold flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitRequest {
+    pub overrides: ConfigOverrides,
+    /// A named data set: its architecture for the `paper` and `reference` presets.
+    pub dataset: Option<String>,
+    pub contamination: f64,
+    /// How labelled rows split into training and held-out rows.
+    pub protocol: data::Protocol,
+    pub threshold_rate: ThresholdRate,
+    /// Train ensemble member `k` alone ([`TrainingConfig::member`]) on the split of the whole
+    /// ensemble's seed: members trained apart make the model one run makes.
+    pub member: Option<usize>,
+}
+
+impl FitRequest {
+    pub fn new(overrides: ConfigOverrides) -> Self {
+        FitRequest {
+            overrides,
+            dataset: None,
+            contamination: 0.0,
+            protocol: data::Protocol::Paper,
+            threshold_rate: ThresholdRate::DEFAULT,
+            member: None,
+        }
+    }
+
+    /// The training data of `table` and the checked config for it: the split
+    /// by the config's seed, the preset for the training rows' shape, the overrides. Refuses what
+    /// cannot train before anything trains.
+    pub fn prepare(&self, table: &Table) -> Result<(FitData, FitConfig)> {
+        check_contamination(self.contamination)?;
+        let data = prepare_fit(table, self.contamination, self.overrides.seed()?, self.protocol)?;
+        let config = self.config(&data)?;
+        Ok((data, config))
+    }
+
+    /// The checked config for training data `data` (prepared as [`prepare`](Self::prepare) does).
+    pub fn config(&self, data: &FitData) -> Result<FitConfig> {
+        let mut training = self.overrides.build(data.shape(), self.dataset.as_deref())?;
+        if let Some(k) = self.member {
+            if k >= training.ensemble.members {
+                return Err(Error::config("member", format!("member {k} of an ensemble of {}", training.ensemble.members)));
+            }
+            training = training.member(k);
+        }
+        FitConfig::new(training, self.threshold_rate, self.contamination)
+    }
+}
+
+/// A fit's checked config: the networks' config, the share of training rows above the threshold,
+/// the contamination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitConfig {
-    training: TrainingConfig,
-    threshold_rate: f64,
+    training: ValidConfig,
+    threshold_rate: ThresholdRate,
     contamination: f64,
 }
 
+/// `contamination` is a share of anomalies in [0, 0.5).
+fn check_contamination(contamination: f64) -> Result<()> {
+    if (0.0..0.5).contains(&contamination) {
+        Ok(())
+    } else {
+        Err(Error::config("contamination", format!("{contamination} is outside [0, 0.5)")))
+    }
+}
+
 impl FitConfig {
-    /// A config that trains an alarm (pretraining or DA³D epochs) but scores by reconstruction
-    /// alone scores with the alarm too: `robust` and `quick` train none unless asked
-    /// (`--epochs-pretrain`, `--epochs`, the page's fields), and what is asked for counts.
-    pub fn new(mut training: TrainingConfig, threshold_rate: f64, contamination: f64) -> Result<Self> {
-        let s = &training.schedule;
-        if !training.ensemble.scoring.reads_alarm() && s.pretrain_epochs + s.da3d_epochs > 0 {
-            training.ensemble.scoring = Scoring::AlarmAndReconstruction;
-        }
-        training.validate()?;
-        if !(0.0..=0.5).contains(&threshold_rate) {
-            return Err(Error::config("threshold_rate", format!("{threshold_rate} is outside [0, 0.5]")));
-        }
-        if !(0.0..0.5).contains(&contamination) {
-            return Err(Error::config("contamination", format!("{contamination} is outside [0, 0.5)")));
-        }
+    /// A fit's config of checked parts (a [`FitRequest`] makes one from what a user asks).
+    pub fn new(training: ValidConfig, threshold_rate: ThresholdRate, contamination: f64) -> Result<Self> {
+        check_contamination(contamination)?;
         Ok(FitConfig { training, threshold_rate, contamination })
     }
 
-    pub fn training(&self) -> &TrainingConfig {
+    pub fn training(&self) -> &ValidConfig {
         &self.training
     }
 
-    pub fn threshold_rate(&self) -> f64 {
+    pub fn threshold_rate(&self) -> ThresholdRate {
         self.threshold_rate
     }
 
@@ -181,7 +229,7 @@ pub struct FitData {
 impl FitData {
     /// What the presets read of the training data: inputs, the columns they come from, rows.
     pub fn shape(&self) -> DataShape {
-        DataShape::of(&self.train, &self.preprocessor)
+        self.preprocessor.shape(&self.train)
     }
 
     /// The protocol's split of a file read with `delimiter`.
@@ -200,11 +248,14 @@ impl FitData {
     }
 }
 
-/// Prepare a read table for training: the protocol when the label column has both classes;
-/// every row when it has none, or only normal rows (with a note that no test evaluation is
-/// possible). `contamination` needs labelled anomalies.
-pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: u64) -> Result<FitData> {
-    let label = read.label.clone().filter(|_| table.labels.is_some());
+/// Fewest training rows: the neighbours term measures each row against the others.
+pub const MIN_TRAINING_ROWS: usize = 2;
+
+/// Prepare a read table for training: `protocol`'s split when the label column has both
+/// classes; every row when it has none, or only normal rows (with a note that no test evaluation
+/// is possible). `contamination` needs labelled anomalies.
+pub fn prepare_fit(table: &Table, contamination: f64, seed: u64, protocol: data::Protocol) -> Result<FitData> {
+    let label = table.label.clone().filter(|_| table.labels.is_some());
     let (n, anomalies) = match &table.labels {
         Some(l) => (l.len(), Some(l.iter().filter(|&&v| v == 1).count())),
         None => (table.n_rows(), None),
@@ -225,34 +276,43 @@ pub fn prepare_fit(table: &Table, read: &ReadOptions, contamination: f64, seed: 
             FitRows::AllNormal => "the label column holds no anomalies to mix in",
             _ => "the file has no label column",
         };
-        return Err(Error::config("contamination", format!("{contamination} needs labelled anomalies: {why}")));
+        return Err(Error::Data(format!("contamination {contamination} needs labelled anomalies: {why}")));
     }
-    if rows == FitRows::Protocol {
-        return Ok(FitData::protocol(data::prepare(table, label, contamination, seed)?, table.report.delimiter));
-    }
-    let (preprocessor, train) = data::prepare_all_rows(table, label.clone())?;
-    let note = match rows {
-        FitRows::AllNormal => format!(
-            "the label column '{}' holds only normal rows (0): all {n} rows train the model; no test \
-             evaluation is possible (it needs anomalies, 1)",
-            label.unwrap_or_default()
-        ),
-        _ => format!("no label column: all {n} rows train the model"),
+    let data = if rows == FitRows::Protocol {
+        FitData::protocol(data::prepare_with(table, label, contamination, seed, protocol)?, table.report.delimiter)
+    } else {
+        let (preprocessor, train) = data::prepare_all_rows(table, label.clone())?;
+        let note = match rows {
+            FitRows::AllNormal => format!(
+                "the label column '{}' holds only normal rows (0): all {n} rows train the model; no test \
+                 evaluation is possible (it needs anomalies, 1)",
+                label.unwrap_or_default()
+            ),
+            _ => format!("no label column: all {n} rows train the model"),
+        };
+        FitData {
+            rows,
+            preprocessor,
+            train,
+            train_lines: table.lines.clone(),
+            validation: None,
+            test: None,
+            summary: None,
+            notes: vec![note],
+            delimiter: table.report.delimiter,
+        }
     };
-    Ok(FitData {
-        rows,
-        preprocessor,
-        train,
-        train_lines: table.lines.clone(),
-        validation: None,
-        test: None,
-        summary: None,
-        notes: vec![note],
-        delimiter: table.report.delimiter,
-    })
+    if data.train.rows < MIN_TRAINING_ROWS {
+        return Err(Error::Data(format!(
+            "{} training row{}: a model needs at least {MIN_TRAINING_ROWS} (each is measured against the others)",
+            data.train.rows,
+            if data.train.rows == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(data)
 }
 
-/// A running fit: the data, the validated config and the trainer the caller steps.
+/// A running fit: the data, the checked config and the trainer the caller steps.
 pub struct Fit {
     data: FitData,
     config: FitConfig,
@@ -275,12 +335,31 @@ pub struct FitOutcome {
     pub test_scores: Option<Vec<f32>>,
 }
 
+/// A score's ROC AUC and average precision on the held-out rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub test: (f64, f64),
+    /// The validation rows' ROC AUC (`None` without both classes there).
+    pub validation_roc_auc: Option<f64>,
+}
+
 impl Fit {
     /// Create the trainer for `data` on `device` (`backend`: its name, kept in the bundle).
     /// `read` is how the file was read, kept in the bundle for scoring (with the delimiter used).
     pub fn start(data: FitData, config: FitConfig, read: &ReadOptions, device: &Device, backend: &str) -> Result<Fit> {
         let trainer = Trainer::new(config.training.clone(), data.train.clone(), device)?;
-        Ok(Fit { data, config, read: read.clone(), trainer, backend: backend.to_string(), neighbours: std::cell::OnceCell::new() })
+        Ok(Self::with_trainer(data, config, read, trainer, backend))
+    }
+
+    /// As [`start`](Self::start), the detector phases starting from an already trained
+    /// autoencoder (the methods of one preset share the AAE of a seed: `eval`, `bench`).
+    pub fn after_aae(data: FitData, config: FitConfig, read: &ReadOptions, device: &Device, backend: &str, aae: Aae) -> Result<Fit> {
+        let trainer = Trainer::from_trained_aae(config.training.clone(), data.train.clone(), device, aae)?;
+        Ok(Self::with_trainer(data, config, read, trainer, backend))
+    }
+
+    fn with_trainer(data: FitData, config: FitConfig, read: &ReadOptions, trainer: Trainer, backend: &str) -> Fit {
+        Fit { data, config, read: read.clone(), trainer, backend: backend.to_string(), neighbours: std::cell::OnceCell::new() }
     }
 
     pub fn trainer(&mut self) -> &mut Trainer {
@@ -295,43 +374,19 @@ impl Fit {
         &self.config
     }
 
-    /// Members scored by their alarms (to measure the scales on).
-    fn unscaled(&self, members: &[crate::model::Networks]) -> Result<Detector> {
-        Detector::ensemble(members, self.config.training.architecture.alarm_input, Scoring::Alarm, Vec::new())
-    }
-
-    /// The members' score scales on the training rows, when the config's scoring needs them
-    /// (blocking reads).
-    fn scales(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
+    /// The members' score scales on the training rows, when the config's scoring needs them.
+    async fn scales(&self, members: &[Networks]) -> Result<Option<Vec<MemberScale>>> {
         let scoring = self.config.training.ensemble.scoring;
         if !scoring.is_standardised() {
             return Ok(None);
         }
-        Ok(Some(self.unscaled(members)?.member_scales(&self.data.train, scoring)?))
+        let unscaled = Detector::ensemble(members, self.config.training.architecture.alarm_input, crate::config::Scoring::Alarm, Vec::new())?;
+        Ok(Some(unscaled.member_scales(&self.data.train, scoring).await?))
     }
 
-    /// As [`scales`](Self::scales), with asynchronous reads.
-    async fn scales_async(&self, members: &[crate::model::Networks]) -> Result<Option<Vec<MemberScale>>> {
-        let scoring = self.config.training.ensemble.scoring;
-        if !scoring.is_standardised() {
-            return Ok(None);
-        }
-        Ok(Some(self.unscaled(members)?.member_scales_async(&self.data.train, scoring).await?))
-    }
-
-    /// The model holds `members`: the config's member count follows (a stopped run keeps the
-    /// members it has; parallel workers may bring fewer).
-    fn adopt(&mut self, members: &[crate::model::Networks]) -> Result<()> {
-        if members.is_empty() {
-            return Err(Error::Data("no trained member to make a model of".into()));
-        }
-        self.config.training.ensemble.members = members.len();
-        Ok(())
-    }
-
-    /// The model's detector from its members and, for the combined score, their scales (without
-    /// the neighbours term: [`with_neighbours`](Self::with_neighbours)).
-    fn scored(&self, members: &[crate::model::Networks], scales: Option<Vec<MemberScale>>) -> Result<Detector> {
+    /// The model's detector from its members and, for a standardised score, their scales
+    /// (without the neighbours term: [`with_neighbours`](Self::with_neighbours)).
+    fn scored(&self, members: &[Networks], scales: Option<Vec<MemberScale>>) -> Result<Detector> {
         let scoring = self.config.training.ensemble.scoring;
         Detector::ensemble(members, self.config.training.architecture.alarm_input, scoring, scales.unwrap_or_default())
     }
@@ -362,58 +417,79 @@ impl Fit {
         Ok((detector.with_neighbours(Some(n.clone()))?, Some(n.clone())))
     }
 
-    /// Score, threshold and bundle (blocking reads; native backends). Also after a stop: the
-    /// networks as they are.
-    pub fn finish(self) -> Result<FitOutcome> {
+    /// Score, threshold and bundle; also after a stop: the networks as they are.
+    pub async fn finish(self) -> Result<FitOutcome> {
         let members = self.trainer.member_networks();
-        self.finish_members(members)
+        self.finish_members(members).await
     }
 
     /// As [`finish`](Self::finish) with members trained elsewhere: member `k` trained as a fit
-    /// of its own, with the seed [`member_seed`](crate::config::member_seed)`(seed, k)` and one
-    /// member, on the same data, is the member this fit would have trained (the page trains
-    /// members in parallel workers so). The config's member count becomes `members.len()`.
-    pub fn finish_members(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
-        self.adopt(&members)?;
-        let scales = self.scales(&members)?;
+    /// of its own ([`FitRequest::member`]) on the same data is the member this fit would have
+    /// trained (the page's workers and the CLI's worker processes train members so). The
+    /// config's member count becomes `members.len()` (a stopped run keeps the members it has).
+    pub async fn finish_members(mut self, members: Vec<Networks>) -> Result<FitOutcome> {
+        if members.is_empty() {
+            return Err(Error::Data("no trained member to make a model of".into()));
+        }
+        self.config.training = self.config.training.with_members(members.len())?;
+        let scales = self.scales(&members).await?;
         let detector = self.scored(&members, scales.clone())?;
-        let mut train_scores = detector.score(&self.data.train, ScoreKind::Model)?;
+        let mut train_scores = detector.score(&self.data.train, ScoreKind::Model).await?;
         let (detector, neighbours) = self.with_neighbours(detector, &mut train_scores)?;
-        let codes = detector.codes(&self.data.train)?;
+        let train_codes = detector.codes(&self.data.train).await?;
         let test_scores = match &self.data.test {
-            Some(t) => Some(detector.score(&t.x, ScoreKind::Model)?),
+            Some(t) => Some(detector.score(&t.x, ScoreKind::Model).await?),
             None => None,
         };
-        self.assemble(members, scales, neighbours, train_scores, codes, test_scores)
-    }
-
-    /// As [`finish`](Self::finish), with asynchronous reads (WebGPU).
-    pub async fn finish_async(self) -> Result<FitOutcome> {
-        let members = self.trainer.member_networks();
-        self.finish_members_async(members).await
-    }
-
-    /// As [`finish_members`](Self::finish_members), with asynchronous reads (WebGPU).
-    pub async fn finish_members_async(mut self, members: Vec<crate::model::Networks>) -> Result<FitOutcome> {
-        self.adopt(&members)?;
-        let scales = self.scales_async(&members).await?;
-        let detector = self.scored(&members, scales.clone())?;
-        let mut train_scores = detector.score_async(&self.data.train, ScoreKind::Model).await?;
-        let (detector, neighbours) = self.with_neighbours(detector, &mut train_scores)?;
-        let codes = detector.codes_async(&self.data.train).await?;
-        let test_scores = match &self.data.test {
-            Some(t) => Some(detector.score_async(&t.x, ScoreKind::Model).await?),
-            None => None,
+        let mut read = self.read;
+        read.delimiter = Some(self.data.delimiter);
+        if read.label.is_some() && self.data.preprocessor.label.is_none() {
+            read.label = None;
+        }
+        let metrics = match (&self.data.test, &test_scores) {
+            (Some(test), Some(scores)) => test_metrics(scores, &test.labels),
+            _ => None,
         };
-        self.assemble(members, scales, neighbours, train_scores, codes, test_scores)
+        let model = Model::assemble(ModelParts {
+            config: self.config.training,
+            networks: self.trainer.networks_config().clone(),
+            members,
+            scales,
+            neighbours,
+            preprocessor: self.data.preprocessor.clone(),
+            read,
+            train_scores: &train_scores,
+            train_codes: &train_codes,
+            threshold_rate: self.config.threshold_rate,
+            backend: self.backend,
+            metrics,
+        })
+        .await?;
+        Ok(FitOutcome { model, data: self.data, train_scores, train_codes, test_scores })
     }
 
-    /// The held-out test rows scored by the model as it is (async reads; any backend). `None`
-    /// without labelled test rows (or before the first epoch). While a member trains: its
-    /// reconstruction error (autoencoder phase) or its alarm's logit; after a member's last
-    /// epoch: the finished members as the model scores them (scales measured on the training
-    /// rows), so the curve's last point is the model's test AUC.
-    pub async fn held_out_async(&self) -> Result<Option<HeldOut>> {
+    /// The held-out rows scored by `kind` by the member in training as it is now: test ROC AUC
+    /// and average precision, validation ROC AUC. `None` without labelled held-out rows.
+    pub async fn evaluate(&self, kind: ScoreKind) -> Result<Option<Evaluation>> {
+        let (Some(test), Some(validation)) = (&self.data.test, &self.data.validation) else {
+            return Ok(None);
+        };
+        let detector = self.trainer.detector();
+        let scores = detector.score(&test.x, kind).await?;
+        let Some(m) = test_metrics(&scores, &test.labels) else {
+            return Ok(None);
+        };
+        let validation_scores = detector.score(&validation.x, kind).await?;
+        let validation_roc_auc = metrics::roc_auc(&validation_scores, &validation.labels).ok();
+        Ok(Some(Evaluation { test: (m.roc_auc, m.average_precision), validation_roc_auc }))
+    }
+
+    /// The held-out test rows scored by the model as it is (any backend). `None` without labelled
+    /// test rows (or before the first epoch). While a member trains: its reconstruction error
+    /// (autoencoder phase) or its alarm's logit; after a member's last epoch: the finished
+    /// members as the model scores them (scales measured on the training rows), so the curve's
+    /// last point is the model's test AUC.
+    pub async fn held_out(&self) -> Result<Option<HeldOut>> {
         let (Some(test), Some(last)) = (&self.data.test, self.trainer.history().last()) else {
             return Ok(None);
         };
@@ -423,14 +499,14 @@ impl Fit {
         let mode = self.config.training.architecture.alarm_input;
         let (score, scores) = if member_done {
             let finished = &members[..=last.member];
-            let scales = self.scales_async(finished).await?;
+            let scales = self.scales(finished).await?;
             let (detector, _) = self.with_neighbours(self.scored(finished, scales)?, &mut [])?;
-            ("model", detector.score_async(&test.x, ScoreKind::Model).await?)
+            ("model", detector.score(&test.x, ScoreKind::Model).await?)
         } else {
             let detector = Detector::new(&members[last.member], mode);
             match last.phase {
-                crate::Phase::Aae => ("reconstruction", detector.score_async(&test.x, ScoreKind::Reconstruction).await?),
-                _ => ("alarm", detector.score_async(&test.x, ScoreKind::AlarmLogit).await?),
+                crate::Phase::Aae => ("reconstruction", detector.score(&test.x, ScoreKind::Reconstruction).await?),
+                _ => ("alarm", detector.score(&test.x, ScoreKind::AlarmLogit).await?),
             }
         };
         let Some(m) = test_metrics(&scores, &test.labels) else {
@@ -445,40 +521,6 @@ impl Fit {
             average_precision: m.average_precision,
             scores,
         }))
-    }
-
-    fn assemble(
-        self,
-        members: Vec<crate::model::Networks>,
-        scales: Option<Vec<MemberScale>>,
-        neighbours: Option<Neighbours>,
-        train_scores: Vec<f32>,
-        codes: Matrix,
-        test_scores: Option<Vec<f32>>,
-    ) -> Result<FitOutcome> {
-        let mut read = self.read;
-        read.delimiter = Some(self.data.delimiter);
-        if read.label.is_some() && self.data.preprocessor.label.is_none() {
-            read.label = None;
-        }
-        let mut model = Model::assemble(
-            &self.config.training,
-            self.trainer.networks_config(),
-            members,
-            scales,
-            neighbours,
-            self.data.preprocessor.clone(),
-            &train_scores,
-            self.config.threshold_rate,
-            &self.backend,
-            self.data.train.rows,
-        )?;
-        model.header.code_stats = Some(CodeStats::of(&codes));
-        model.header.read = Some(read);
-        if let (Some(test), Some(scores)) = (&self.data.test, &test_scores) {
-            model.header.metrics = test_metrics(scores, &test.labels);
-        }
-        Ok(FitOutcome { model, data: self.data, train_scores, train_codes: codes, test_scores })
     }
 }
 
@@ -525,31 +567,29 @@ mod tests {
     #[test]
     fn all_normal_labels_train_every_row_with_a_note() {
         let t = table("a,b,label\n1,2,0\n2,3,0\n3,4,0\n");
-        let d = prepare_fit(&t, &ReadOptions::default(), 0.0, 0).unwrap();
+        let d = prepare_fit(&t, 0.0, 0, data::Protocol::Paper).unwrap();
         assert_eq!(d.rows, FitRows::AllNormal);
         assert_eq!(d.train.rows, 3);
         assert!(d.test.is_none());
         assert!(d.notes[0].contains("only normal rows") && d.notes[0].contains("no test evaluation"), "{:?}", d.notes);
-        let e = prepare_fit(&t, &ReadOptions::default(), 0.01, 0).unwrap_err().to_string();
+        let e = prepare_fit(&t, 0.01, 0, data::Protocol::Paper).unwrap_err().to_string();
         assert!(e.contains("contamination"), "{e}");
         let t = table("a,label\n1,1\n2,1\n");
-        assert!(prepare_fit(&t, &ReadOptions::default(), 0.0, 0).unwrap_err().to_string().contains("every row"));
+        assert!(prepare_fit(&t, 0.0, 0, data::Protocol::Paper).unwrap_err().to_string().contains("every row"));
     }
 
     #[test]
     fn contamination_without_labels_is_refused() {
         let t = table("a,b\n1,2\n2,3\n");
-        let e = prepare_fit(&t, &ReadOptions::default(), 0.05, 0).unwrap_err().to_string();
+        let e = prepare_fit(&t, 0.05, 0, data::Protocol::Paper).unwrap_err().to_string();
         assert!(e.contains("contamination") && e.contains("no label column"), "{e}");
-        assert_eq!(prepare_fit(&t, &ReadOptions::default(), 0.0, 0).unwrap().rows, FitRows::Unlabelled);
+        assert_eq!(prepare_fit(&t, 0.0, 0, data::Protocol::Paper).unwrap().rows, FitRows::Unlabelled);
     }
 
     #[test]
-    fn fit_config_checks_the_threshold_share_before_training() {
-        let cfg = TrainingConfig::preset(Preset::Paper, 4, None);
-        let e = FitConfig::new(cfg.clone(), 0.9, 0.0).unwrap_err().to_string();
-        assert!(e.contains("threshold_rate"), "{e}");
-        assert!(FitConfig::new(cfg, 0.01, 0.0).is_ok());
+    fn one_training_row_is_refused_before_anything_trains() {
+        let e = prepare_fit(&table("a,b\n1,2\n"), 0.0, 0, data::Protocol::Paper).unwrap_err().to_string();
+        assert!(e.contains("1 training row") && e.contains("at least 2"), "{e}");
     }
 
     #[test]
@@ -566,12 +606,25 @@ mod tests {
     }
 
     #[test]
-    fn old_metrics_schemas_still_read() {
-        let cli: TestMetrics =
-            serde_json::from_value(serde_json::json!({"test_roc_auc": 0.8, "test_average_precision": 0.3, "test_rows": 10})).unwrap();
-        assert_eq!((cli.roc_auc, cli.rows), (0.8, 10));
-        let page: TestMetrics =
-            serde_json::from_value(serde_json::json!({"roc_auc": 0.7, "average_precision": 0.2, "roc": [[0, 0]]})).unwrap();
-        assert_eq!(page.roc_auc, 0.7);
+    fn errors_of_a_config_file_name_the_file() {
+        let mut o = ConfigOverrides::new(Preset::Paper);
+        o.json = Some(serde_json::json!({"schedule": {"batch_size": 0}}));
+        o.json_source = Some("cfg.json".into());
+        let e = o.build(DataShape::numeric(4, 100), None).unwrap_err();
+        assert!(matches!(e, Error::Data(_)) && e.to_string().starts_with("cfg.json: ") && e.to_string().contains("schedule.batch_size"), "{e}");
+        // The same value as a flag: a config error (a usage error in the CLI).
+        let mut o = ConfigOverrides::new(Preset::Paper);
+        o.batch_size = Some(0);
+        assert!(matches!(o.build(DataShape::numeric(4, 100), None).unwrap_err(), Error::Config { .. }));
+    }
+
+    #[test]
+    fn asking_for_alarm_epochs_puts_the_alarm_in_the_score() {
+        use crate::config::Scoring;
+        let shape = DataShape::numeric(4, 100);
+        let mut o = ConfigOverrides::new(Preset::Robust);
+        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::Tails);
+        o.pretrain_epochs = Some(2);
+        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::AlarmAndReconstruction);
     }
 }

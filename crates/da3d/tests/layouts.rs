@@ -9,7 +9,7 @@ use da3d::datasets::{DOH_FEATURES, DOH_IDENTIFIERS, URL_FEATURES, dataset};
 use da3d::metrics::roc_auc;
 use da3d::synthetic::layout_csv;
 use da3d::train::Trainer;
-use da3d::ScoreKind;
+use da3d::{ScoreKind, wait};
 
 #[test]
 fn doh_preset_drops_identifiers_and_rows_with_missing_values() {
@@ -71,9 +71,9 @@ fn the_doh_architecture_trains_on_its_layout_and_finds_the_anomalies() {
     c.schedule.da3d_epochs = 10;
     c.schedule.batch_size = 64;
     c.optimizer.learning_rate = 1e-3;
-    let mut trainer = Trainer::new(c, p.train.clone(), &Device::flex()).unwrap();
-    while trainer.step_epoch().unwrap().is_some() {}
-    let scores = trainer.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let mut trainer = Trainer::new(c.validated().unwrap(), p.train.clone(), &Device::flex()).unwrap();
+    while wait(trainer.step_epoch()).unwrap().is_some() {}
+    let scores = wait(trainer.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap();
     let auc = roc_auc(&scores, &p.test.labels).unwrap();
     assert!(auc > 0.9, "test ROC AUC {auc:.3} on the synthetic DoH layout");
 }

@@ -9,7 +9,7 @@ use da3d::config::{Preset, TrainingConfig};
 use da3d::data::{prepare, read_table};
 use da3d::metrics::roc_auc;
 use da3d::train::Trainer;
-use da3d::{ScoreKind, datasets};
+use da3d::{ScoreKind, datasets, wait};
 
 fn data_dir() -> PathBuf {
     std::env::var_os("DA3D_DATA_DIR")
@@ -40,9 +40,9 @@ fn short_schedule_on_mammography_beats_080_test_auc() {
     cfg.schedule.aae_epochs = 100;
     cfg.schedule.pretrain_epochs = 50;
     cfg.schedule.da3d_epochs = 25;
-    let mut t = Trainer::new(cfg, p.train.clone(), &Device::flex()).unwrap();
-    while t.step_epoch().unwrap().is_some() {}
-    let scores = t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let mut t = Trainer::new(cfg.validated().unwrap(), p.train.clone(), &Device::flex()).unwrap();
+    while wait(t.step_epoch()).unwrap().is_some() {}
+    let scores = wait(t.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap();
     let auc = roc_auc(&scores, &p.test.labels).unwrap();
     eprintln!("Mammography, short schedule, seed 0: test ROC AUC {auc:.4}");
     assert!(auc > 0.80, "test AUC {auc}");

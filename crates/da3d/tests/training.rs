@@ -7,7 +7,7 @@ use da3d::data::{ReadOptions, prepare, read_table_bytes};
 use da3d::metrics::roc_auc;
 use da3d::synthetic::{SyntheticSpec, synthetic_csv};
 use da3d::train::{Phase, Trainer};
-use da3d::{ScoreKind, train};
+use da3d::{ScoreKind, train, wait};
 
 fn device() -> Device {
     Device::flex()
@@ -45,8 +45,8 @@ fn synthetic_prepared(seed: u64) -> da3d::data::Prepared {
 
 /// Train to the end (the caller holds `lock()`).
 fn train_to_end(config: TrainingConfig, p: &da3d::data::Prepared) -> Trainer {
-    let mut t = Trainer::new(config, p.train.clone(), &device()).unwrap();
-    while t.step_epoch().unwrap().is_some() {}
+    let mut t = Trainer::new(config.validated().unwrap(), p.train.clone(), &device()).unwrap();
+    while wait(t.step_epoch()).unwrap().is_some() {}
     t
 }
 
@@ -67,7 +67,7 @@ fn trains_through_every_phase_and_detects_synthetic_anomalies() {
     // the AAE learns: reconstruction loss goes down
     let rec: Vec<f32> = t.history().iter().filter(|r| r.phase == Phase::Aae).map(|r| r.get("reconstruction").unwrap()).collect();
     assert!(rec.last().unwrap() < &rec[0], "{rec:?}");
-    let scores = t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let scores = wait(t.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap();
     assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
     let auc = roc_auc(&scores, &p.test.labels).unwrap();
     assert!(auc > 0.7, "synthetic test AUC {auc}");
@@ -84,8 +84,8 @@ fn cached_and_recomputed_frozen_outputs_train_alike() {
     c.schedule.pretrain_epochs = 2;
     c.schedule.da3d_epochs = 3;
     let history = |budget: usize| {
-        let mut t = Trainer::new(c.clone(), p.train.clone(), &device()).unwrap().with_frozen_output_budget(budget);
-        while t.step_epoch().unwrap().is_some() {}
+        let mut t = Trainer::new(c.clone().validated().unwrap(), p.train.clone(), &device()).unwrap().with_frozen_output_budget(budget);
+        while wait(t.step_epoch()).unwrap().is_some() {}
         t.history().to_vec()
     };
     let (cached, recomputed) = (history(usize::MAX), history(0));
@@ -103,7 +103,7 @@ fn same_seed_gives_identical_scores_and_other_seed_differs() {
     let p = synthetic_prepared(2);
     let run = |seed| {
         let t = train_to_end(small_config(p.train.cols, seed, Method::Da3d), &p);
-        t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap()
+        wait(t.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap()
     };
     let a = run(5);
     let b = run(5);
@@ -120,7 +120,7 @@ fn ablations_run_from_the_same_loop() {
         let t = train_to_end(small_config(p.train.cols, 0, method), &p);
         let last = t.history().last().unwrap();
         assert_eq!(last.names, vec!["alarm"]);
-        let auc = roc_auc(&t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap(), &p.test.labels).unwrap();
+        let auc = roc_auc(&wait(t.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap(), &p.test.labels).unwrap();
         assert!(auc > 0.6, "{method:?}: {auc}");
     }
 }
@@ -134,7 +134,7 @@ fn code_relative_noise_trains_both_generators() {
         c.losses.code_relative_noise = true;
         let t = train_to_end(c, &p);
         assert!(t.history().last().unwrap().values.iter().all(|v| v.is_finite()));
-        let auc = roc_auc(&t.detector().score(&p.test.x, ScoreKind::Alarm).unwrap(), &p.test.labels).unwrap();
+        let auc = roc_auc(&wait(t.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap(), &p.test.labels).unwrap();
         assert!(auc > 0.6, "{method:?}: {auc}");
     }
 }
@@ -157,7 +157,7 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
     Model {
         header: BundleHeader {
             crate_version: da3d::VERSION.into(),
-            config: t.config().clone(),
+            config: t.config().clone().into_inner(),
             networks: t.networks_config().clone(),
             preprocessor: p.preprocessor.clone(),
             threshold: 0.5,
@@ -184,8 +184,8 @@ fn bundle_round_trip_gives_identical_scores_and_rejects_bad_bytes() {
     let bytes = model.to_bytes().unwrap();
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header, model.header);
-    let a = model.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
-    let b = loaded.detector().score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let a = wait(model.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap();
+    let b = wait(loaded.detector().score(&p.test.x, ScoreKind::Alarm)).unwrap();
     assert_eq!(a, b);
 
     let err = |b: &[u8]| Model::from_bytes(b, &device()).unwrap_err().to_string();
@@ -212,9 +212,9 @@ fn diverging_training_is_an_error_naming_phase_and_epoch() {
     let mut c = small_config(p.train.cols, 0, Method::Da3d);
     c.optimizer.learning_rate = 1e30;
     c.losses.lipschitz = Lipschitz::None;
-    let mut t = Trainer::new(c, p.train.clone(), &device()).unwrap();
+    let mut t = Trainer::new(c.validated().unwrap(), p.train.clone(), &device()).unwrap();
     let err = loop {
-        match t.step_epoch() {
+        match wait(t.step_epoch()) {
             Ok(Some(_)) => continue,
             Ok(None) => panic!("a learning rate of 1e30 should diverge"),
             Err(e) => break e,
@@ -237,7 +237,7 @@ fn observer_can_cancel_between_steps() {
         }
     }
     let p = synthetic_prepared(7);
-    let mut t = Trainer::new(small_config(p.train.cols, 0, Method::Da3d), p.train.clone(), &device()).unwrap();
+    let mut t = Trainer::new(small_config(p.train.cols, 0, Method::Da3d).validated().unwrap(), p.train.clone(), &device()).unwrap();
     let mut obs = StopAfter(3, 0);
     let finished = train::run_blocking(&mut t, &mut obs).unwrap();
     assert!(!finished);
@@ -252,29 +252,11 @@ fn async_copy_to_another_device_keeps_scores() {
     let nets = t.networks();
     #[allow(deprecated)]
     let other = Device::ndarray();
-    let copied = futures_lite_block_on(da3d::detector::networks_to_device_async(&nets, &other)).unwrap();
-    let a = da3d::Detector::new(&nets, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm).unwrap();
-    let b = da3d::Detector::new(&copied, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm).unwrap();
+    let copied = wait(da3d::detector::networks_to_device(&nets, &other)).unwrap();
+    let a = wait(da3d::Detector::new(&nets, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm)).unwrap();
+    let b = wait(da3d::Detector::new(&copied, t.config().architecture.alarm_input).score(&p.test.x, ScoreKind::Alarm)).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() < 1e-5, "{x} vs {y}");
-    }
-}
-
-/// A minimal executor for futures that are ready without waking (CPU backends).
-fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-    fn noop(_: *const ()) {}
-    fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 
@@ -295,12 +277,12 @@ fn parameters<M: burn::module::Module>(m: &M) -> Vec<f32> {
 fn the_aae_is_frozen_in_the_detector_phases_and_the_detector_networks_train() {
     let _guard = lock();
     let p = synthetic_prepared(4);
-    let mut t = Trainer::new(small_config(p.train.cols, 4, Method::Da3d), p.train.clone(), &device()).unwrap();
+    let mut t = Trainer::new(small_config(p.train.cols, 4, Method::Da3d).validated().unwrap(), p.train.clone(), &device()).unwrap();
     while t.phase() == Phase::Aae {
-        t.step_epoch().unwrap();
+        wait(t.step_epoch()).unwrap();
     }
     let (aae, before) = (parameters(&t.aae()), t.networks());
-    while t.step_epoch().unwrap().is_some() {}
+    while wait(t.step_epoch()).unwrap().is_some() {}
     let after = t.networks();
     assert_eq!(parameters(&after.aae), aae, "the AAE's weights moved in the detector phases");
     assert_eq!(parameters(&after.latent_discriminator), parameters(&before.latent_discriminator));
@@ -330,7 +312,8 @@ fn the_critic_scores_noise_codes_above_normal_and_generated_codes() {
 fn start_fit(p: &da3d::data::Prepared, c: TrainingConfig) -> da3d::pipeline::Fit {
     use da3d::pipeline::{Fit, FitConfig, FitData};
     let data = FitData::protocol(p.clone(), b',');
-    Fit::start(data, FitConfig::new(c, 0.01, 0.0).unwrap(), &ReadOptions::default(), &device(), "flex").unwrap()
+    let config = FitConfig::new(c.validated().unwrap(), da3d::config::ThresholdRate::DEFAULT, 0.0).unwrap();
+    Fit::start(data, config, &ReadOptions::default(), &device(), "flex").unwrap()
 }
 
 /// A two-member ensemble of the small config, trained to the end through the fit pipeline, with
@@ -346,12 +329,12 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     let t = fit.trainer();
     assert_eq!((t.progress().member, t.progress().members), (0, 2));
     let total = t.progress().steps_total;
-    while t.step_epoch().unwrap().is_some() {}
+    while wait(t.step_epoch()).unwrap().is_some() {}
     assert_eq!(t.progress().steps_done, total, "both members train their whole schedule");
     let members: Vec<usize> = t.history().iter().map(|r| r.member).collect();
     assert_eq!(members.iter().filter(|&&m| m == 0).count(), 7);
     assert_eq!(members.iter().filter(|&&m| m == 1).count(), 7);
-    fit.finish().unwrap()
+    wait(fit.finish()).unwrap()
 }
 
 /// (mean, population standard deviation).
@@ -382,7 +365,6 @@ fn standardised_log_errors(r: &da3d::data::Matrix, s: &da3d::detector::MemberSca
 #[test]
 fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     use da3d::config::Ensemble;
-    use da3d::pipeline::FitConfig;
     let _guard = lock();
     let p = synthetic_prepared(6);
     let mut c = small_config(p.train.cols, 3, Method::Da3d);
@@ -394,17 +376,15 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     // for put the alarm into the score.
     let mut alarm_scored = c.clone();
     alarm_scored.ensemble.scoring = Scoring::AlarmAndReconstruction;
-    assert!(alarm_scored.validate().unwrap_err().to_string().contains("da3d_epochs"));
+    assert!(alarm_scored.validated().unwrap_err().to_string().contains("da3d_epochs"));
     let mut asked = c.clone();
     asked.schedule.pretrain_epochs = 1;
-    let asked = FitConfig::new(asked, 0.01, 0.0).unwrap();
-    assert_eq!(asked.training().ensemble.scoring, Scoring::AlarmAndReconstruction);
+    assert_eq!(asked.ensemble.scoring.for_schedule(&asked.schedule), Scoring::AlarmAndReconstruction);
     let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
     assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::Tails, 0, 0));
     let mut with_tails = c.clone();
     with_tails.ensemble.scoring = Scoring::ReconstructionAndTails;
-    let asked = FitConfig::new(with_tails.clone(), 0.01, 0.0).unwrap();
-    assert_eq!(asked.training().ensemble.scoring, Scoring::ReconstructionAndTails);
+    assert_eq!(with_tails.ensemble.scoring.for_schedule(&with_tails.schedule), Scoring::ReconstructionAndTails);
     let mut tails_alone = c.clone();
     tails_alone.ensemble.scoring = Scoring::Tails;
     for c in [c, with_tails, tails_alone] {
@@ -419,10 +399,10 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     let scoring = c.ensemble.scoring;
     let mut fit = start_fit(p, c);
     let t = fit.trainer();
-    while t.step_epoch().unwrap().is_some() {}
+    while wait(t.step_epoch()).unwrap().is_some() {}
     assert!(t.history().iter().all(|r| r.phase == Phase::Aae), "only the AAE trains");
     assert_eq!(t.history().len(), 8);
-    let outcome = fit.finish().unwrap();
+    let outcome = wait(fit.finish()).unwrap();
     let model = &outcome.model;
     let scales = model.header.scales.clone().expect("the standardised score keeps scales");
     assert!(scales.iter().all(|s| s.logit == (0.0, 1.0)), "no alarm measured: {scales:?}");
@@ -432,10 +412,10 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     // the neighbours term.
     let d = model.detector();
     let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, scoring, scales.clone()).unwrap();
-    let part = members_only.score(&p.test.x, ScoreKind::Model).unwrap();
+    let part = wait(members_only.score(&p.test.x, ScoreKind::Model)).unwrap();
     let mut expected = vec![0f64; p.test.x.rows];
     for (k, s) in scales.iter().enumerate() {
-        let residuals = d.member(k).residuals(&p.test.x).unwrap();
+        let residuals = wait(d.member(k).residuals(&p.test.x)).unwrap();
         let log_errors = standardised_log_errors(&residuals, s);
         let tails = s.tails.as_ref().map(|t| t.terms(&standardised_residuals(&residuals, s)));
         for (i, (e, l)) in expected.iter_mut().zip(log_errors).enumerate() {
@@ -448,7 +428,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
         }
         // The tails term is standardised on the training rows.
         if let Some(t) = &s.tails {
-            let train = t.terms(&standardised_residuals(&d.member(k).residuals(&p.train).unwrap(), s));
+            let train = t.terms(&standardised_residuals(&wait(d.member(k).residuals(&p.train)).unwrap(), s));
             let (mean, std) = f64_moments(&train.iter().map(|&v| v as f64).collect::<Vec<_>>());
             assert!(mean.abs() < 1e-3 && (std - 1.0).abs() < 1e-3, "tails term on the training rows: {mean} ± {std}");
         }
@@ -458,7 +438,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     }
     let n = model.header.neighbours.as_ref().expect("the neighbours term");
     let terms = n.terms(&p.test.x).unwrap();
-    let got = d.score(&p.test.x, ScoreKind::Model).unwrap();
+    let got = wait(d.score(&p.test.x, ScoreKind::Model)).unwrap();
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
     }
@@ -468,7 +448,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 6);
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
-    assert_eq!(loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap(), got);
+    assert_eq!(wait(loaded.detector().score(&p.test.x, ScoreKind::Model)).unwrap(), got);
     // It finds the synthetic anomalies.
     let auc = roc_auc(&got, &p.test.labels).unwrap();
     assert!(auc > 0.9, "test ROC AUC {auc}");
@@ -488,8 +468,8 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     let d = model.detector();
     // The members differ (own seeds), and each member's scale is its training rows' moments.
     let (m0, m1) = (d.member(0), d.member(1));
-    let l0 = m0.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
-    assert_ne!(l0, m1.score(&p.test.x, ScoreKind::AlarmLogit).unwrap());
+    let l0 = wait(m0.score(&p.test.x, ScoreKind::AlarmLogit)).unwrap();
+    assert_ne!(l0, wait(m1.score(&p.test.x, ScoreKind::AlarmLogit)).unwrap());
     let mut expected = vec![0f64; p.test.x.rows];
     let close = |a: f64, b: f32| (a - b as f64).abs() < 1e-3 * (1.0 + a.abs());
     for (k, m) in [m0, m1].iter().enumerate() {
@@ -499,18 +479,18 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
         let residual_moments = |r: &da3d::data::Matrix| -> Vec<(f64, f64)> {
             (0..d).map(|j| f64_moments(&(0..r.rows).map(|i| r.row(i)[j] as f64).collect::<Vec<_>>())).collect()
         };
-        let train_res = m.residuals(&p.train).unwrap();
+        let train_res = wait(m.residuals(&p.train)).unwrap();
         let rm = residual_moments(&train_res);
         for (j, (mean, std)) in rm.iter().enumerate() {
             assert!(close(*mean, s.residual[j].0) && close(std.max(1e-3), s.residual[j].1), "input {j}: {rm:?} vs {:?}", s.residual);
         }
-        let train_logit: Vec<f64> = m.score(&p.train, ScoreKind::AlarmLogit).unwrap().iter().map(|&v| v as f64).collect();
+        let train_logit: Vec<f64> = wait(m.score(&p.train, ScoreKind::AlarmLogit)).unwrap().iter().map(|&v| v as f64).collect();
         let (lm, ls) = f64_moments(&train_logit);
         assert!(close(lm, s.logit.0) && close(ls, s.logit.1), "{lm} {ls} vs {:?}", s.logit);
         let (em, es) = f64_moments(&standardised_log_errors(&train_res, s));
         assert!(close(em, s.log_error.0) && close(es, s.log_error.1), "{em} {es} vs {:?}", s.log_error);
-        let logit = m.score(&p.test.x, ScoreKind::AlarmLogit).unwrap();
-        let test_error = standardised_log_errors(&m.residuals(&p.test.x).unwrap(), s);
+        let logit = wait(m.score(&p.test.x, ScoreKind::AlarmLogit)).unwrap();
+        let test_error = standardised_log_errors(&wait(m.residuals(&p.test.x)).unwrap(), s);
         for i in 0..expected.len() {
             let zl = (logit[i] as f64 - s.logit.0 as f64) / s.logit.1 as f64;
             let ze = (test_error[i] - s.log_error.0 as f64) / s.log_error.1 as f64;
@@ -535,7 +515,7 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     for (i, e) in expected.iter_mut().enumerate() {
         *e += (kth_log(p.test.x.row(i), None) - nm) / ns;
     }
-    let got = d.score(&p.test.x, ScoreKind::Model).unwrap();
+    let got = wait(d.score(&p.test.x, ScoreKind::Model)).unwrap();
     for (g, e) in got.iter().zip(&expected) {
         assert!((*g as f64 - e).abs() < 2e-3 * (1.0 + e.abs()), "{g} vs {e}");
     }
@@ -546,7 +526,7 @@ fn an_ensemble_scores_the_mean_of_its_members_standardised_scores() {
     // A training row's own score leaves it out of its neighbours: the members' part plus its
     // own term (scored as a new row it would count itself, at distance 0).
     let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, Scoring::AlarmAndReconstruction, scales.clone()).unwrap();
-    let part = members_only.score(&p.train, ScoreKind::Model).unwrap();
+    let part = wait(members_only.score(&p.train, ScoreKind::Model)).unwrap();
     for i in [0, p.train.rows / 2, p.train.rows - 1] {
         let want = part[i] as f64 + (train_logs[i] - nm) / ns;
         assert!((outcome.train_scores[i] as f64 - want).abs() < 2e-3 * (1.0 + want.abs()), "row {i}");
@@ -569,8 +549,8 @@ fn ensemble_bundles_round_trip_and_single_models_keep_format_1() {
     let (m1, m2) = (h1.metrics.take().unwrap(), h2.metrics.take().unwrap());
     assert!((m1.roc_auc - m2.roc_auc).abs() < 1e-12 && m1.rows == m2.rows);
     assert_eq!(h1, h2);
-    let a = model.detector().score(&p.test.x, ScoreKind::Model).unwrap();
-    assert_eq!(a, loaded.detector().score(&p.test.x, ScoreKind::Model).unwrap());
+    let a = wait(model.detector().score(&p.test.x, ScoreKind::Model)).unwrap();
+    assert_eq!(a, wait(loaded.detector().score(&p.test.x, ScoreKind::Model)).unwrap());
     // A one-member model is written as format 1, which older builds read.
     let t = train_to_end(small_config(p.train.cols, 0, Method::Da3d), &p);
     let single = model_of(&t, &p).to_bytes().unwrap();
@@ -594,14 +574,14 @@ fn members_trained_apart_make_the_same_model_as_one_ensemble_run() {
         let c = config.member(k);
         assert_eq!((c.seed, c.ensemble.members), (member_seed(config.seed, k), 1));
         let mut fit = fit_of(c);
-        while fit.trainer().step_epoch().unwrap().is_some() {}
+        while wait(fit.trainer().step_epoch()).unwrap().is_some() {}
         weights.push((k, da3d::bundle::member_to_bytes(&fit.trainer().networks()).unwrap()));
     }
     weights.sort();
     let mut fit = fit_of(config.clone());
     let networks = fit.trainer().networks_config().clone();
     let members = weights.iter().map(|(_, b)| da3d::bundle::member_from_bytes(b, &networks, &device()).unwrap()).collect();
-    let apart = fit.finish_members(members).unwrap();
+    let apart = wait(fit.finish_members(members)).unwrap();
     assert_eq!(apart.test_scores, whole.test_scores, "the same scores, to the bit");
     assert_eq!(apart.model.header.threshold, whole.model.header.threshold);
     assert_eq!(apart.model.header.scales, whole.model.header.scales);
@@ -626,20 +606,20 @@ fn a_stop_between_members_keeps_the_finished_ones() {
     let mut fit = start_fit(&p, c);
     // three epochs: the first member is done, the second has not trained a batch
     for _ in 0..3 {
-        fit.trainer().step_epoch().unwrap();
+        wait(fit.trainer().step_epoch()).unwrap();
     }
     assert_eq!(fit.trainer().progress().member, 1);
     assert_eq!(fit.trainer().member_networks().len(), 1, "an untouched member is not kept");
-    let outcome = fit.finish().unwrap();
+    let outcome = wait(fit.finish()).unwrap();
     assert_eq!((outcome.model.members.len(), outcome.model.header.config.ensemble.members), (1, 1));
     // one epoch into the second member: both are kept
     let mut c = outcome.model.header.config.clone();
     c.ensemble.members = 3;
     let mut fit = start_fit(&p, c);
     for _ in 0..4 {
-        fit.trainer().step_epoch().unwrap();
+        wait(fit.trainer().step_epoch()).unwrap();
     }
-    let outcome = fit.finish().unwrap();
+    let outcome = wait(fit.finish()).unwrap();
     assert_eq!(outcome.model.members.len(), 2);
     let bytes = outcome.model.to_bytes().unwrap();
     assert_eq!(Model::from_bytes(&bytes, &device()).unwrap().members.len(), 2, "a stopped ensemble loads again");
@@ -653,8 +633,8 @@ fn explanations_name_the_column_that_makes_a_row_anomalous() {
 
 #[test]
 fn explanations_of_the_default_score_split_all_its_terms() {
-    // The `robust` score: residual tails per member and the neighbours term; sessions 12–15's:
-    // log error and residual tails.
+    // The `robust` score: residual tails per member and the neighbours term; and the score of
+    // older builds: log error and residual tails.
     use da3d::config::Ensemble;
     explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5 });
     explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::Tails, neighbours: 5 });
@@ -690,8 +670,8 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
     let (scoring, neighbours) = (ensemble.scoring, ensemble.neighbours);
     c.ensemble = ensemble;
     let mut fit = start_fit(&p, c);
-    while fit.trainer().step_epoch().unwrap().is_some() {}
-    let model = fit.finish().unwrap().model;
+    while wait(fit.trainer().step_epoch()).unwrap().is_some() {}
+    let model = wait(fit.finish()).unwrap().model;
     let detector = model.detector();
     // Σ_j c_j of every row: per member w/(K σ) of the log error and of the tails term (w their
     // weights in the score: 1 and 0, ½ and ½, 0 and 1), ½/σ of the neighbours term (ln of a
@@ -713,7 +693,7 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
     let anomalies: Vec<usize> = (0..p.test.labels.len()).filter(|&i| p.test.labels[i] == 1).collect();
     assert!(anomalies.len() >= 10, "{} anomalies in the test rows", anomalies.len());
     let x = p.test.x.select(&anomalies);
-    let terms = detector.input_contributions(&x).unwrap();
+    let terms = wait(detector.input_contributions(&x)).unwrap();
     for r in 0..terms.rows {
         let total: f32 = terms.row(r).iter().sum();
         assert!((total - weights).abs() <= 1e-3 * weights, "row {r}: parts sum to {total}, the terms' weights to {weights}");
@@ -751,10 +731,10 @@ fn held_out_scores_follow_training_and_end_at_the_models_own() {
     c.schedule.da3d_epochs = 0;
     c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
     let mut fit = start_fit(&p, c);
-    assert!(futures_lite_block_on(fit.held_out_async()).unwrap().is_none(), "nothing before the first epoch");
+    assert!(wait(fit.held_out()).unwrap().is_none(), "nothing before the first epoch");
     let mut seen = Vec::new();
-    while fit.trainer().step_epoch().unwrap().is_some() {
-        let h = futures_lite_block_on(fit.held_out_async()).unwrap().expect("labelled test rows");
+    while wait(fit.trainer().step_epoch()).unwrap().is_some() {
+        let h = wait(fit.held_out()).unwrap().expect("labelled test rows");
         assert_eq!(h.scores.len(), p.test.x.rows);
         assert!((0.0..=1.0).contains(&h.roc_auc) && (0.0..=1.0).contains(&h.average_precision));
         seen.push((h.member, h.score, h.roc_auc));
@@ -763,7 +743,7 @@ fn held_out_scores_follow_training_and_end_at_the_models_own() {
     let member = |m| [(m, "reconstruction"), (m, "reconstruction"), (m, "reconstruction"), (m, "alarm"), (m, "model")];
     assert_eq!(kinds, [member(0), member(1)].concat());
     let last = seen.last().unwrap().2;
-    let outcome = fit.finish().unwrap();
+    let outcome = wait(fit.finish()).unwrap();
     let auc = outcome.model.header.metrics.unwrap().roc_auc;
     assert!((last - auc).abs() < 1e-9, "the curve's last point {last} is the model's test AUC {auc}");
 }

@@ -1,6 +1,7 @@
 //! Data: CSV reading, preprocessing, the paper's split and contamination protocol.
 
 pub mod csv;
+mod matrix;
 pub mod preprocess;
 pub mod split;
 
@@ -8,8 +9,9 @@ pub use self::csv::{
     ColumnKind, DELIMITERS, LabelValues, MISSING_CATEGORY, MISSING_MARKERS, ReadOptions, ReadReport, RecordReader, SplitTag,
     Table, delimiter_name, parse_delimiter, read_table, read_table_bytes, sniff_delimiter,
 };
-pub use preprocess::{Encoded, FeatureColumn, Matrix, Preprocessor, RowEncoder, TransformStats};
-pub use split::{Split, TrainingRows, contamination_count, random_split, tagged_split, training_rows};
+pub use matrix::{DataShape, Matrix};
+pub use preprocess::{Encoded, FeatureColumn, Preprocessor, RowEncoder, TransformStats};
+pub use split::{Protocol, Split, TrainingRows, contamination_count, half_normal_split, random_split, tagged_split, training_rows};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,14 +62,19 @@ pub struct Prepared {
 
 impl Prepared {
     /// What the presets read of the training data: inputs, the columns they come from, rows.
-    pub fn shape(&self) -> crate::config::DataShape {
-        crate::config::DataShape::of(&self.train, &self.preprocessor)
+    pub fn shape(&self) -> DataShape {
+        self.preprocessor.shape(&self.train)
     }
 }
 
-/// Apply the protocol to a labelled table: split (seeded, or by the table's split column),
+/// Apply the paper's protocol to a labelled table: split (seeded, or by the table's split column),
 /// train on normal rows (+ contamination), fit preprocessing on the training rows.
 pub fn prepare(table: &Table, label: Option<String>, contamination: f64, seed: u64) -> Result<Prepared> {
+    prepare_with(table, label, contamination, seed, Protocol::Paper)
+}
+
+/// Apply `protocol` to a labelled table (see [`prepare`]).
+pub fn prepare_with(table: &Table, label: Option<String>, contamination: f64, seed: u64, protocol: Protocol) -> Result<Prepared> {
     let labels = table.labels.as_ref().ok_or_else(|| {
         Error::Data("this needs a label column (0 = normal, 1 = anomaly) to split and evaluate".into())
     })?;
@@ -79,9 +86,13 @@ pub fn prepare(table: &Table, label: Option<String>, contamination: f64, seed: u
             if n_anom == 0 { "0" } else { "1" }
         )));
     }
-    let split = match &table.split {
-        Some(tags) => tagged_split(tags, seed),
-        None => random_split(table.n_rows(), seed),
+    let split = match (protocol, &table.split) {
+        (Protocol::HalfNormal, _) if contamination > 0.0 => {
+            return Err(Error::config("contamination", "the half-normal protocol trains on normal rows only"));
+        }
+        (Protocol::HalfNormal, _) => half_normal_split(labels, seed),
+        (Protocol::Paper, Some(tags)) => tagged_split(tags, seed),
+        (Protocol::Paper, None) => random_split(table.n_rows(), seed),
     };
     let tr = training_rows(&split.train, labels, contamination, seed)?;
     let pre = Preprocessor::fit(table, &tr.rows, label)?;

@@ -5,36 +5,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, category_key, format_number, is_missing, parse_label, parse_number};
+use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, category_key, find_column, format_number, is_missing, parse_label, parse_number};
+use super::{DataShape, Matrix};
 use crate::error::{Error, Result};
-
-/// A row-major matrix of `f32` features.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Matrix {
-    pub rows: usize,
-    pub cols: usize,
-    pub values: Vec<f32>,
-}
-
-impl Matrix {
-    pub fn new(rows: usize, cols: usize, values: Vec<f32>) -> Self {
-        assert_eq!(rows * cols, values.len(), "matrix shape does not match its values");
-        Matrix { rows, cols, values }
-    }
-
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.values[i * self.cols..(i + 1) * self.cols]
-    }
-
-    /// The rows at `indices`, in that order.
-    pub fn select(&self, indices: &[usize]) -> Matrix {
-        let mut values = Vec::with_capacity(indices.len() * self.cols);
-        for &i in indices {
-            values.extend_from_slice(self.row(i));
-        }
-        Matrix { rows: indices.len(), cols: self.cols, values }
-    }
-}
 
 /// How one source column becomes features.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,6 +80,16 @@ pub struct Preprocessor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_values: Option<LabelValues>,
 }
+
+/// Most distinct values a categorical column may bring (one input each).
+pub const MAX_CATEGORIES: usize = 1_000;
+/// A categorical column with more distinct training values than this share of its rows (and
+/// more than [`FEW_CATEGORIES`]) is an identifier, a timestamp or an address, not a category.
+pub const MAX_CATEGORY_SHARE: f64 = 0.5;
+/// Distinct values a categorical column may always have, whatever its rows.
+pub const FEW_CATEGORIES: usize = 100;
+/// Most model inputs a table may give (its numeric columns plus one per category).
+pub const MAX_INPUTS: usize = 20_000;
 
 /// Scaled values are limited to ±`SCALED_LIMIT`: a value far outside the training range (say
 /// 1e38 where training saw [0, 1e-30]) would otherwise become infinite in f32 and poison the
@@ -207,11 +190,36 @@ impl Preprocessor {
                         .map(|(c, _)| c.clone())
                         .collect();
                     categories.sort();
+                    let n = categories.len();
+                    if n > MAX_CATEGORIES || (n > FEW_CATEGORIES && n as f64 > MAX_CATEGORY_SHARE * rows.len() as f64) {
+                        return Err(Error::Data(format!(
+                            "column '{0}' holds {n} distinct values in {1} training rows: an identifier, a timestamp \
+                             or an address rather than a category (each value would be an input of its own); leave it \
+                             out (--drop '{0}')",
+                            col.name,
+                            rows.len()
+                        )));
+                    }
                     columns.push(FeatureColumn::Categorical { name: col.name.clone(), categories });
                 }
             }
         }
+        let width: usize = columns.iter().map(FeatureColumn::width).sum();
+        if width > MAX_INPUTS {
+            let mut widest: Vec<&FeatureColumn> = columns.iter().collect();
+            widest.sort_by_key(|c| std::cmp::Reverse(c.width()));
+            let named: Vec<String> = widest.iter().take(3).map(|c| format!("'{}' ({})", c.name(), c.width())).collect();
+            return Err(Error::Data(format!(
+                "the table gives {width} inputs, more than {MAX_INPUTS}; the widest columns: {}",
+                named.join(", ")
+            )));
+        }
         Ok(Preprocessor { columns, label, label_values: table.label_values.clone() })
+    }
+
+    /// The shape of training rows `train` encoded by this preprocessing (one entry per column).
+    pub fn shape(&self, train: &Matrix) -> DataShape {
+        DataShape { inputs: train.cols, columns: self.columns.len(), rows: train.rows }
     }
 
     /// Number of model inputs.
@@ -290,7 +298,7 @@ impl Preprocessor {
             })?;
             indices.push(idx);
         }
-        let label_idx = label.and_then(|l| headers.iter().position(|h| h == l));
+        let label_idx = label.and_then(|l| find_column(headers, l));
         let plans = self.columns.iter().map(ColumnPlan::new).collect();
         Ok(RowEncoder { pre: self.clone(), indices, plans, label_idx, headers: headers.to_vec(), non_finite_as_missing })
     }

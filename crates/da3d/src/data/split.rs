@@ -18,6 +18,41 @@ pub struct Split {
 const SPLIT_STREAM: u64 = 0x5911;
 const CONTAMINATION_STREAM: u64 = 0xC047;
 
+/// How labelled rows split into training, validation and test rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// The paper's: a seeded 80 / 5 / 15 split of all rows (or the file's own split column);
+    /// the normal rows of the 80 % train.
+    #[default]
+    Paper,
+    /// The DTE benchmark's semi-supervised setting (Livernoche et al., ICLR 2024): a seeded half
+    /// of the normal rows trains; the other half and every anomaly are the test rows; no
+    /// validation rows.
+    HalfNormal,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Paper => "paper",
+            Protocol::HalfNormal => "half-normal",
+        }
+    }
+}
+
+/// The DTE benchmark's split of labelled rows: a seeded half of the normal rows train, the other
+/// half and every anomaly test.
+pub fn half_normal_split(labels: &[u8], seed: u64) -> Split {
+    let mut normal: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == 0).collect();
+    HostRng::new(seed, SPLIT_STREAM).shuffle(&mut normal);
+    let mut test = normal.split_off(normal.len() / 2);
+    test.extend((0..labels.len()).filter(|&i| labels[i] == 1));
+    normal.sort_unstable();
+    test.sort_unstable();
+    Split { train: normal, validation: Vec::new(), test }
+}
+
 /// Seeded 80 / 5 / 15 split of `n` rows.
 pub fn random_split(n: usize, seed: u64) -> Split {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -108,6 +143,17 @@ mod tests {
         assert_ne!(random_split(1000, 4), s);
         let s = random_split(11183, 0);
         assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (8946, 559, 1678));
+    }
+
+    #[test]
+    fn half_of_the_normal_rows_train_and_the_rest_and_every_anomaly_test() {
+        let labels: Vec<u8> = (0..101).map(|i| (i % 10 == 0) as u8).collect();
+        let s = half_normal_split(&labels, 2);
+        assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (45, 0, 56));
+        assert!(s.train.iter().all(|&i| labels[i] == 0));
+        assert_eq!(s.test.iter().filter(|&&i| labels[i] == 1).count(), 11);
+        assert_eq!(half_normal_split(&labels, 2), s);
+        assert_ne!(half_normal_split(&labels, 3), s);
     }
 
     #[test]

@@ -11,44 +11,51 @@
 //! Duplicated rows weigh the term down: a training row with `k` or more exact copies lies at
 //! distance 0, `ln 1e-12 = −27.6`, which widens the standard deviation the term is divided by
 //! (Mammography: 30 % of its training rows, σ 11 instead of about 1). Flooring the distance at the
-//! least positive one was measured and not taken (docs/results.md, session 19).
+//! least positive one was measured and not taken (docs/results.md). Where the training rows show
+//! no spread at all (every row duplicated `k` times, two rows), the term counts in natural-log
+//! units ([`DEGENERATE_SPREAD`]): a row `e` times farther than the training rows' neighbours
+//! scores one more, never millions from a floor.
 
 use rand::seq::index::sample;
 use rand::{SeedableRng, rngs::StdRng};
-use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 
 /// Most reference values (rows × inputs) a model keeps (20 MB as f32): every training row of
 /// NSL-KDD (63,969 × 77), a seeded sample of 9,940 of Census' 224,602 × 503. A sample costs the
-/// score: one member's ROC AUC on NSL-KDD with 6,493 (the cap before) / 20,000 / all reference
-/// rows .9598 / .9611 / .9619, Shuttle's with 10,000 / all .9979 / .9993 (docs/results.md,
-/// session 16).
+/// score: one member's ROC AUC on NSL-KDD with 6,493 / 20,000 / all reference rows .9598 / .9611
+/// / .9619, Shuttle's with 10,000 / all .9979 / .9993 (docs/results.md).
 pub const MAX_REFERENCE_VALUES: usize = 5_000_000;
 /// Added to the distance before its logarithm (duplicates of a row lie at distance 0).
 pub const DISTANCE_FLOOR: f64 = 1e-12;
+/// A term's standard deviation over the training rows below which the rows show no spread in it
+/// (all duplicates, two rows): the term is then counted in natural-log units (σ = 1) rather than
+/// divided by a near-zero spread. No real table comes near it (a 0.1 % spread of a distance).
+pub const DEGENERATE_SPREAD: f32 = 1e-3;
+
+/// `std`, or 1 where it is below [`DEGENERATE_SPREAD`] (see there).
+pub(crate) fn spread_or_unit(std: f32) -> f32 {
+    if std >= DEGENERATE_SPREAD { std } else { 1.0 }
+}
+
 /// Mixed into the model's seed for the choice of reference rows.
 const REFERENCE_SEED: u64 = 0x6e65_6967_6862_6f75; // "neighbou"
 
-/// The reference rows and the training rows' statistics of the neighbours term.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The reference rows and the training rows' statistics of the neighbours term (a bundle stores
+/// them: `bundle::codec`).
+#[derive(Debug, Clone)]
 pub struct Neighbours {
     /// The neighbour whose distance counts (1 = the nearest).
     pub k: usize,
     /// Inputs per row.
     pub width: usize,
     /// Reference rows, row-major `[rows × width]`: every training row, or a seeded sample of
-    /// them when there are more than [`reference_rows`] allows. Stored as base64 of their
-    /// deflated little-endian f32 bytes (bundle format 5; format 3 and 4 bundles, read as well,
-    /// hold numbers): exact, and small for one-hot columns (NSL-KDD's 4.9 million values: 3.8 MB
-    /// against 22.9 MB of JSON numbers).
-    #[serde(with = "f32_base64")]
+    /// them when there are more than [`reference_rows`] allows.
     pub reference: Vec<f32>,
     /// Mean and standard deviation of `ln(distance + 1e-12)` over the training rows.
     pub log_distance: (f32, f32),
     /// The search structure over `reference`, built on first use (not stored).
-    #[serde(skip)]
     index: std::sync::OnceLock<SearchIndex>,
 }
 
@@ -130,95 +137,6 @@ fn projection_slack(width: usize, l1: f64) -> f64 {
     2.0 * (width as f64 + 2.0) * f64::EPSILON * l1 + f64::MIN_POSITIVE
 }
 
-/// `Vec<f32>` as a base64 string (standard alphabet, padded) of its deflated little-endian
-/// bytes; read from that or from a JSON array of numbers.
-mod f32_base64 {
-    use std::io::{Read, Write};
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    /// Deflated (fast level) little-endian bytes of `values`.
-    pub fn deflate(values: &[f32]) -> Vec<u8> {
-        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-        for chunk in values.chunks(1 << 14) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-            encoder.write_all(&bytes).expect("writing to memory");
-        }
-        encoder.finish().expect("writing to memory")
-    }
-
-    /// The values of [`deflate`]'s bytes.
-    pub fn inflate(bytes: &[u8]) -> Result<Vec<f32>, String> {
-        let mut raw = Vec::new();
-        flate2::read::DeflateDecoder::new(bytes).read_to_end(&mut raw).map_err(|e| format!("not deflated data: {e}"))?;
-        if raw.len() % 4 != 0 {
-            return Err(format!("{} bytes are not whole f32 values", raw.len()));
-        }
-        Ok(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
-    }
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-            for i in 0..4 {
-                out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-            }
-        }
-        out
-    }
-
-    pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-        let text = text.as_bytes();
-        if text.len() % 4 != 0 {
-            return Err(format!("base64 of {} characters, not a multiple of 4", text.len()));
-        }
-        let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
-        for (q, quad) in text.chunks(4).enumerate() {
-            let padding = quad.iter().rev().take_while(|&&c| c == b'=').count();
-            if padding > 2 || (padding > 0 && (q + 1) * 4 != text.len()) {
-                return Err("base64 padding inside the text".into());
-            }
-            let mut n = 0u32;
-            for (i, &c) in quad.iter().enumerate() {
-                let v = match c {
-                    b'A'..=b'Z' => c - b'A',
-                    b'a'..=b'z' => c - b'a' + 26,
-                    b'0'..=b'9' => c - b'0' + 52,
-                    b'+' => 62,
-                    b'/' => 63,
-                    b'=' if i >= 4 - padding => 0,
-                    _ => return Err(format!("{:?} is not a base64 character", c as char)),
-                };
-                n = n << 6 | v as u32;
-            }
-            bytes.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - padding]);
-        }
-        Ok(bytes)
-    }
-
-    pub fn serialize<S: Serializer>(values: &[f32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&encode(&deflate(values)))
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Stored {
-        Bytes(String),
-        Numbers(Vec<f32>),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
-        match Stored::deserialize(d)? {
-            Stored::Bytes(text) => decode(&text).and_then(|b| inflate(&b)).map_err(|e| D::Error::custom(format!("reference rows: {e}"))),
-            Stored::Numbers(values) => Ok(values),
-        }
-    }
-}
-
 /// How many reference rows a table of `rows` training rows and `width` inputs keeps.
 pub fn reference_rows(rows: usize, width: usize) -> usize {
     rows.min((MAX_REFERENCE_VALUES / width.max(1)).max(2))
@@ -260,8 +178,13 @@ impl Neighbours {
         let count = logs.len() as f64;
         let mean = logs.iter().map(|&l| l as f64).sum::<f64>() / count;
         let var = logs.iter().map(|&l| (l as f64 - mean).powi(2)).sum::<f64>() / count;
-        neighbours.log_distance = (mean as f32, (var.sqrt() as f32).max(1e-6));
+        neighbours.log_distance = (mean as f32, spread_or_unit(var.sqrt() as f32));
         Ok((neighbours, logs))
+    }
+
+    /// A term read back from its stored parts (a bundle); [`check`](Self::check) it before use.
+    pub fn from_parts(k: usize, width: usize, reference: Vec<f32>, log_distance: (f32, f32)) -> Self {
+        Neighbours { k, width, reference, log_distance, index: Default::default() }
     }
 
     /// Reference rows.
@@ -550,54 +473,6 @@ mod tests {
         assert_eq!(logs.len(), rows);
         a.check(1).unwrap();
         assert!(a.check(2).is_err());
-        let json = serde_json::to_string(&a).unwrap();
-        assert_eq!(serde_json::from_str::<Neighbours>(&json).unwrap(), a);
-    }
-
-    #[test]
-    fn reference_rows_are_stored_as_base64_of_their_bytes_and_read_from_numbers_too() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        for n in 0..8 {
-            let text = f32_base64::encode(&bytes[..n]);
-            assert_eq!(text.len(), n.div_ceil(3) * 4);
-            assert_eq!(f32_base64::decode(&text).unwrap(), &bytes[..n]);
-        }
-        assert_eq!(f32_base64::encode(&1f32.to_le_bytes()), "AACAPw==");
-        let values = vec![0.0, 1.0, -2.5, f32::MIN_POSITIVE, 0.1, 1e-7, 3.4e38, -0.0, f32::MAX];
-        let back = f32_base64::inflate(&f32_base64::deflate(&values)).unwrap();
-        assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-        // One-hot columns deflate to little: 100,000 values of 0 and 1 in a few kilobytes.
-        let one_hot: Vec<f32> = (0..100_000).map(|i| (i % 7 == 0) as u8 as f32).collect();
-        assert!(f32_base64::deflate(&one_hot).len() < 10_000);
-        let train = Matrix::new(4, 2, vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-        let (n, _) = Neighbours::fit(&train, 1, 0).unwrap();
-        let json = serde_json::to_value(&n).unwrap();
-        assert_eq!(json["reference"], serde_json::json!(f32_base64::encode(&f32_base64::deflate(&n.reference))));
-        assert_eq!(serde_json::from_value::<Neighbours>(json.clone()).unwrap(), n);
-        // Format 3 and 4 bundles hold numbers.
-        let mut numbers = json.clone();
-        numbers["reference"] = serde_json::json!(n.reference);
-        assert_eq!(serde_json::from_value::<Neighbours>(numbers).unwrap(), n);
-        let one = f32_base64::encode(&f32_base64::deflate(&[1.0]));
-        let unpadded = f32_base64::encode(&f32_base64::deflate(&[1.0])[..]).replace('=', "");
-        for bad in ["AACAPw=", "AA=APw==", "AAC*Pw==", "AACAPw==", unpadded.as_str(), one.as_str()] {
-            let mut edited = json.clone();
-            edited["reference"] = serde_json::json!(bad);
-            let e = serde_json::from_value::<Neighbours>(edited).map(|n| n.reference.len());
-            if bad == one {
-                assert_eq!(e.unwrap(), 1, "one value: accepted here, refused by check() for width 2");
-            } else {
-                assert!(e.is_err(), "{bad}: {e:?}");
-            }
-        }
-        let mut short = json.clone();
-        short["reference"] = serde_json::json!(f32_base64::encode(&{
-            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut e, &[0, 0, 128]).unwrap();
-            e.finish().unwrap()
-        }));
-        let e = serde_json::from_value::<Neighbours>(short).unwrap_err().to_string();
-        assert!(e.contains("3 bytes are not whole f32 values"), "{e}");
     }
 
     #[test]

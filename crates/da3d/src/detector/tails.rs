@@ -72,7 +72,7 @@ impl TailsFit {
 
     /// The grid with the term's (mean, standard deviation) over the rows.
     pub(crate) fn finish(mut self) -> ResidualTails {
-        self.tails.log_sum = super::moments(self.rows as f64, self.sum, self.squares, 1e-6);
+        self.tails.log_sum = super::term_moments(self.rows as f64, self.sum, self.squares);
         self.tails
     }
 }
@@ -124,10 +124,14 @@ impl ResidualTails {
         fit.finish()
     }
 
-    /// `−ln p` of `|z|` for input `j`.
+    /// `−ln p` of `|z|` for input `j` (not a number for a residual that is not: never the
+    /// "perfectly normal" 0).
     fn nll_of(&self, j: usize, z: f32) -> f32 {
         let TailGrid { quantiles: q, nll, beyond_scale } = &self.inputs[j];
         let v = z.abs();
+        if v.is_nan() {
+            return f32::NAN;
+        }
         let last = q.len() - 1;
         if v > q[last] {
             return nll[last] + (v - q[last]) / beyond_scale;

@@ -3,9 +3,20 @@
 //! activations.
 
 use burn::tensor::{Tensor, activation};
+use serde::{Deserialize, Serialize};
 
-use crate::config::AlarmInput;
 use crate::model::Aae;
+
+/// What the alarm network reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmInput {
+    /// The decoder's hidden activations (SPEC default).
+    Decoder,
+    /// Encoder and decoder hidden activations. Generated codes have no encoder pass of their own:
+    /// their encoder activations are those of `enc(dec(h~))`.
+    All,
+}
 
 /// Alarm inputs for real rows: codes `[batch, code]` and activations `[batch, a]`.
 pub(crate) fn alarm_input_rows(aae: &Aae, x: Tensor<2>, mode: AlarmInput) -> (Tensor<2>, Tensor<2>) {

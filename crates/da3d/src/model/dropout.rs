@@ -1,28 +1,10 @@
-//! Dropout with its masks drawn by a fast host generator on the CPU backend.
-//!
-//! burn's `Dropout` samples a Bernoulli tensor through the backend's generator; on `flex` that is
-//! ChaCha per element plus two multiplications, 22 % of a CPU training step. On the CPU the mask
-//! is drawn here instead (xoshiro256**, two 32-bit draws per 64-bit step, already scaled by
-//! `1 / keep`) and applied with one multiplication. Other devices (wgpu) keep burn's sampling on
-//! the device, where a host mask would cost an upload per layer.
-
-use std::cell::RefCell;
+//! Dropout with its masks drawn by the host generator of `cpu` on the CPU backend; burn's own
+//! sampling on the device elsewhere.
 
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::rng::HostRng;
-
-thread_local! {
-    /// One generator per thread: a trainer seeds it when a member starts and is the only one to
-    /// draw from it on its thread, so trainings on several threads keep their own streams.
-    static MASKS: RefCell<Option<HostRng>> = const { RefCell::new(None) };
-}
-
-/// Seed this thread's host mask generator (the trainer does, from the training seed).
-pub fn seed_dropout_masks(seed: u64) {
-    MASKS.with(|m| *m.borrow_mut() = Some(HostRng::new(seed, 0xD20)));
-}
+use super::cpu::{draw_mask, on_flex, put_back_mask_rng, take_mask_rng};
 
 /// `[rows, cols]` values: `1 / keep` with probability `keep` (to 1/65536), else 0, from this
 /// thread's generator.
@@ -33,43 +15,10 @@ fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
     mask
 }
 
-/// This thread's mask generator, taken out (so that another thread may draw from it in its turn:
-/// `fused::dense_selu_dropout` draws while the layer's product runs); `put_back_mask_rng` returns it.
-pub(crate) fn take_mask_rng() -> HostRng {
-    MASKS.with(|m| m.borrow_mut().take().unwrap_or_else(|| HostRng::new(0, 0xD20)))
-}
-
-/// Return the generator `take_mask_rng` took.
-pub(crate) fn put_back_mask_rng(rng: HostRng) {
-    MASKS.with(|m| *m.borrow_mut() = Some(rng));
-}
-
-/// `n` mask values from `rng`: `1 / keep` with probability `keep` (to 1/65536), else 0. Four
-/// 16-bit draws per 64-bit step.
-pub(crate) fn draw_mask(rng: &mut HostRng, n: usize, keep: f64) -> Vec<f32> {
-    let scale = (1.0 / keep) as f32;
-    let threshold = (keep * 65_536.0).round() as u64;
-    // A local copy keeps the generator's state in registers through the loop.
-    let mut local = rng.clone();
-    let steps = n.div_ceil(4);
-    let mut out = Vec::with_capacity(steps * 4);
-    for chunk in out.spare_capacity_mut()[..steps * 4].chunks_exact_mut(4) {
-        let r = local.next_u64();
-        for (i, v) in chunk.iter_mut().enumerate() {
-            v.write(if ((r >> (16 * i)) & 0xFFFF) < threshold { scale } else { 0.0 });
-        }
-    }
-    // SAFETY: the loop wrote all `steps · 4` values.
-    unsafe { out.set_len(steps * 4) };
-    *rng = local;
-    out.truncate(n);
-    out
-}
-
 /// Whether dropout is active and its mask is drawn on the host: training (autodiff) on the CPU
 /// backend.
 pub(crate) fn draws_host_mask(dropout: &Dropout, device: &Device) -> bool {
-    dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && super::fused::on_flex(device)
+    dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && on_flex(device)
 }
 
 /// Apply `dropout` to `x` (`[batch, width]` → same shape): identity outside training.
@@ -78,7 +27,7 @@ pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     if dropout.prob == 0.0 || !dropout.training.is_enabled() || !device.is_autodiff() {
         return x;
     }
-    if !super::fused::on_flex(&device) {
+    if !on_flex(&device) {
         return dropout.forward(x);
     }
     let [rows, cols] = x.dims();
@@ -88,6 +37,7 @@ pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cpu::seed_dropout_masks;
 
     #[test]
     fn masks_keep_the_expected_share_scaled() {

@@ -42,7 +42,7 @@ pub enum WeightNorm {
 
 /// SELU. On the CPU backend one fused operation (`fused::selu_flex`); elsewhere the composite.
 pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if super::fused::on_flex(&x.device()) { super::fused::selu_flex(x) } else { selu_composite(x) }
+    if super::cpu::on_flex(&x.device()) { super::fused::selu_flex(x) } else { selu_composite(x) }
 }
 
 /// SELU with the exponential taken of `min(x, 0)` only. burn's `activation::selu` takes `exp(x)`
@@ -190,7 +190,7 @@ fn unit(v: Tensor<2>) -> Tensor<2> {
 fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
     let [d_in, d_out] = w.dims();
     let device = w.device();
-    let (u, v) = if super::fused::on_flex(&device) {
+    let (u, v) = if super::cpu::on_flex(&device) {
         let weight: Vec<f32> = w.clone().detach().into_data().convert::<f32>().try_to_vec::<f32>().expect("converted to f32");
         let (u, v) = host_power_iteration(&weight, d_in, d_out);
         let column = |x: Vec<f32>, n: usize| Tensor::<2>::from_data(TensorData::new(x, [n, 1]), &device);

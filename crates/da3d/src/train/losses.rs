@@ -6,7 +6,7 @@ use burn::tensor::{Tensor, activation};
 /// `max(z, 0) − z·t + log(1 + exp(−|z|))`.
 /// One fused operation on the CPU backend (`model::fused`).
 pub fn bce_with_logits<const D: usize>(logits: Tensor<D>, targets: Tensor<D>) -> Tensor<1> {
-    if crate::model::fused::on_flex(&logits.device()) {
+    if crate::model::cpu::on_flex(&logits.device()) {
         return crate::model::fused::bce_with_logits_flex(logits, targets).mean();
     }
     let relu = activation::relu(logits.clone());

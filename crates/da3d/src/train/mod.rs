@@ -1,13 +1,14 @@
 //! Training: the AAE, detector pretraining and the DA³D phase, as a state machine the caller
 //! steps one batch or one epoch at a time. Per-batch losses stay on the device and are read
-//! once per epoch (blocking natively, or async for WebGPU), so the same loop serves the CLI and
-//! a browser Web Worker.
+//! once per epoch (asynchronously; native callers [`wait`](crate::tensors::wait)), so the same
+//! loop serves the CLI and a browser Web Worker.
 //!
 //! The stage says which networks train: [`aae::AaeStage`] (autoencoder and latent discriminator;
 //! the detector networks wait) until the AAE phase ends, then [`detector_stage::DetectorStage`]
 //! (the AAE frozen; alarm, generator and critic train).
 
 mod aae;
+mod adam;
 mod detector_stage;
 mod flops;
 mod losses;
@@ -29,14 +30,15 @@ pub use flops::matmul_flops_per_step;
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
 
-use crate::config::{Lipschitz, Method, TrainingConfig, member_seed};
+use crate::config::{Lipschitz, Method, ValidConfig, member_seed};
 use crate::data::Matrix;
-use crate::detector::{read_async, read_sync};
+use crate::tensors::{read, wait};
 use crate::error::{Error, Result};
-use crate::model::fused::on_flex;
-use crate::model::{Aae, Critic, FusedAdam, Networks, NetworksConfig};
+use crate::model::cpu::on_flex;
+use crate::model::{Aae, Critic, Networks, NetworksConfig};
 use crate::rng::HostRng;
 use aae::{AaeStage, DetectorNets};
+use adam::FusedAdam;
 use detector_stage::DetectorStage;
 
 /// What `step_batch` did.
@@ -44,7 +46,7 @@ use detector_stage::DetectorStage;
 pub enum Step {
     /// One batch trained; the epoch goes on.
     Batch,
-    /// The batch ended an epoch: call `finish_epoch` (or `finish_epoch_async`) next.
+    /// The batch ended an epoch: call `finish_epoch` next.
     EpochEnd,
     /// Training is complete.
     Finished,
@@ -100,7 +102,7 @@ const POOL_STREAM: u64 = 0xB001;
 /// What every stage's step reads: the config, the training rows, the device and the trainer's
 /// host random stream.
 struct Shared {
-    config: TrainingConfig,
+    config: ValidConfig,
     networks_config: NetworksConfig,
     device: Device,
     x: Matrix,
@@ -222,8 +224,7 @@ pub struct Trainer {
 impl Trainer {
     /// A trainer for rows `x` (scaled features, normal rows) on `device` (autodiff is enabled
     /// here). Seeds the device and the host generator from `config.seed`.
-    pub fn new(config: TrainingConfig, x: Matrix, device: &Device) -> Result<Self> {
-        config.validate()?;
+    pub fn new(config: ValidConfig, x: Matrix, device: &Device) -> Result<Self> {
         if x.rows == 0 {
             return Err(Error::Data("no training rows".into()));
         }
@@ -319,7 +320,7 @@ impl Trainer {
     /// A trainer that starts after the AAE phase from an already trained `aae` (used to compare
     /// methods on one shared autoencoder). The device is seeded with `config.seed + 1` so the
     /// detector phases draw a stream of their own.
-    pub fn from_trained_aae(config: TrainingConfig, x: Matrix, device: &Device, aae: Aae) -> Result<Self> {
+    pub fn from_trained_aae(config: ValidConfig, x: Matrix, device: &Device, aae: Aae) -> Result<Self> {
         if config.ensemble.members != 1 {
             return Err(Error::config("ensemble.members", "a trainer on a shared AAE trains one member"));
         }
@@ -356,7 +357,7 @@ impl Trainer {
         }
     }
 
-    pub fn config(&self) -> &TrainingConfig {
+    pub fn config(&self) -> &ValidConfig {
         &self.shared.config
     }
 
@@ -486,17 +487,10 @@ impl Trainer {
         Ok(Step::Batch)
     }
 
-    /// Read the epoch's means (blocking; native backends) and advance.
-    pub fn finish_epoch(&mut self) -> Result<EpochReport> {
+    /// Read the epoch's means and advance.
+    pub async fn finish_epoch(&mut self) -> Result<EpochReport> {
         let t = self.pending.take().ok_or_else(|| Error::Backend("no epoch to finish".into()))?;
-        let values = read_sync(t)?;
-        self.complete_epoch(values)
-    }
-
-    /// Read the epoch's means asynchronously (WebGPU) and advance.
-    pub async fn finish_epoch_async(&mut self) -> Result<EpochReport> {
-        let t = self.pending.take().ok_or_else(|| Error::Backend("no epoch to finish".into()))?;
-        let values = read_async(t).await?;
+        let values = read(t).await?;
         self.complete_epoch(values)
     }
 
@@ -525,23 +519,12 @@ impl Trainer {
         Ok(report)
     }
 
-    /// Train until the current epoch ends (blocking read). `None` when training is complete.
-    pub fn step_epoch(&mut self) -> Result<Option<EpochReport>> {
+    /// Train until the current epoch ends. `None` when training is complete.
+    pub async fn step_epoch(&mut self) -> Result<Option<EpochReport>> {
         loop {
             match self.step_batch()? {
                 Step::Batch => continue,
-                Step::EpochEnd => return self.finish_epoch().map(Some),
-                Step::Finished => return Ok(None),
-            }
-        }
-    }
-
-    /// Train until the current epoch ends (async read).
-    pub async fn step_epoch_async(&mut self) -> Result<Option<EpochReport>> {
-        loop {
-            match self.step_batch()? {
-                Step::Batch => continue,
-                Step::EpochEnd => return self.finish_epoch_async().await.map(Some),
+                Step::EpochEnd => return self.finish_epoch().await.map(Some),
                 Step::Finished => return Ok(None),
             }
         }
@@ -558,8 +541,8 @@ pub trait Observer {
     fn on_batch(&mut self, _progress: &Progress) {}
 }
 
-/// Run a trainer to the end (native, blocking), reporting to `observer`.
-/// Returns false when the observer cancelled.
+/// Run a trainer to the end, waiting for each epoch's read-back (native), reporting to
+/// `observer`. Returns false when the observer cancelled.
 pub fn run_blocking(trainer: &mut Trainer, observer: &mut dyn Observer) -> Result<bool> {
     loop {
         if observer.cancelled() {
@@ -568,7 +551,7 @@ pub fn run_blocking(trainer: &mut Trainer, observer: &mut dyn Observer) -> Resul
         match trainer.step_batch()? {
             Step::Batch => observer.on_batch(&trainer.progress()),
             Step::EpochEnd => {
-                let report = trainer.finish_epoch()?;
+                let report = wait(trainer.finish_epoch())?;
                 observer.on_epoch(&report, &trainer.progress());
             }
             Step::Finished => return Ok(true),

@@ -1,8 +1,8 @@
-//! Research probe (issue 14): train one seed and write, at each checkpoint, the alarm's logits
+//! Research probe: train one seed and write, at each checkpoint, the alarm's logits
 //! and the AAE's reconstruction errors of the training and test rows, as JSON, for offline
 //! analysis of score combinations and ensembles.
 //!
-//! `cargo run --example probe -- FILE DATASET|- SEED CONFIG.json|- CHECKPOINTS OUT.json`
+//! `cargo run -p da3d --example probe -- FILE DATASET|- SEED CONFIG.json|- CHECKPOINTS OUT.json`
 //! CHECKPOINTS: DA³D epochs after which to record, e.g. `0,50,100` (0 = after pretraining), or
 //! `auto`: 0, a quarter, half and all of the DA³D epochs. `PROBE_PRESET` (default `paper`) picks
 //! the preset (`robust`: its step budget for these rows; add `{"ensemble": {"members": 1}}` to the
@@ -13,8 +13,9 @@ use std::io::Write;
 use burn::tensor::Device;
 use da3d::ScoreKind;
 use da3d::data::{self, ReadOptions};
+use da3d::config::ThresholdRate;
 use da3d::pipeline::{ConfigOverrides, Fit, FitConfig, prepare_fit};
-use da3d::{Phase, Preset};
+use da3d::{Phase, Preset, wait};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
@@ -25,7 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => ReadOptions { split_column: std::env::var("PROBE_SPLIT").ok(), ..ReadOptions::default() },
     };
     let table = data::read_table(std::io::BufReader::new(std::fs::File::open(file)?), &read)?;
-    let fit_data = prepare_fit(&table, &read, 0.0, seed)?;
+    let protocol = if std::env::var("PROBE_PROTOCOL").as_deref() == Ok("half-normal") { da3d::data::Protocol::HalfNormal } else { da3d::data::Protocol::Paper };
+    let fit_data = prepare_fit(&table, 0.0, seed, protocol)?;
     let preset: Preset = std::env::var("PROBE_PRESET").unwrap_or_else(|_| "paper".into()).parse()?;
     let mut o = ConfigOverrides::new(preset);
     if cfg != "-" {
@@ -33,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Optional 7th argument: the training seed, when it differs from the split's (ensemble members).
     o.seed = Some(a.get(7).map(|s| s.parse()).transpose()?.unwrap_or(seed));
-    let mut config = o.build(fit_data.shape(), dataset)?;
+    let mut config = o.build(fit_data.shape(), dataset)?.into_inner();
     // `PROBE_AAE_FRACTION=F`: the preset's AAE epochs times F (at least one), e.g. half its step budget.
     if let Ok(f) = std::env::var("PROBE_AAE_FRACTION") {
         let f: f64 = f.parse()?;
@@ -47,7 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = fit_data.test.clone().expect("labelled data");
     let train = fit_data.train.clone();
     let device = Device::flex();
-    let mut fit = Fit::start(fit_data, FitConfig::new(config.clone(), 0.01, 0.0)?, &read, &device, "cpu")?;
+    let fit_config = FitConfig::new(config.clone().validated()?, ThresholdRate::DEFAULT, 0.0)?;
+    let mut fit = Fit::start(fit_data, fit_config, &read, &device, "cpu")?;
     let started = std::time::Instant::now();
     let mut records = Vec::new();
     let mut record = |fit: &mut Fit, epoch: usize| -> Result<(), Box<dyn std::error::Error>> {
@@ -89,10 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "width": train.cols,
             "da3d_epoch": epoch,
             "seconds": started.elapsed().as_secs_f64(),
-            "train_logit": d.score(&train, ScoreKind::AlarmLogit)?,
-            "test_logit": d.score(&test.x, ScoreKind::AlarmLogit)?,
-            "train_recon": d.score(&train, ScoreKind::Reconstruction)?,
-            "test_recon": d.score(&test.x, ScoreKind::Reconstruction)?,
+            "train_logit": wait(d.score(&train, ScoreKind::AlarmLogit))?,
+            "test_logit": wait(d.score(&test.x, ScoreKind::AlarmLogit))?,
+            "train_recon": wait(d.score(&train, ScoreKind::Reconstruction))?,
+            "test_recon": wait(d.score(&test.x, ScoreKind::Reconstruction))?,
         }));
         eprintln!("seed {seed}: checkpoint at DA³D epoch {epoch}, {:.0} s", started.elapsed().as_secs_f64());
         Ok(())
@@ -100,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut recorded = false;
     loop {
         let phase = fit.trainer().phase();
-        let Some(report) = fit.trainer().step_epoch()? else { break };
+        let Some(report) = wait(fit.trainer().step_epoch())? else { break };
         let now = fit.trainer().phase();
         if phase == Phase::Pretrain && now != Phase::Pretrain && checks.contains(&0) {
             record(&mut fit, 0)?;

@@ -1,13 +1,29 @@
-//! Tensor I/O: matrices onto a device in batches, and reads back (blocking on native backends,
-//! asynchronous for WebGPU), and networks from one device to another.
+//! Tensor I/O: matrices onto a device in batches, reads back, and networks from one device to
+//! another.
+//!
+//! Every read-back is written once, asynchronously ([`read`]): WebGPU allows no other. Native
+//! callers drive a future to its end with [`wait`] (it blocks until the device is done; in the
+//! browser it succeeds only where the value is ready at once, as on the CPU backend).
+
+use std::future::Future;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::SCORE_BATCH;
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::Networks;
+
+/// Rows per batch when a matrix goes to a device (scoring, the frozen AAE's outputs).
+pub const SCORE_BATCH: usize = 4096;
+
+/// The result of `future`, waiting for it: natively it blocks until the device has computed it;
+/// in the browser only a value ready at once (the CPU backend) can be waited for, WebGPU's must
+/// be awaited.
+pub fn wait<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    burn::tensor::try_read_sync(future)
+        .unwrap_or_else(|| Err(Error::Backend("this read-back must be awaited here (WebGPU): use the async call".into())))
+}
 
 /// Upload rows `[start, end)` of a matrix as a `[rows, cols]` tensor.
 pub(crate) fn upload(x: &Matrix, start: usize, end: usize, device: &Device) -> Tensor<2> {
@@ -31,14 +47,8 @@ pub(crate) fn in_batches<const D: usize>(
     if parts.is_empty() { None } else { Some(Tensor::cat(parts, 0)) }
 }
 
-/// Read a float tensor back (blocking; native backends).
-pub(crate) fn read_sync<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    let data = t.try_into_data().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
-}
-
-/// Read a float tensor back asynchronously (the only read WebGPU allows).
-pub(crate) async fn read_async<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+/// Read a float tensor back: its values, row-major.
+pub(crate) async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     let data = t.into_data_async().await.map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
 }
@@ -71,12 +81,12 @@ impl burn::module::ModuleMapper for ParamReplacer {
 
 /// Copy networks to another device reading every weight asynchronously: the way to get a
 /// WebGPU-trained model onto the CPU (for bundle export) without blocking reads.
-pub async fn networks_to_device_async(networks: &Networks, device: &Device) -> Result<Networks> {
+pub async fn networks_to_device(networks: &Networks, device: &Device) -> Result<Networks> {
     let mut collector = ParamCollector(Vec::new());
     networks.visit(&mut collector);
     let mut values = std::collections::HashMap::new();
     for (id, t, dims) in collector.0 {
-        values.insert(id, (read_async(t).await?, dims));
+        values.insert(id, (read(t).await?, dims));
     }
     // Every parameter is replaced by its copy on `device`; nothing is read synchronously.
     Ok(networks.clone().valid().map(&mut ParamReplacer(values, device.clone())))

@@ -1,7 +1,7 @@
 //! Times the neighbours term's fit (every training row's leave-one-out distance) and its scoring
 //! of the test rows, for a table exported by `da3d split --export DIR`, keeping N reference rows.
 //!
-//! `cargo run --example neighbours_bench -- DIR N[,N…]`  (prints rows, seconds, the test ROC AUC of the term alone)
+//! `cargo run -p da3d --example neighbours_bench -- DIR N[,N…]`  (prints rows, seconds, the test ROC AUC of the term alone)
 
 use da3d::data::Matrix;
 use da3d::detector::Neighbours;

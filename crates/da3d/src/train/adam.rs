@@ -1,0 +1,167 @@
+//! Adam with each parameter's update fused into one pass on the CPU backend (thirteen operations
+//! per parameter tensor as burn's composite): the moments and the update in one pass, in the same
+//! f32 order of operations as burn's `Adam`, so the updates are the same numbers.
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::tensor::{Device, Tensor};
+
+use crate::model::fused::dense;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::model::fused::{PARALLEL_CHUNK, PARALLEL_ELEMENTS};
+
+/// Adam's update of one parameter tensor in one pass.
+#[backend_extension(Flex)]
+pub trait AdamOps: Backend {
+    /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m·c / (√v + ε'))`, element-wise
+    /// (all four tensors of one shape). Returns `(p, m, v)`.
+    #[allow(clippy::too_many_arguments)]
+    fn adam_update(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        lr: f32,
+        beta_1: f32,
+        beta_2: f32,
+        correction: f32,
+        epsilon: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+impl AdamOps for Flex {
+    fn adam_update(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moment_1: FlexTensor,
+        moment_2: FlexTensor,
+        lr: f32,
+        beta_1: f32,
+        beta_2: f32,
+        correction: f32,
+        epsilon: f32,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let n = param.layout().num_elements();
+        let (mut param, grad, mut m1, mut m2) = (dense(param), dense(grad), dense(moment_1), dense(moment_2));
+        let g: &[f32] = &grad.storage::<f32>()[..n];
+        let m1s = &mut m1.storage_mut::<f32>()[..n];
+        let m2s = &mut m2.storage_mut::<f32>()[..n];
+        let ps = &mut param.storage_mut::<f32>()[..n];
+        #[cfg(not(target_arch = "wasm32"))]
+        if n >= PARALLEL_ELEMENTS {
+            use rayon::prelude::*;
+            ps.par_chunks_mut(PARALLEL_CHUNK)
+                .zip(m1s.par_chunks_mut(PARALLEL_CHUNK))
+                .zip(m2s.par_chunks_mut(PARALLEL_CHUNK))
+                .zip(g.par_chunks(PARALLEL_CHUNK))
+                .for_each(|(((p, m1), m2), g)| adam_pass(p, m1, m2, g, lr, beta_1, beta_2, correction, epsilon));
+            return (param, m1, m2);
+        }
+        adam_pass(ps, m1s, m2s, g, lr, beta_1, beta_2, correction, epsilon);
+        (param, m1, m2)
+    }
+}
+
+/// Adam's update of `p` with its moments `m1`, `m2` and gradient `g` (slices of one length).
+#[allow(clippy::too_many_arguments)]
+fn adam_pass(ps: &mut [f32], m1s: &mut [f32], m2s: &mut [f32], g: &[f32], lr: f32, beta_1: f32, beta_2: f32, correction: f32, epsilon: f32) {
+    let (f1, f2) = (1.0 - beta_1, 1.0 - beta_2);
+    for i in 0..ps.len() {
+        // The order of burn's Adam: m·β₁ + g·(1−β₁); v·β₂ + g²·(1−β₂); (m·c)/(√v + ε')·lr.
+        let gi = g[i];
+        let m = m1s[i] * beta_1 + gi * f1;
+        let v = m2s[i] * beta_2 + (gi * gi) * f2;
+        m1s[i] = m;
+        m2s[i] = v;
+        ps[i] -= (m * correction) / (v.sqrt() + epsilon) * lr;
+    }
+}
+
+/// burn's Adam (no weight decay, no AMSGrad) with each parameter's update fused into one pass on
+/// the CPU backend. Same state type (`AdamState`) and the same f32 arithmetic as `burn::optim::Adam`.
+#[derive(Clone, Debug)]
+pub struct FusedAdam {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+impl Optimizer for FusedAdam {
+    type State<const D: usize> = AdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let (time, moment_1, moment_2) = match state {
+            Some(s) => (s.momentum.time + 1, s.momentum.moment_1, s.momentum.moment_2),
+            None => (1, grad.zeros_like(), grad.zeros_like()),
+        };
+        let t = time as i32;
+        let bias_correction2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
+        let correction = bias_correction2_sqrt / (1.0 - self.beta_1.powi(t));
+        let (p, m1, m2) = <Dispatch as AdamOps>::adam_update(
+            tensor.into_dispatch(),
+            grad.into_dispatch(),
+            moment_1.into_dispatch(),
+            moment_2.into_dispatch(),
+            lr as f32,
+            self.beta_1,
+            self.beta_2,
+            correction,
+            self.epsilon * bias_correction2_sqrt,
+        );
+        let momentum = AdaptiveMomentumState::new(time, Tensor::from_dispatch(m1), Tensor::from_dispatch(m2));
+        (Tensor::from_dispatch(p), Some(AdamState::new(momentum)))
+    }
+
+    fn to_device<const D: usize>(mut state: Self::State<D>, device: &Device) -> Self::State<D> {
+        state.momentum = state.momentum.to_device(device);
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::nn::LinearConfig;
+    use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn fused_adam_gives_burns_adam_updates() {
+        let ad = Device::flex().autodiff();
+        ad.seed(5);
+        // (The second layer's 90,000 weights take the pass split over threads.)
+        for (d_in, d_out) in [(7, 4), (300, 300)] {
+            let start = LinearConfig::new(d_in, d_out).init(&ad);
+            let config = AdamConfig::new().with_epsilon(1e-7);
+            let mut burn_adam = config.init();
+            let mut fused: ModuleOptimizer = FusedAdam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }.into();
+            let (mut a, mut b) = (start.clone(), start);
+            for step in 0..5 {
+                let x = Tensor::<2>::random([16, d_in], Distribution::Normal(0.0, 1.0), &ad);
+                let ga = GradientsParams::from_grads(a.forward(x.clone()).square().mean().backward(), &a);
+                let gb = GradientsParams::from_grads(b.forward(x).square().mean().backward(), &b);
+                a = burn_adam.step(1e-2, a, ga);
+                b = fused.step(1e-2, b, gb);
+                let (wa, wb) = (values(a.weight.val()), values(b.weight.val()));
+                for (p, q) in wa.iter().zip(&wb) {
+                    assert!((p - q).abs() <= 1e-6, "{d_in}×{d_out}, step {step}: {p} vs {q}");
+                }
+            }
+            assert_eq!(a.num_params(), b.num_params());
+        }
+    }
+}
