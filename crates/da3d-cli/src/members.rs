@@ -150,6 +150,10 @@ impl Observer for Printer {
 /// `da3d member-worker`: train `members` of the job in `job`, one after another, each written
 /// to the job folder as it finishes.
 pub fn member_worker(job: &Path, members: &[usize]) -> Result<()> {
+    // A worker that says nothing for this many seconds first (the tests of `--worker-timeout`).
+    if let Some(seconds) = std::env::var("DA3D_TEST_WORKER_DELAY").ok().and_then(|v| v.parse().ok()) {
+        std::thread::sleep(Duration::from_secs(seconds));
+    }
     let (config, rows) = read_job(job)?;
     let device = burn::tensor::Device::flex();
     for &member in members {

@@ -11,8 +11,12 @@ use da3d::pipeline::FitData;
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Bytes of memory the system can still give (Linux: `MemAvailable`); `None` where unknown.
+/// Bytes of memory the system can still give (Linux: `MemAvailable`; `DA3D_MEMORY_AVAILABLE`
+/// bytes when set, for tests); `None` where unknown.
 fn available() -> Option<u64> {
+    if let Some(bytes) = std::env::var("DA3D_MEMORY_AVAILABLE").ok().and_then(|v| v.parse().ok()) {
+        return Some(bytes);
+    }
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -246,33 +246,10 @@ impl Model {
         Ok(())
     }
 
-    /// Check that every number the score reads is finite: the threshold and quantiles, the
-    /// preprocessing's ranges, the code statistics and every weight (a weight that is not a number
-    /// makes every score one, and no row is ever flagged).
+    /// Check that every weight is a finite number (one that is not makes every score one, and no
+    /// row is ever flagged), and the header's numbers ([`BundleHeader::check_numbers`]).
     async fn check_numbers(&self) -> Result<()> {
-        let h = &self.header;
-        let bad = |what: &str| Err(Error::Bundle(format!("{what} is not a finite number")));
-        if !h.threshold.is_finite() {
-            return bad("the threshold");
-        }
-        if !(0.0..=0.5).contains(&h.threshold_rate) {
-            return Err(Error::Bundle(format!("the threshold share {} is outside [0, 0.5]", h.threshold_rate)));
-        }
-        if h.train_score_quantiles.iter().any(|(q, s)| !q.is_finite() || !s.is_finite()) {
-            return bad("a training-score quantile");
-        }
-        for c in &h.preprocessor.columns {
-            if let FeatureColumn::Numeric { name, min, max } = c
-                && !(min.is_finite() && max.is_finite() && min <= max)
-            {
-                return Err(Error::Bundle(format!("column '{name}': its training range [{min}, {max}] is not finite and ordered")));
-            }
-        }
-        if let Some(s) = &h.code_stats
-            && s.mean.iter().chain(&s.std).any(|v| !v.is_finite())
-        {
-            return bad("a code statistic");
-        }
+        self.header.check_numbers()?;
         for (k, m) in self.members.iter().enumerate() {
             if !all_finite(m).await? {
                 return Err(Error::Bundle(format!("ensemble member {}: a weight is not a finite number", k + 1)));
@@ -281,10 +258,12 @@ impl Model {
         Ok(())
     }
 
-    /// Read only the header (no weights loaded, no device needed).
+    /// Read only the header (no weights loaded, no device needed), its numbers checked.
     pub fn read_header(bytes: &[u8]) -> Result<BundleHeader> {
         let (_, header, _) = frame::split(bytes)?;
-        serde_json::from_slice(header).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))
+        let header: BundleHeader = serde_json::from_slice(header).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
+        header.check_numbers()?;
+        Ok(header)
     }
 
     /// Load a bundle onto `device`.
@@ -337,6 +316,37 @@ impl Model {
         model.check_members()?;
         wait(model.check_numbers())?;
         Ok(model)
+    }
+}
+
+impl BundleHeader {
+    /// Check that every number of the header the score reads is finite: the threshold and
+    /// quantiles, the preprocessing's ranges, the code statistics.
+    pub fn check_numbers(&self) -> Result<()> {
+        let h = self;
+        let bad = |what: &str| Err(Error::Bundle(format!("{what} is not a finite number")));
+        if !h.threshold.is_finite() {
+            return bad("the threshold");
+        }
+        if !(0.0..=0.5).contains(&h.threshold_rate) {
+            return Err(Error::Bundle(format!("the threshold share {} is outside [0, 0.5]", h.threshold_rate)));
+        }
+        if h.train_score_quantiles.iter().any(|(q, s)| !q.is_finite() || !s.is_finite()) {
+            return bad("a training-score quantile");
+        }
+        for c in &h.preprocessor.columns {
+            if let FeatureColumn::Numeric { name, min, max } = c
+                && !(min.is_finite() && max.is_finite() && min <= max)
+            {
+                return Err(Error::Bundle(format!("column '{name}': its training range [{min}, {max}] is not finite and ordered")));
+            }
+        }
+        if let Some(s) = &h.code_stats
+            && s.mean.iter().chain(&s.std).any(|v| !v.is_finite())
+        {
+            return bad("a code statistic");
+        }
+        Ok(())
     }
 }
 
