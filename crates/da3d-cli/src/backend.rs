@@ -22,7 +22,7 @@ pub struct Backend {
 pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
     match choice {
         BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: "cpu (flex)".into(), gpu: false }),
-        BackendChoice::Ndarray => Ok(Backend { device: Device::ndarray(), name: "cpu (ndarray)".into(), gpu: false }),
+        BackendChoice::Ndarray => ndarray(),
         BackendChoice::Wgpu => wgpu(),
         BackendChoice::Auto => match wgpu() {
             Ok(b) => Ok(b),
@@ -32,6 +32,17 @@ pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
             }
         },
     }
+}
+
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)]
+fn ndarray() -> anyhow::Result<Backend> {
+    Ok(Backend { device: Device::ndarray(), name: "cpu (ndarray)".into(), gpu: false })
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray() -> anyhow::Result<Backend> {
+    anyhow::bail!("this da3d was built without the ndarray backend; rebuild with `--features ndarray`")
 }
 
 #[cfg(feature = "wgpu")]

@@ -11,6 +11,7 @@ mod eval;
 mod members;
 mod memory;
 mod progress;
+mod score;
 mod workers;
 
 use std::path::PathBuf;
@@ -443,8 +444,8 @@ fn run(command: Command, output: Output) -> anyhow::Result<()> {
             commands::data_path(data, &data_args).and_then(|data| commands::train(&data, &model, &data_args, &train, output, &request))
         }
         Command::Score { model, data, output: scores, skip_bad_rows, backend, batch_rows, delimiter, explain } => {
-            let request = commands::ScoreRequest { output: scores, skip_bad_rows, backend, batch_rows, delimiter, explain };
-            commands::score(&model, &data, &request)
+            let request = score::ScoreRequest { output: scores, skip_bad_rows, backend, batch_rows, delimiter, explain };
+            score::score(&model, &data, &request)
         }
         Command::Eval { data, data_args, mut train, seeds, contamination, methods, checkpoints, json, out, cells, cell_threads } => {
             if cells.is_some() {

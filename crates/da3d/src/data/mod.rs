@@ -1,6 +1,7 @@
 //! Data: CSV reading, preprocessing, the paper's split and contamination protocol.
 
 pub mod csv;
+mod encoder;
 mod matrix;
 pub mod preprocess;
 pub mod split;
@@ -10,7 +11,8 @@ pub use self::csv::{
     Table, delimiter_name, parse_delimiter, read_table, read_table_bytes, sniff_delimiter,
 };
 pub use matrix::{DataShape, Matrix};
-pub use preprocess::{Encoded, FeatureColumn, Preprocessor, RowEncoder, TransformStats};
+pub use encoder::{Encoded, RowEncoder};
+pub use preprocess::{FeatureColumn, Preprocessor, TransformStats};
 pub use split::{Protocol, Split, TrainingRows, contamination_count, half_normal_split, random_split, tagged_split, training_rows};
 
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, category_key, find_column, format_number, is_missing, parse_label, parse_number};
+use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, find_column, format_number};
+use super::encoder::RowEncoder;
 use super::{DataShape, Matrix};
 use crate::error::{Error, Result};
 
@@ -56,7 +57,7 @@ impl TransformStats {
 
 /// One cell as the encoder reads it, from a table column or from a streamed record.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Cell<'a> {
+pub(super) enum Cell<'a> {
     Number(f64),
     /// A category key (`category_key`) or, in a numeric column, text that is not a number.
     Text(&'a str),
@@ -64,7 +65,7 @@ pub(crate) enum Cell<'a> {
 }
 
 /// Why a cell could not be encoded.
-pub(crate) enum CellError {
+pub(super) enum CellError {
     /// A missing value in a numeric column: the row is dropped, as when training read it.
     Missing,
     NotANumber(String),
@@ -98,12 +99,12 @@ pub const SCALED_LIMIT: f64 = 1e6;
 
 /// The encoding plan of one feature column: when categorical, its category positions.
 #[derive(Debug, Clone)]
-struct ColumnPlan {
+pub(super) struct ColumnPlan {
     positions: HashMap<String, usize>,
 }
 
 impl ColumnPlan {
-    fn new(column: &FeatureColumn) -> Self {
+    pub(super) fn new(column: &FeatureColumn) -> Self {
         let positions = match column {
             FeatureColumn::Categorical { categories, .. } => {
                 categories.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect()
@@ -115,7 +116,7 @@ impl ColumnPlan {
 
     /// The one cell encoder: writes the features of `cell` of `column` into `out`
     /// (`column.width()` values, zeroed by the caller) and counts what the user should hear about.
-    fn encode(
+    pub(super) fn encode(
         &self,
         column: &FeatureColumn,
         cell: Cell,
@@ -299,96 +300,14 @@ impl Preprocessor {
             indices.push(idx);
         }
         let label_idx = label.and_then(|l| find_column(headers, l));
-        let plans = self.columns.iter().map(ColumnPlan::new).collect();
-        Ok(RowEncoder { pre: self.clone(), indices, plans, label_idx, headers: headers.to_vec(), non_finite_as_missing })
+        Ok(RowEncoder::new(self.clone(), indices, label_idx, headers.to_vec(), non_finite_as_missing))
     }
 }
 
-/// What [`RowEncoder::encode`] made of a record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Encoded {
-    /// The record's features were appended; its label when the file has one.
-    Row(Option<u8>),
-    /// A numeric column holds a missing value: nothing appended, the row is dropped (the rule
-    /// that dropped such rows from the training file).
-    Missing { column: String },
-}
-
-/// Encodes single CSV records with a fitted [`Preprocessor`] (for streamed scoring), through
-/// the same cell encoder as [`Preprocessor::transform`].
-#[derive(Debug)]
-pub struct RowEncoder {
-    pre: Preprocessor,
-    indices: Vec<usize>,
-    plans: Vec<ColumnPlan>,
-    label_idx: Option<usize>,
-    headers: Vec<String>,
-    non_finite_as_missing: bool,
-}
-
-impl RowEncoder {
-    pub fn width(&self) -> usize {
-        self.pre.width()
-    }
-
-    pub fn has_label(&self) -> bool {
-        self.label_idx.is_some()
-    }
-
-    /// Append the encoded record to `out`. On error, or a missing value, nothing is appended.
-    pub fn encode(&self, fields: &[&str], line: u64, out: &mut Vec<f32>, stats: &mut TransformStats) -> Result<Encoded> {
-        let start = out.len();
-        out.resize(start + self.width(), 0.0);
-        let mut local = TransformStats::default();
-        let mut offset = start;
-        let res = (|| {
-            for ((fc, &idx), plan) in self.pre.columns.iter().zip(&self.indices).zip(&self.plans) {
-                let text = fields[idx];
-                let key;
-                let cell = match fc {
-                    _ if is_missing(text) => Cell::Missing,
-                    FeatureColumn::Numeric { name, .. } => match parse_number(text) {
-                        Ok(Some(v)) => Cell::Number(v),
-                        Ok(None) => Cell::Text(text.trim()),
-                        Err(_) if self.non_finite_as_missing => Cell::Missing,
-                        Err(m) => return Err(Error::csv(line, Some(name), m)),
-                    },
-                    FeatureColumn::Categorical { .. } => {
-                        key = category_key(text);
-                        Cell::Text(&key)
-                    }
-                };
-                match plan.encode(fc, cell, &mut out[offset..offset + fc.width()], &mut local) {
-                    Ok(()) => {}
-                    Err(CellError::Missing) => return Ok(Encoded::Missing { column: fc.name().to_string() }),
-                    Err(CellError::NotANumber(t)) => {
-                        return Err(Error::csv(line, Some(fc.name()), format!("'{t}' is not a number")));
-                    }
-                }
-                offset += fc.width();
-            }
-            match self.label_idx {
-                Some(li) => parse_label(fields[li], self.pre.label_values.as_ref())
-                    .map(|l| Encoded::Row(Some(l)))
-                    .map_err(|msg| Error::csv(line, Some(&self.headers[li]), msg)),
-                None => Ok(Encoded::Row(None)),
-            }
-        })();
-        match res {
-            Ok(Encoded::Row(l)) => {
-                stats.add(&local);
-                Ok(Encoded::Row(l))
-            }
-            other => {
-                out.truncate(start);
-                other
-            }
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Encoded;
     use crate::data::csv::{ReadOptions, read_table_bytes};
 
     fn table(s: &str) -> Table {

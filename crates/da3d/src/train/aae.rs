@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
-use super::{Shared, Slot};
+use super::shared::{Shared, Slot};
 use crate::model::{Aae, Alarm, Critic, Generator};
 use super::losses::{bce_with_logits, latent_discriminator_loss};
 

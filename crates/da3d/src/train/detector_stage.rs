@@ -7,7 +7,7 @@ use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use super::aae::{AaeStage, DetectorNets};
 use super::losses::{alarm_loss, critic_loss, generator_critic_objective, generator_loss};
-use super::{POOL_STREAM, Shared, Slot};
+use super::shared::{POOL_STREAM, Shared, Slot};
 use crate::config::{AlarmObjective, Method};
 use crate::tensors::in_batches;
 use crate::model::{Aae, Alarm, Critic, Generator, alarm_input_codes, alarm_input_rows};

@@ -13,33 +13,27 @@ mod detector_stage;
 mod flops;
 mod losses;
 mod report;
+mod shared;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
-use burn::module::{Module, ModuleMapper, Param};
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
 
 pub use flops::matmul_flops_per_step;
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
 
-use crate::config::{Lipschitz, Method, ValidConfig, member_seed};
+use crate::config::{Method, ValidConfig, member_seed};
 use crate::data::Matrix;
-use crate::tensors::{read, wait};
 use crate::error::{Error, Result};
-use crate::model::cpu::on_flex;
-use crate::model::{Aae, Critic, Networks, NetworksConfig};
+use crate::model::{Aae, Networks, NetworksConfig};
 use crate::rng::HostRng;
+use crate::tensors::{read, wait};
 use aae::{AaeStage, DetectorNets};
-use adam::FusedAdam;
 use detector_stage::DetectorStage;
+use shared::{INIT, NOISE_SEED, NORMAL_FEATURES_BUDGET, SHUFFLE_STREAM, Shared, Slot};
 
 /// What `step_batch` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,148 +44,6 @@ pub enum Step {
     EpochEnd,
     /// Training is complete.
     Finished,
-}
-
-/// A module slot that optimiser steps can move out of and back into.
-struct Slot<M>(Option<M>);
-
-impl<M> Slot<M> {
-    fn update(&mut self, f: impl FnOnce(M) -> M) {
-        let m = self.0.take().expect("module present");
-        self.0 = Some(f(m));
-    }
-
-    fn into_inner(self) -> M {
-        self.0.expect("module present")
-    }
-}
-
-impl<M> std::ops::Deref for Slot<M> {
-    type Target = M;
-    fn deref(&self) -> &M {
-        self.0.as_ref().expect("module present")
-    }
-}
-
-/// Clamp every float parameter to `[-c, c]` (WGAN weight clipping).
-struct WeightClipper(f32);
-
-impl ModuleMapper for WeightClipper {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let c = self.0;
-        param.map(|t| {
-            let require = t.is_require_grad();
-            let clipped = t.clamp(-c, c).detach();
-            if require { clipped.require_grad() } else { clipped }
-        })
-    }
-}
-
-/// Most values (rows × (code + alarm inputs)) the trainer keeps of the frozen AAE's outputs of
-/// the training rows: 32 Mi floats, 128 MiB (NSL-KDD's ~26 Mi fit; Census's ~240 Mi are
-/// recomputed per batch instead).
-const NORMAL_FEATURES_BUDGET: usize = 32 << 20;
-
-/// Mixed into the seed for the device's noise stream (the initial weights use the seed itself).
-const NOISE_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Host-side stream ids (one seed, separate streams).
-const SHUFFLE_STREAM: u64 = 0x5AFF;
-const POOL_STREAM: u64 = 0xB001;
-
-/// What every stage's step reads: the config, the training rows, the device and the trainer's
-/// host random stream.
-struct Shared {
-    config: ValidConfig,
-    networks_config: NetworksConfig,
-    device: Device,
-    x: Matrix,
-    rng: HostRng,
-    targets: HashMap<(usize, usize), Tensor<2>>,
-    /// On the CPU: the trainer's own noise generator, the very stream burn's CPU backend would
-    /// draw after `device.seed` (same generator, same seed, same sampling), but owned by this
-    /// trainer: trainings on other threads cannot interleave with it. Other devices draw on the
-    /// device (`None`).
-    noise: RefCell<Option<StdRng>>,
-}
-
-/// burn's CPU backend draws initial weights from one process-wide generator: a trainer seeds it
-/// and initialises its networks under this lock, so that trainings on several threads each get
-/// the weights of their own seed.
-static INIT: Mutex<()> = Mutex::new(());
-
-impl Shared {
-    fn lr(&self) -> f64 {
-        self.config.optimizer.learning_rate
-    }
-
-    /// An Adam optimiser with the config's settings (`clipped`: with the Lipschitz device's
-    /// gradient clipping, for the critics and the generator); fused into one pass per parameter
-    /// on the CPU, burn's own elsewhere (same numbers).
-    fn adam(&self, clipped: bool) -> ModuleOptimizer {
-        let o = &self.config.optimizer;
-        let clip = match self.config.losses.lipschitz {
-            Lipschitz::GradNormClip(c) if clipped => Some(GradientClippingConfig::Norm(c)),
-            _ => None,
-        };
-        if on_flex(&self.device) {
-            let optim = ModuleOptimizer::from(FusedAdam { beta_1: o.beta_1, beta_2: o.beta_2, epsilon: o.epsilon });
-            match clip {
-                Some(c) => optim.with_grad_clipping(c.init()),
-                None => optim,
-            }
-        } else {
-            AdamConfig::new()
-                .with_beta_1(o.beta_1)
-                .with_beta_2(o.beta_2)
-                .with_epsilon(o.epsilon)
-                .with_grad_clipping(clip)
-                .init()
-        }
-    }
-
-    fn clip_weights(&self, critic: Critic) -> Critic {
-        match self.config.losses.lipschitz {
-            Lipschitz::WeightClip(c) => critic.map(&mut WeightClipper(c)),
-            _ => critic,
-        }
-    }
-
-    /// The alarm's targets `[b · parts, 1]` ([`losses::alarm_targets`]), kept per shape.
-    fn targets(&mut self, b: usize, parts: usize) -> Tensor<2> {
-        let device = self.device.clone();
-        self.targets
-            .entry((b, parts))
-            .or_insert_with(|| Tensor::from_data(TensorData::new(losses::alarm_targets(b, parts), [b * parts, 1]), &device))
-            .clone()
-    }
-
-    /// `[rows, cols]` draws of N(mean, std²) from the trainer's noise stream.
-    fn normal(&self, shape: [usize; 2], mean: f32, std: f32) -> Tensor<2> {
-        let distribution = Distribution::Normal(mean as f64, std as f64);
-        match self.noise.borrow_mut().as_mut() {
-            Some(rng) => Tensor::from_data(TensorData::random::<f32, _, _>(shape, distribution, rng), &self.device),
-            None => Tensor::random(shape, distribution, &self.device),
-        }
-    }
-
-    /// Start the noise stream of `seed` (on the CPU: the trainer's own generator).
-    fn seed_noise(&self, seed: u64) {
-        if on_flex(&self.device) {
-            *self.noise.borrow_mut() = Some(StdRng::seed_from_u64(seed));
-        } else {
-            self.device.seed(seed);
-        }
-    }
-
-    /// Training rows `rows` as a `[rows, d]` tensor on the device.
-    fn upload_rows(&self, rows: &[usize]) -> Tensor<2> {
-        let mut values = Vec::with_capacity(rows.len() * self.x.cols);
-        for &r in rows {
-            values.extend_from_slice(self.x.row(r));
-        }
-        Tensor::from_data(TensorData::new(values, [rows.len(), self.x.cols]), &self.device)
-    }
 }
 
 /// Which networks train now.
