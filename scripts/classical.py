@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Classical detectors (PyOD: ECOD, COPOD, IForest, kNN, PCA) on the very same rows and
-preprocessing as `da3d eval` — the comparison side of the benchmark suite (issue 14).
+"""Classical detectors (PyOD: ECOD, COPOD, IForest, kNN, LOF, PCA) on the very same rows and
+preprocessing as `da3d eval` — the comparison side of the benchmark suite.
 
 Usage: scripts/classical.py [DATA.csv] [--dataset NAME] --seeds 0,1,2,3,4 [--json OUT]
-                            [--methods ecod,copod,iforest,knn,pca] [--max-train 30000]
-                            [--contamination 0] [--da3d BIN] [--threads 1]
+                            [--methods ecod,copod,iforest,knn,lof,pca] [--max-train 30000]
+                            [--contamination 0] [--protocol paper|half-normal] [--da3d BIN] [--threads 1]
 Examples:
   scripts/classical.py --dataset mammography --seeds 0,1,2,3,4 --json classical-mammography.json
   scripts/classical.py ~/.cache/da3d-suite-data/shuttle.csv --seeds 0,1,2,3,4
@@ -15,7 +15,7 @@ on them) and test rows, so every detector sees exactly what DA³D sees. A file w
 preset is read as `da3d split FILE` (its `label` column gives the protocol); without DATA the
 named data set's file is read from $DA3D_DATA_DIR (default ../shared/datasets).
 Detectors: ECOD, COPOD, PCA with PyOD's defaults; IForest(n_estimators=100, random_state=seed);
-KNN(n_neighbors=5). Where PyOD's default PCA gives non-finite scores (zero-variance components:
+KNN(n_neighbors=5), LOF(n_neighbors=20, PyOD's default). Where PyOD's default PCA gives non-finite scores (zero-variance components:
 columns constant on the training rows, one-hot blocks) it is refit with n_components = the
 components whose explained variance ratio exceeds 1e-9, and the output says so. Note PyOD's ECOD/COPOD compute their ECDFs on the training and test rows
 together (PyOD's default, transductive). Training sets over --max-train rows (default 30,000;
@@ -28,7 +28,7 @@ import argparse, json, os, subprocess, sys, tempfile, time, warnings
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-METHODS = ("ecod", "copod", "iforest", "knn", "pca")
+METHODS = ("ecod", "copod", "iforest", "knn", "lof", "pca")
 PCA_RANK_TOL = 1e-9
 
 
@@ -49,6 +49,9 @@ def make(method, seed):
     if method == "knn":
         from pyod.models.knn import KNN
         return KNN(n_neighbors=5)
+    if method == "lof":
+        from pyod.models.lof import LOF
+        return LOF()
     if method == "pca":
         from pyod.models.pca import PCA
         return PCA()
@@ -57,7 +60,7 @@ def make(method, seed):
 
 def export_split(a, seed, tmp):
     cmd = [a.da3d, "split"] + ([a.data] if a.data else []) + [
-        "--seed", str(seed), "--contamination", str(a.contamination), "--export", tmp]
+        "--seed", str(seed), "--contamination", str(a.contamination), "--protocol", a.protocol, "--export", tmp]
     if a.dataset:
         cmd += ["--dataset", a.dataset]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -85,6 +88,7 @@ def main():
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--contamination", type=float, default=0.0)
+    ap.add_argument("--protocol", default="paper", help="da3d split --protocol: paper (80/5/15) or half-normal (DTE's)")
     ap.add_argument("--max-train", type=int, default=30000, help="subsample larger training sets to this many rows (0: never)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads (default 1)")
     ap.add_argument("--json", default=None, help="write every run and the summary as JSON here")
@@ -170,7 +174,7 @@ def main():
         nan_none = lambda o: {k: nan_none(v) for k, v in o.items()} if isinstance(o, dict) else (
             [nan_none(v) for v in o] if isinstance(o, list) else (None if isinstance(o, float) and o != o else o))
         with open(a.json, "w") as f:
-            json.dump(nan_none({"name": name, "dataset": a.dataset, "data": a.data, "seeds": a.seeds,
+            json.dump(nan_none({"name": name, "dataset": a.dataset, "data": a.data, "seeds": a.seeds, "protocol": a.protocol,
                        "contamination": a.contamination, "max_train": a.max_train, "threads": a.threads,
                        "pyod": pyod.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__,
                        "da3d": a.da3d, "notes": notes, "summary": summary, "runs": runs}), f, indent=1)

@@ -10,11 +10,11 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use da3d::bundle::Model;
 use da3d::config::{Preset, ThresholdRate};
-use da3d::data::{self, ReadOptions, RecordReader, Table};
+use da3d::data::{self, Protocol, ReadOptions, RecordReader, Table};
 use da3d::datasets::ReadRequest;
 use da3d::detector::networks_to_device;
 
-use da3d::pipeline::{ConfigOverrides, Fit, FitRequest};
+use da3d::pipeline::{ConfigOverrides, Fit, FitRequest, prepare_fit};
 use da3d::train::Step;
 use da3d::ScoreKind;
 use serde_json::{Value, json};
@@ -217,9 +217,10 @@ impl Workbench {
         let st = self.inner.try_borrow().map_err(|_| busy())?;
         let loaded = st.loaded.as_ref().ok_or_else(|| JsError::new("load a CSV first"))?;
         let preset: Preset = preset.parse().map_err(err)?;
-        let request = FitRequest { dataset: loaded.dataset.clone(), ..FitRequest::new(ConfigOverrides::new(preset)) };
-        let (data, config) = request.prepare(&loaded.table).map_err(err)?;
-        Ok(json!({"config": config.training(), "train_rows": data.train.rows}).to_string())
+        // Sizes only: a table too small to train still shows its preset (Train then says why).
+        let data = prepare_fit(&loaded.table, 0.0, 0, Protocol::Paper).map_err(err)?;
+        let config = ConfigOverrides::new(preset).build(data.shape(), loaded.dataset.as_deref()).map_err(err)?;
+        Ok(json!({"config": config, "train_rows": data.train.rows}).to_string())
     }
 
     /// Check the schedule and the threshold share (a row share in [0, 0.5]), prepare the data

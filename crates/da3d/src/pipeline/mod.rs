@@ -141,6 +141,13 @@ impl FitRequest {
     pub fn prepare(&self, table: &Table) -> Result<(FitData, FitConfig)> {
         check_contamination(self.contamination)?;
         let data = prepare_fit(table, self.contamination, self.overrides.seed()?, self.protocol)?;
+        if data.train.rows < MIN_TRAINING_ROWS {
+            return Err(Error::Data(format!(
+                "{} training row{}: a model needs at least {MIN_TRAINING_ROWS} (each is measured against the others)",
+                data.train.rows,
+                if data.train.rows == 1 { "" } else { "s" }
+            )));
+        }
         let config = self.config(&data)?;
         Ok((data, config))
     }
@@ -302,13 +309,6 @@ pub fn prepare_fit(table: &Table, contamination: f64, seed: u64, protocol: data:
             delimiter: table.report.delimiter,
         }
     };
-    if data.train.rows < MIN_TRAINING_ROWS {
-        return Err(Error::Data(format!(
-            "{} training row{}: a model needs at least {MIN_TRAINING_ROWS} (each is measured against the others)",
-            data.train.rows,
-            if data.train.rows == 1 { "" } else { "s" }
-        )));
-    }
     Ok(data)
 }
 
@@ -359,7 +359,8 @@ mod tests {
 
     #[test]
     fn one_training_row_is_refused_before_anything_trains() {
-        let e = prepare_fit(&table("a,b\n1,2\n"), 0.0, 0, data::Protocol::Paper).unwrap_err().to_string();
+        let request = FitRequest::new(ConfigOverrides::new(Preset::Robust));
+        let e = request.prepare(&table("a,b\n1,2\n")).unwrap_err().to_string();
         assert!(e.contains("1 training row") && e.contains("at least 2"), "{e}");
     }
 
