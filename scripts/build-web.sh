@@ -168,7 +168,7 @@ for dir in www/pkg-cpu www/pkg; do
   gz=$(gzip -9 -c "$dir/da3d_web_bg.wasm" | wc -c)
   awk -v d="$dir" -v r="$raw" -v g="$gz" 'BEGIN { printf "%s/da3d_web_bg.wasm: %d bytes raw (%.1f MiB), %d bytes gzipped (%.2f MiB)\n", d, r, r / 1048576, g, g / 1048576 }'
 done
-echo "page: www/ (index.html, app.js, worker.js, charts.js, style.css, pkg/, pkg-cpu/, data/)"
+echo "page: www/ (index.html, style.css, the ES modules www/*.js, pkg/, pkg-cpu/, data/)"
 
 if [ "$serve" = 1 ]; then
   echo "serving www/ on http://127.0.0.1:$PORT (Ctrl-C to stop)"

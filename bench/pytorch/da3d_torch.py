@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
+# Over 500 lines: one self-contained peer of the whole trainer, kept in one file so it runs without the repository.
 """PyTorch (CPU) peer of the da3d crate, for benchmarking.
 
-It mirrors the crate's networks and training steps (crates/da3d/src/config.rs, model/mlp.rs,
+It mirrors the crate's networks and training steps (crates/da3d/src/config/, model/mlp.rs,
 model/networks.rs, train/mod.rs) so that each batch does the same work as the Rust trainer:
 same layer sizes, activations, dropout, spectral normalisation (3 power iterations from a fixed
 start in every forward pass), Adam settings, per-phase steps and batches per epoch. Exact
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # --------------------------------------------------------------------------------------------
-# Presets (crates/da3d/src/config.rs, TrainingConfig::preset), for the known data sets.
+# Presets (crates/da3d/src/config/presets.rs), for the known data sets.
 # --------------------------------------------------------------------------------------------
 
 PAPER_ENCODER = {
@@ -62,7 +63,7 @@ REFERENCE_BATCH = {"mammography": 128, "doh": 128, "nslkdd": 512, "census": 512,
 
 
 def encoder_rule(d):
-    """Encoder widths for an unknown data set (config.rs `encoder_rule`)."""
+    """Encoder widths for an unknown data set (config/presets.rs `encoder_rule`)."""
     start, code, n = float(max(2 * d, 4)), float(max(d // 10, 2)), 6
     return [int(max(round(start * (code / start) ** (i / (n - 1))), code)) for i in range(n)]
 

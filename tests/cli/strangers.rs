@@ -168,10 +168,14 @@ fn bundles_that_would_exhaust_memory_are_refused_before_they_allocate() {
     assert!(started.elapsed() < Duration::from_secs(20), "refused at once");
     // The stored neighbour beyond what the config counts (each scored row would cost O(k²)).
     edit_bundle(&model, &bad, |h| h["neighbours"]["k"] = json!(200_000));
-    refused(&run(&["score", &bad, &data]), &["the neighbours term counts the 200000-th neighbour but the config asks for the 5-th"]);
+    for cmd in [&["info", bad.as_str()][..], &["score", &bad, &data]] {
+        refused(&run(cmd), &["the neighbours term counts the 200000-th neighbour but the config asks for the 5-th"]);
+    }
     // Networks of ten thousand layers are refused by the config's limit, not built.
     edit_bundle(&model, &bad, |h| h["config"]["architecture"]["alarm"] = json!(vec![2; 10_000]));
-    refused(&run(&["score", &bad, &data]), &["architecture.alarm", "10000 layers"]);
+    for cmd in [&["info", bad.as_str()][..], &["score", &bad, &data]] {
+        refused(&run(cmd), &["architecture.alarm", "10000 layers"]);
+    }
 }
 
 /// Standard base64 with padding.

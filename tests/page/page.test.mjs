@@ -1,3 +1,4 @@
+// Over 500 lines: one browser and one server shared by every page test, which node:test gives per file.
 // Headless-browser tests of the da3d page (www/): `node --test tests/page/`.
 //
 // Needs: the page built (scripts/build-web.sh: www/pkg/, www/pkg-cpu/ and www/data/), /usr/bin/chromium
@@ -12,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -212,6 +214,24 @@ function parseScores(csv) {
 }
 
 /** A small labelled CSV: `rows` rows of smooth features, every 10th row an anomaly. */
+/** A bundle with its header JSON changed by `edit(header)`, framed again with a correct checksum
+ * (magic · version u32 · header length u64 · header · weights length u64 · weights · FNV-1a 64). */
+function editBundle(bytes, edit) {
+  const headerLen = Number(bytes.readBigUInt64LE(12));
+  const header = JSON.parse(bytes.subarray(20, 20 + headerLen).toString('utf8'));
+  edit(header);
+  const rest = bytes.subarray(20 + headerLen, bytes.length - 8);
+  const text = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  const body = Buffer.concat([bytes.subarray(0, 12), len, text, rest]);
+  let h = 0xcbf29ce484222325n;
+  for (const b of body) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  const sum = Buffer.alloc(8);
+  sum.writeBigUInt64LE(h);
+  return Buffer.concat([body, sum]);
+}
+
 function smallCsv(columns, rows) {
   const lines = [[...columns, 'label'].join(',')];
   for (let i = 0; i < rows; i++) {
@@ -691,14 +711,15 @@ describe('da3d page', () => {
     }
   });
 
-  test('a model bundle that does not fit the data, or is no bundle, is named on the page', { timeout: 600_000 }, async () => {
+  test('a model bundle that does not fit the data, is no bundle or holds what no model may, is named on the page', { timeout: 600_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
       const { page, errors, requests } = await openPage(browser, srv.origin);
-      // A bundle of columns f1, f2, f3, trained here on the CPU (a few seconds).
+      // A bundle of columns f1, f2, f3, trained here on the CPU (a few seconds): the default
+      // detector, whose bundle holds the neighbours term's reference rows.
       await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(smallCsv(['f1', 'f2', 'f3'], 300)) });
       await page.waitForFunction(() => /small\.csv: 300 rows/.test(document.getElementById('data-summary').textContent));
-      await setSchedule(page, { ...SCHEDULE, aae: '1', pretrain: '1', da3d: '1', batch: '64' });
+      await setSchedule(page, { ...SCHEDULE, preset: 'robust', aae: '1', pretrain: '0', da3d: '0', batch: '64' });
       await trainQuick(page);
       const bundle = (await downloadText(page, '#download-model')).bytes;
       const bundlePath = path.join(tmp, 'f123.da3d');
@@ -720,6 +741,20 @@ describe('da3d page', () => {
       console.log(`cut-off bundle message: ${await expectError(page, /“half\.da3d” is not a usable model bundle: .*truncated/, 'half a bundle')}`);
       await page.setInputFiles('#bundle-file', { name: 'picture.png', mimeType: 'image/png', buffer: fs.readFileSync(path.join(WWW, 'favicon.svg')) });
       await expectError(page, /“picture\.png” is not a usable model bundle/, 'a picture as a bundle');
+
+      // Bundles from strangers (the CLI's loader, the same messages): numbers that are not finite,
+      // reference rows that would inflate past what a model holds, a neighbour count past the config's.
+      const strangers = [
+        ['nan.da3d', (h) => { h.threshold = 1e39; }, /“nan\.da3d” is not a usable model bundle: .*the threshold is not a finite number/],
+        ['bomb.da3d', (h) => { h.neighbours.reference = zlib.deflateRawSync(Buffer.alloc(64 << 20), { level: 9 }).toString('base64'); }, /“bomb\.da3d” is not a usable model bundle: .*more than 5000000 values/],
+        ['k.da3d', (h) => { h.neighbours.k = 200000; }, /“k\.da3d” is not a usable model bundle: .*200000-th neighbour/],
+      ];
+      for (const [name, edit, pattern] of strangers) {
+        const edited = editBundle(bundle, edit);
+        assert.ok(edited.length < 1 << 20, `${name} is a small file (${edited.length} bytes)`);
+        await page.setInputFiles('#bundle-file', { name, mimeType: 'application/octet-stream', buffer: edited });
+        console.log(`${name} message: ${await expectError(page, pattern, name)}`);
+      }
 
       // The fitting data scores with the bundle.
       await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(smallCsv(['f1', 'f2', 'f3'], 300)) });

@@ -120,3 +120,35 @@ pub fn create_new_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_differ_and_a_link_in_the_way_is_never_followed() {
+        let a = unpredictable_name("x-");
+        let b = unpredictable_name("x-");
+        assert_ne!(a, b, "two names in one process");
+        assert!(!a.contains(&std::process::id().to_string()), "{a}");
+        let dir = private_dir("da3d-cleanup-test-").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+            // A link planted where the file is to be created: refused, the target untouched.
+            let target = dir.join("target");
+            std::fs::write(&target, "kept").unwrap();
+            let link = dir.join("planted");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let e = create_new_private(&link).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
+            let fresh = dir.join("fresh");
+            create_new_private(&fresh).unwrap();
+            assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        forget_path(&dir);
+    }
+}

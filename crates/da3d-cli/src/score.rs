@@ -1,5 +1,5 @@
 //! `da3d score`: a CSV file scored batch by batch with a bundle; memory does not grow with the
-//! rows (a labelled file keeps a score and a label per row for its ROC AUC).
+//! rows (a labelled file keeps a score per row, 4 bytes, for its ROC AUC).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -34,10 +34,11 @@ struct ScoreTally {
     bad: usize,
     first_bad: Vec<String>,
     stats: TransformStats,
-    /// For the ROC AUC of a labelled file: each scored row's score and label (5 bytes a row);
-    /// empty when the file has no labels.
-    scores: Vec<f32>,
-    labels: Vec<u8>,
+    /// For the ROC AUC of a labelled file: each scored row's score, kept by label (4 bytes a
+    /// row); empty when the file has no labels.
+    labelled: metrics::LabelledScores,
+    /// Some scored row had no label: no ROC AUC (it would be of a part of the rows).
+    rows_without_label: bool,
 }
 
 /// Score `data_path` with the model at `model_path`.
@@ -71,7 +72,9 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
         writeln!(w)?;
         let mut values = Vec::with_capacity(batch_rows * encoder.width());
         let mut lines = Vec::with_capacity(batch_rows);
-        let flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, tally: &mut ScoreTally, w: &mut dyn Write| -> Result<()> {
+        // The labels of the batch's rows (a labelled file).
+        let mut labels = Vec::with_capacity(batch_rows);
+        let flush = |values: &mut Vec<f32>, lines: &mut Vec<u64>, labels: &mut Vec<u8>, tally: &mut ScoreTally, w: &mut dyn Write| -> Result<()> {
             if lines.is_empty() {
                 return Ok(());
             }
@@ -99,10 +102,17 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
                 writeln!(w)?;
             }
             if encoder.has_label() {
-                tally.scores.extend_from_slice(&scores);
+                if labels.len() == scores.len() {
+                    for (s, l) in scores.iter().zip(labels.iter()) {
+                        tally.labelled.push(*s, *l);
+                    }
+                } else {
+                    tally.rows_without_label = true;
+                }
             }
             tally.rows += lines.len();
             lines.clear();
+            labels.clear();
             *values = Vec::with_capacity(batch_rows * encoder.width());
             Ok(())
         };
@@ -111,7 +121,7 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
                 Ok(Encoded::Row(l)) => {
                     lines.push(line);
                     if let Some(l) = l {
-                        tally.labels.push(l);
+                        labels.push(l);
                     }
                 }
                 Ok(Encoded::Missing { column }) => {
@@ -127,10 +137,10 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
                 Err(e) => return Err(anyhow::Error::new(e).context(ctx())),
             }
             if lines.len() == batch_rows {
-                flush(&mut values, &mut lines, &mut tally, w)?;
+                flush(&mut values, &mut lines, &mut labels, &mut tally, w)?;
             }
         }
-        flush(&mut values, &mut lines, &mut tally, w)?;
+        flush(&mut values, &mut lines, &mut labels, &mut tally, w)?;
         Ok(())
     };
     match &request.output {
@@ -149,10 +159,11 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
     if tally.bad > 0 {
         eprintln!("skipped {} bad rows; first: {}", tally.bad, tally.first_bad.join("; "));
     }
-    if tally.labels.len() == tally.scores.len() && !tally.labels.is_empty() {
-        if let (Ok(auc), Ok(ap)) = (metrics::roc_auc(&tally.scores, &tally.labels), metrics::average_precision(&tally.scores, &tally.labels)) {
-            eprintln!("labels found: ROC AUC {auc:.4}, average precision {ap:.4}");
-        }
+    if !tally.labelled.is_empty()
+        && !tally.rows_without_label
+        && let Ok((auc, ap)) = std::mem::take(&mut tally.labelled).metrics()
+    {
+        eprintln!("labels found: ROC AUC {auc:.4}, average precision {ap:.4}");
     }
     if let Some((line, column)) = &tally.first_dropped {
         eprintln!(

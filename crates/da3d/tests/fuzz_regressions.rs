@@ -27,3 +27,20 @@ fn csv_reader_regressions() {
 fn bundle_loader_regressions() {
     assert!(replay("bundle_loader", da3d::fuzzing::bundle_loader) > 0, "no regression inputs found");
 }
+
+#[test]
+fn bundle_fields_regressions() {
+    assert!(replay("bundle_fields", da3d::fuzzing::bundle_fields) > 0, "no regression inputs found");
+}
+
+#[test]
+fn the_structure_aware_seeds_are_valid_bundles_of_both_scores() {
+    use da3d::bundle::Model;
+    let seeds = da3d::fuzzing::seed_bundles();
+    assert_eq!(seeds.len(), 2);
+    let device = burn::tensor::Device::flex();
+    let models: Vec<Model> = seeds.iter().map(|b| Model::from_bytes(b, &device).expect("a seed loads")).collect();
+    assert_eq!(models[0].header.config.ensemble.members, 2);
+    assert!(models[0].header.neighbours.is_some(), "the default seed holds the neighbours term");
+    assert_eq!(models[1].header.config.method, da3d::config::Method::Da3d);
+}

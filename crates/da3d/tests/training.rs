@@ -1,3 +1,4 @@
+// Over 500 lines: one integration-test binary, so that the trainer compiles once for all of these tests.
 //! Training, scoring and bundle tests on the CPU backend (flex).
 
 use burn::tensor::Device;

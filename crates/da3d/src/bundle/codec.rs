@@ -18,7 +18,7 @@ use crate::detector::neighbours::MAX_REFERENCE_VALUES;
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Deflated (fast level) little-endian bytes of `values`.
-pub(super) fn deflate(values: &[f32]) -> Vec<u8> {
+pub(crate) fn deflate(values: &[f32]) -> Vec<u8> {
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
     for chunk in values.chunks(1 << 14) {
         let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -28,7 +28,7 @@ pub(super) fn deflate(values: &[f32]) -> Vec<u8> {
 }
 
 /// The values of [`deflate`]'s bytes.
-pub(super) fn inflate(bytes: &[u8]) -> Result<Vec<f32>, String> {
+pub(crate) fn inflate(bytes: &[u8]) -> Result<Vec<f32>, String> {
     let cap = (MAX_REFERENCE_VALUES * 4) as u64;
     let mut raw = Vec::new();
     flate2::read::DeflateDecoder::new(bytes)
@@ -44,7 +44,7 @@ pub(super) fn inflate(bytes: &[u8]) -> Result<Vec<f32>, String> {
     Ok(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
-pub(super) fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -56,7 +56,7 @@ pub(super) fn encode(bytes: &[u8]) -> String {
     out
 }
 
-pub(super) fn decode(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
     let text = text.as_bytes();
     if text.len() % 4 != 0 {
         return Err(format!("base64 of {} characters, not a multiple of 4", text.len()));

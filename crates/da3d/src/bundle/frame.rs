@@ -23,7 +23,7 @@ fn read_u64(bytes: &[u8], at: usize) -> u64 {
 
 /// The bundle bytes around a serialised header and weights: magic, format version, lengths and
 /// the checksum (the inverse of `split`).
-pub(super) fn frame(version: u32, header: &[u8], weights: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(version: u32, header: &[u8], weights: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(MIN_LEN + header.len() + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&version.to_le_bytes());
@@ -37,7 +37,7 @@ pub(super) fn frame(version: u32, header: &[u8], weights: &[u8]) -> Vec<u8> {
 }
 
 /// Check framing, version and checksum; return (format version, header, weights).
-pub(super) fn split(bytes: &[u8]) -> Result<(u32, &[u8], &[u8])> {
+pub(crate) fn split(bytes: &[u8]) -> Result<(u32, &[u8], &[u8])> {
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         if bytes.len() < 8 && MAGIC.starts_with(bytes) {
             return Err(Error::Bundle(format!("truncated: {} bytes", bytes.len())));

@@ -21,8 +21,8 @@
 //! every number before it is used (finite weights, scales, threshold and reference rows; widths,
 //! layers and counts within the format's limits and consistent with the stored config).
 
-mod codec;
-mod frame;
+pub(crate) mod codec;
+pub(crate) mod frame;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +45,10 @@ pub use frame::MAGIC;
 /// residual tails term, 5: reference rows as bytes, the tails term alone, 6: the autoencoders
 /// alone).
 pub const FORMAT_VERSION: u32 = 6;
+
+/// Parameters a format-6 bundle may ask to be built beside its stored autoencoders whatever their
+/// size (the alarm, generator and critics it does not store): 2^24, 64 MB of f32.
+const UNSTORED_PARAMETERS: u64 = 1 << 24;
 
 /// Whether a model of `config` needs its members' autoencoders alone: its score reads no alarm
 /// and its schedule trains none (so no generator or critic either; the latent discriminator only
@@ -203,13 +207,116 @@ impl Model {
         Ok(frame::frame(version, &header, &weights))
     }
 
-    /// Check that the members and score scales fit the config (after assembling or loading).
+    /// Check that the members fit the config and the header its terms (after assembling or loading).
     fn check_members(&self) -> Result<()> {
-        let h = &self.header;
-        let want = h.config.ensemble.members;
+        let want = self.header.config.ensemble.members;
         if self.members.len() != want {
             return Err(Error::Bundle(format!("the config has {want} members but the weights hold {}", self.members.len())));
         }
+        self.header.check_terms()
+    }
+
+    /// Check that every weight is a finite number (one that is not makes every score one, and no
+    /// row is ever flagged), and the header's numbers ([`BundleHeader::check_numbers`]).
+    async fn check_numbers(&self) -> Result<()> {
+        self.header.check_numbers()?;
+        for (k, m) in self.members.iter().enumerate() {
+            if !all_finite(m).await? {
+                return Err(Error::Bundle(format!("ensemble member {}: a weight is not a finite number", k + 1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read only the header (no weights loaded, no device needed), checked as [`from_bytes`](Self::from_bytes) checks it.
+    pub fn read_header(bytes: &[u8]) -> Result<BundleHeader> {
+        let (version, header, _) = frame::split(bytes)?;
+        let header: BundleHeader = serde_json::from_slice(header).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
+        header.check(version)?;
+        Ok(header)
+    }
+
+    /// Load a bundle onto `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let (version, header_bytes, weights) = frame::split(bytes)?;
+        let header: BundleHeader =
+            serde_json::from_slice(header_bytes).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
+        header.check(version)?;
+        let members = header.config.ensemble.members;
+        // Refuse before allocating: stored networks bigger than the weights that come with them.
+        let stored = if version == 6 { header.networks.aae_parameter_count() } else { header.networks.parameter_count() };
+        let parameters = stored.saturating_mul(members as u64);
+        if parameters.saturating_mul(4) > weights.len() as u64 {
+            return Err(Error::Bundle(format!(
+                "the stored networks have {parameters} parameters but the weights hold only {} bytes",
+                weights.len()
+            )));
+        }
+        // Cast to the networks' dtype (f32): a record claiming another dtype (a corrupted byte,
+        // found by fuzzing) made burn panic when loaded verbatim.
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|e| Error::Bundle(format!("weights are not valid: {e}")))?
+            .cast_to_module_dtype();
+        let misfit = |e: String| Error::Bundle(format!("weights do not fit the stored config: {e}"));
+        let members = if version == 1 {
+            vec![header.networks.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))?]
+        } else if version == 6 {
+            let empty: Vec<Aae> = (0..members).map(|_| header.networks.aae.init(device)).collect();
+            let autoencoders = empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?;
+            autoencoders.into_iter().map(|aae| header.networks.init_around(aae, device)).collect()
+        } else {
+            let empty: Vec<Networks> = (0..members).map(|_| header.networks.init(device)).collect();
+            empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?
+        };
+        let model = Model { header, members };
+        model.check_members()?;
+        wait(model.check_numbers())?;
+        Ok(model)
+    }
+}
+
+impl BundleHeader {
+    /// Check everything the header says against itself and the format `version`, before any
+    /// weight is read: the stored config (validated), the networks it gives, the input width, what
+    /// the format holds, the score's terms, every number finite.
+    fn check(&self, version: u32) -> Result<()> {
+        let header = self;
+        let config = header.config.clone().validated().map_err(|e| Error::Bundle(format!("stored config is not valid: {e}")))?;
+        // The stored networks must be the ones the stored (validated) config gives: an edited or
+        // corrupted `networks` entry (say, dropout 1.2, found by fuzzing) must not reach burn.
+        let expected = config.networks(header.networks.aae.d_input);
+        if serde_json::to_value(&expected).ok() != serde_json::to_value(&header.networks).ok() {
+            return Err(Error::Bundle("the stored networks do not match the stored config".into()));
+        }
+        if header.preprocessor.width() != header.networks.aae.d_input {
+            return Err(Error::Bundle(format!(
+                "preprocessing gives {} inputs but the networks take {}",
+                header.preprocessor.width(),
+                header.networks.aae.d_input
+            )));
+        }
+        check_format(version, header)?;
+        // Format 6 stores the autoencoders alone; the members' other networks are built empty
+        // around them, so their size comes from the config alone: bounded by what is stored, or
+        // by a small allowance (an edited config asked for two alarm layers of 60,000 units: 14 GB).
+        if version == 6 {
+            let unstored = (self.networks.parameter_count() - self.networks.aae_parameter_count()).saturating_mul(self.config.ensemble.members as u64);
+            let parameters = self.networks.aae_parameter_count().saturating_mul(self.config.ensemble.members as u64);
+            if unstored > parameters.max(UNSTORED_PARAMETERS) {
+                return Err(Error::Bundle(format!(
+                    "the config's alarm, generator and critics would have {unstored} parameters, more than the {parameters} \
+                     stored for the autoencoders (format 6 stores the autoencoders alone)"
+                )));
+            }
+        }
+        header.check_terms()?;
+        header.check_numbers()
+    }
+
+    /// Check that the score scales and the neighbours term fit the config and the input width.
+    fn check_terms(&self) -> Result<()> {
+        let h = self;
+        let want = h.config.ensemble.members;
         if h.config.ensemble.scoring.is_standardised() {
             let scales = h.scales.as_ref().map_or(0, Vec::len);
             if scales != want {
@@ -246,80 +353,6 @@ impl Model {
         Ok(())
     }
 
-    /// Check that every weight is a finite number (one that is not makes every score one, and no
-    /// row is ever flagged), and the header's numbers ([`BundleHeader::check_numbers`]).
-    async fn check_numbers(&self) -> Result<()> {
-        self.header.check_numbers()?;
-        for (k, m) in self.members.iter().enumerate() {
-            if !all_finite(m).await? {
-                return Err(Error::Bundle(format!("ensemble member {}: a weight is not a finite number", k + 1)));
-            }
-        }
-        Ok(())
-    }
-
-    /// Read only the header (no weights loaded, no device needed), its numbers checked.
-    pub fn read_header(bytes: &[u8]) -> Result<BundleHeader> {
-        let (_, header, _) = frame::split(bytes)?;
-        let header: BundleHeader = serde_json::from_slice(header).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
-        header.check_numbers()?;
-        Ok(header)
-    }
-
-    /// Load a bundle onto `device`.
-    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let (version, header_bytes, weights) = frame::split(bytes)?;
-        let header: BundleHeader =
-            serde_json::from_slice(header_bytes).map_err(|e| Error::Bundle(format!("header is not valid: {e}")))?;
-        let config = header.config.clone().validated().map_err(|e| Error::Bundle(format!("stored config is not valid: {e}")))?;
-        // The stored networks must be the ones the stored (validated) config gives: an edited or
-        // corrupted `networks` entry (say, dropout 1.2, found by fuzzing) must not reach burn.
-        let expected = config.networks(header.networks.aae.d_input);
-        if serde_json::to_value(&expected).ok() != serde_json::to_value(&header.networks).ok() {
-            return Err(Error::Bundle("the stored networks do not match the stored config".into()));
-        }
-        if header.preprocessor.width() != header.networks.aae.d_input {
-            return Err(Error::Bundle(format!(
-                "preprocessing gives {} inputs but the networks take {}",
-                header.preprocessor.width(),
-                header.networks.aae.d_input
-            )));
-        }
-        let members = header.config.ensemble.members;
-        check_format(version, &header)?;
-        // Refuse before allocating: stored networks bigger than the weights that come with them.
-        let stored = if version == 6 { header.networks.aae_parameter_count() } else { header.networks.parameter_count() };
-        let parameters = stored.saturating_mul(members as u64);
-        if parameters.saturating_mul(4) > weights.len() as u64 {
-            return Err(Error::Bundle(format!(
-                "the stored networks have {parameters} parameters but the weights hold only {} bytes",
-                weights.len()
-            )));
-        }
-        // Cast to the networks' dtype (f32): a record claiming another dtype (a corrupted byte,
-        // found by fuzzing) made burn panic when loaded verbatim.
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| Error::Bundle(format!("weights are not valid: {e}")))?
-            .cast_to_module_dtype();
-        let misfit = |e: String| Error::Bundle(format!("weights do not fit the stored config: {e}"));
-        let members = if version == 1 {
-            vec![header.networks.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))?]
-        } else if version == 6 {
-            let empty: Vec<Aae> = (0..members).map(|_| header.networks.aae.init(device)).collect();
-            let autoencoders = empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?;
-            autoencoders.into_iter().map(|aae| header.networks.init_around(aae, device)).collect()
-        } else {
-            let empty: Vec<Networks> = (0..members).map(|_| header.networks.init(device)).collect();
-            empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?
-        };
-        let model = Model { header, members };
-        model.check_members()?;
-        wait(model.check_numbers())?;
-        Ok(model)
-    }
-}
-
-impl BundleHeader {
     /// Check that every number of the header the score reads is finite: the threshold and
     /// quantiles, the preprocessing's ranges, the code statistics.
     pub fn check_numbers(&self) -> Result<()> {

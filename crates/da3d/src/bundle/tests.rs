@@ -130,6 +130,13 @@ fn a_model_that_reads_its_autoencoders_alone_stores_them_alone_as_format_6() {
     // Weights too few for the autoencoders are refused before allocating.
     let e = load_error(&frame(6, header, &weights[..4 * aae - 1]));
     assert!(e.contains(&format!("the stored networks have {aae} parameters but the weights hold only")), "{e}");
+    // The alarm it does not store is built from the config: two layers of 60,000 units (14 GB)
+    // are refused before anything is built.
+    let mut h: Value = serde_json::from_slice(header).unwrap();
+    h["config"]["architecture"]["alarm"] = serde_json::json!([60_000, 60_000]);
+    h["networks"]["alarm"]["hidden"] = serde_json::json!([60_000, 60_000]);
+    let e = load_error(&frame(6, &serde_json::to_vec(&h).unwrap(), weights));
+    assert!(e.contains("the config's alarm, generator and critics would have"), "{e}");
 }
 
 #[test]

@@ -219,6 +219,16 @@ mod tests {
         }
     }
 
+    /// A residual that is not a number makes the row's term not a number (which scoring turns
+    /// into an error naming the row), never the "perfectly normal" 0 of probability 1.
+    #[test]
+    fn a_residual_that_is_not_a_number_is_not_normal() {
+        let z: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        let t = ResidualTails::fit(&z, 100, 1).unwrap();
+        assert!(t.nll_of(0, f32::NAN).is_nan());
+        assert!(t.log_sum_of(&[f32::NAN]).is_nan());
+    }
+
     /// The row's term sums its inputs' −ln p, and the standardised term uses the stored moments.
     #[test]
     fn terms_sum_inputs_and_standardise() {

@@ -135,9 +135,7 @@ mod tests {
 
     use super::*;
 
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
+    use crate::model::fused::values;
 
     #[test]
     fn fused_adam_gives_burns_adam_updates() {

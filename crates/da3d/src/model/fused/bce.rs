@@ -96,9 +96,7 @@ mod tests {
 
     use super::*;
 
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
+    use crate::model::fused::values;
 
     #[test]
     fn fused_bce_matches_the_composite_forward_and_backward() {

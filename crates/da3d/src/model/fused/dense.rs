@@ -323,9 +323,7 @@ mod tests {
     use super::*;
     use crate::model::fused::selu_flex;
 
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
+    use crate::model::fused::values;
 
     /// `dropout(selu(x·W + b))` fused against burn's `Linear`, the fused SELU and `dropout::apply`
     /// from the same mask generator state: the same bits forward and in every gradient, for a small layer and one

@@ -34,6 +34,12 @@ pub(crate) const PARALLEL_ELEMENTS: usize = 1 << 16;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) const PARALLEL_CHUNK: usize = 1 << 14;
 
+/// A tensor's values, for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
 /// A contiguous tensor from offset 0 (a copy only when the layout needs one).
 pub(crate) fn dense(t: FlexTensor) -> FlexTensor {
     let layout = t.layout();
