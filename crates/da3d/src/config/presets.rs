@@ -24,6 +24,16 @@ pub const ROBUST_STEPS: [usize; 3] = [2_625, 0, 0];
 pub const ROBUST_MAX_EPOCHS: usize = 2_000;
 /// Members of the `robust` preset.
 pub const ROBUST_MEMBERS: usize = 5;
+/// The widest layer of the `robust` and `quick` autoencoders (their first starts at 2·d): the
+/// cost of a step grows with the square of the widths, and 1,500 inputs would start at 3,000.
+/// Tables of up to 256 inputs are not affected.
+pub const ROBUST_MAX_WIDTH: usize = 512;
+/// The `robust` and `quick` budget in arithmetic, per member: AAE steps × rows per step ×
+/// autoencoder parameters at most this. Fewer steps where the networks are large; the suite's
+/// tables of up to 166 inputs never reach it (NSL-KDD: 1.5·10¹¹, Musk: 3.2·10¹¹), Census (503
+/// inputs) trains about 60 % of its steps, a table of 1,500 inputs about a fifth
+/// (docs/results.md, "Wide tables").
+pub const ROBUST_ROW_PARAMETERS: f64 = 4e11;
 /// The `quick` preset's step budget (as [`ROBUST_STEPS`]): chosen on Mammography for a model
 /// within seed noise of `robust` in about a fifth of its time (docs/results.md).
 pub const QUICK_STEPS: [usize; 3] = [1_750, 0, 0];
@@ -113,14 +123,14 @@ pub fn encoder_rule(d: usize) -> Vec<usize> {
 /// The `robust` and `quick` presets' code size: half the inputs, but never more numbers than the
 /// table has columns (a one-hot block of many inputs holds one value), at least 2.
 pub fn robust_code(shape: DataShape) -> usize {
-    (shape.inputs / 2).min(shape.columns).max(2)
+    (shape.inputs / 2).min(shape.columns).min(ROBUST_MAX_WIDTH / 2).max(2)
 }
 
 /// The `robust` and `quick` presets' encoder: [`encoder_rule`]'s six geometric layers from about
 /// 2·d, down to [`robust_code`] rather than d/10: the residual scores gain from a code that keeps
 /// more of each row (docs/results.md); at 6 inputs (Mammography) the code has 3 numbers, not 2.
 pub fn robust_encoder_rule(shape: DataShape) -> Vec<usize> {
-    geometric_encoder(shape.inputs, robust_code(shape))
+    geometric_encoder(shape.inputs.min(ROBUST_MAX_WIDTH / 2), robust_code(shape))
 }
 
 /// Six widths, geometric from about 2·d down to `code`.
@@ -263,7 +273,11 @@ impl TrainingConfig {
         c.architecture.generator = generator_rule(c.code_size());
         let batches = shape.rows.max(1).div_ceil(c.schedule.batch_size);
         let epochs = |steps: usize| if steps == 0 { 0 } else { steps.div_ceil(batches).clamp(1, ROBUST_MAX_EPOCHS) };
-        c.schedule.aae_epochs = epochs(steps[0]);
+        // The budget in arithmetic: wide networks take fewer steps.
+        let rows_per_step = c.schedule.batch_size.min(shape.rows.max(1)) as f64;
+        let parameters = c.networks(shape.inputs).aae_parameter_count() as f64;
+        let affordable = (ROBUST_ROW_PARAMETERS / (rows_per_step * parameters)).floor().max(1.0) as usize;
+        c.schedule.aae_epochs = epochs(steps[0].min(affordable));
         c.schedule.pretrain_epochs = epochs(steps[1]);
         c.schedule.da3d_epochs = epochs(steps[2]);
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
@@ -296,6 +310,29 @@ mod tests {
         r.validate().unwrap();
     }
 
+    /// Wide tables: no layer wider than [`ROBUST_MAX_WIDTH`], and fewer steps where a step costs
+    /// more than the budget allows; the suite's tables (up to 166 inputs, besides Census) keep every step.
+    #[test]
+    fn robust_bounds_the_cost_of_wide_tables() {
+        let cost = |c: &TrainingConfig, inputs: usize, rows: usize| {
+            let steps = c.schedule.aae_epochs * rows.div_ceil(c.schedule.batch_size);
+            (steps, steps as f64 * c.schedule.batch_size.min(rows) as f64 * c.networks(inputs).aae_parameter_count() as f64)
+        };
+        for (inputs, columns, rows) in [(6, 6, 8_000), (36, 36, 3_000), (100, 100, 3_800), (122, 41, 60_000), (166, 166, 1_500)] {
+            let c = TrainingConfig::preset_for_data(Preset::Robust, DataShape { inputs, columns, rows }, None);
+            assert!(cost(&c, inputs, rows).0 >= ROBUST_STEPS[0], "{inputs} inputs keep their steps");
+        }
+        for (inputs, columns, rows) in [(503, 41, 16_000), (1_500, 1_500, 1_000), (20_000, 20_000, 500)] {
+            let c = TrainingConfig::preset_for_data(Preset::Robust, DataShape { inputs, columns, rows }, None);
+            assert!(c.architecture.encoder.iter().all(|&w| w <= ROBUST_MAX_WIDTH), "{:?}", c.architecture.encoder);
+            let (steps, arithmetic) = cost(&c, inputs, rows);
+            assert!(steps < ROBUST_STEPS[0], "{inputs} inputs: {steps} steps");
+            // Within an epoch of the budget.
+            let epoch = rows.div_ceil(c.schedule.batch_size) as f64 * c.schedule.batch_size.min(rows) as f64;
+            assert!(arithmetic <= ROBUST_ROW_PARAMETERS + epoch * c.networks(inputs).aae_parameter_count() as f64, "{inputs}: {arithmetic:e}");
+        }
+    }
+
     #[test]
     fn robust_sizes_its_schedule_by_rows_and_keeps_paper_untouched() {
         let small = TrainingConfig::preset_for_rows(Preset::Robust, 30, Some(300), Some("mammography"));
@@ -314,7 +351,7 @@ mod tests {
         // One-hot inputs: no more code numbers than columns.
         let one_hot = TrainingConfig::preset_for_data(Preset::Robust, DataShape { inputs: 500, columns: 30, rows: 300 }, None);
         assert_eq!(one_hot.code_size(), 30);
-        assert_eq!(one_hot.architecture.encoder[0], 1000);
+        assert_eq!(one_hot.architecture.encoder[0], ROBUST_MAX_WIDTH, "2·d, at most the widest layer");
         assert_eq!(robust_code(DataShape::numeric(3, 10)), 2);
         assert_eq!(small.architecture.generator, generator_rule(15));
         assert_eq!(small.dataset, None);
