@@ -1,10 +1,11 @@
 //! End-to-end tests: the `da3d` binary as a user runs it, on small seeded synthetic fixtures and
 //! the data sets. `train_score` trains, scores and explains; `eval` runs the protocol; `inputs` reads
 //! files users write; `strangers` the files and runs that must never exhaust memory, give a
-//! silently wrong model or lose work.
+//! silently wrong model or lose work; `state` stopping and going on.
 
 mod eval;
 mod inputs;
+mod state;
 mod strangers;
 mod train_score;
 

@@ -2,14 +2,51 @@
 //! output files. SIGINT and SIGTERM are taken by one thread of their own (`sigwait`), which stops
 //! the registered workers, removes the registered paths and ends the process with the signal's
 //! exit code (130, 143); nothing else runs inside a signal handler. Workers are this executable
-//! too: they do the same for what they registered.
+//! too: they do the same for what they registered. While a run saves its training state
+//! (`--state-dir`, [`saves_on_stop`]), the first signal is passed on to the workers and only
+//! noted: the training loops save their state and end the process themselves
+//! ([`stop_requested`], [`exit_stopped`]); a second signal stops at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// Worker processes to stop and paths to remove when the process is stopped.
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Training loops (and parents of workers running them) that save their state when stopped.
+static SAVING: AtomicUsize = AtomicUsize::new(0);
+/// The signal that asked a saving run to stop (0: none).
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+/// While held, a first SIGINT or SIGTERM is noted for [`stop_requested`] (and passed on to the
+/// workers) instead of ending the process.
+pub struct SavesOnStop(());
+
+impl Drop for SavesOnStop {
+    fn drop(&mut self) {
+        SAVING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub fn saves_on_stop() -> SavesOnStop {
+    SAVING.fetch_add(1, Ordering::SeqCst);
+    SavesOnStop(())
+}
+
+/// The signal that asked this saving run to stop, if one did.
+pub fn stop_requested() -> Option<i32> {
+    match STOP.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// End a stopped run: stop the workers, remove the temporary paths, exit with the signal's code.
+pub fn exit_stopped(signal: i32) -> ! {
+    stop_everything();
+    std::process::exit(128 + signal)
+}
 
 /// Take SIGINT and SIGTERM on a thread of their own. Call before any other thread starts (every
 /// thread started later inherits the blocked signals, so none is interrupted in a system call).
@@ -27,7 +64,16 @@ pub fn install() {
         let _ = std::thread::Builder::new().name("da3d-signals".into()).spawn(move || {
             let mut signal: libc::c_int = 0;
             // SAFETY: `set` holds the two blocked signals; `signal` receives the one taken.
-            if libc::sigwait(&set, &mut signal) == 0 {
+            while libc::sigwait(&set, &mut signal) == 0 {
+                if SAVING.load(Ordering::SeqCst) > 0 && STOP.load(Ordering::SeqCst) == 0 {
+                    STOP.store(signal, Ordering::SeqCst);
+                    eprintln!("stopping: saving the training state (a second Ctrl-C stops at once)");
+                    for pid in CHILDREN.lock().map(|c| c.clone()).unwrap_or_default() {
+                        // SAFETY: passing the signal on to a process this one started and has not reaped.
+                        libc::kill(pid as libc::pid_t, signal);
+                    }
+                    continue;
+                }
                 stop_everything();
                 eprintln!("stopped by signal {signal}; workers stopped and temporary files removed");
                 std::process::exit(128 + signal);

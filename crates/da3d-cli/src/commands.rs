@@ -237,9 +237,10 @@ pub fn train(path: &Path, output: &Path, data_args: &DataArgs, args: &TrainArgs,
     if members > 1 && on_cpu {
         say(if threads > 1 { format!("{members} members in {threads} worker processes") } else { format!("{members} members on 1 thread") });
     }
+    let state = args.state()?;
     let fit = Fit::start(data, config, &opts, &backend.device, &backend.name)?;
     let mut reporter = Reporter::new(out, "train");
-    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, request.silence, &mut reporter)?;
+    let outcome = crate::members::train_and_finish(fit, threads, on_cpu, request.silence, &mut reporter, state.as_ref())?;
     let model = outcome.model;
     match (&model.header.metrics, &outcome.data.test) {
         (Some(m), _) => say(format!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows)),
@@ -248,6 +249,10 @@ pub fn train(path: &Path, output: &Path, data_args: &DataArgs, args: &TrainArgs,
     }
     let bytes = model.to_bytes()?;
     write_atomic(output, |w| Ok(w.write_all(&bytes)?))?;
+    if let Some(s) = &state {
+        s.remove_all();
+        say(format!("removed the training state in {}", s.dir.display()));
+    }
     say(format!(
         "wrote {} ({} bytes) in {}; threshold {:.4} flags {:.1} % of training rows",
         output.display(),

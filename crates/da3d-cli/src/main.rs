@@ -12,6 +12,7 @@ mod members;
 mod memory;
 mod progress;
 mod score;
+mod state;
 mod workers;
 
 use std::path::PathBuf;
@@ -232,6 +233,22 @@ pub struct TrainArgs {
     /// schedules takes minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = workers::DEFAULT_SILENCE_SECONDS, value_parser = parse_seconds)]
     pub worker_timeout: u64,
+    /// Save the training state in DIR as the run goes (every --state-every seconds, when a
+    /// member finishes, and on Ctrl-C or SIGTERM), and go on from it when the same command runs
+    /// again: the model is the one an uninterrupted run writes, byte for byte. Removed once the
+    /// model (or `eval`'s table) is written. CPU backend.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Seconds between two saves of the training state.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = parse_seconds)]
+    pub state_every: u64,
+}
+
+impl TrainArgs {
+    /// The run's state folder, if one was asked for.
+    pub fn state(&self) -> anyhow::Result<Option<state::StateDir>> {
+        self.state_dir.as_deref().map(|d| state::StateDir::new(d, std::time::Duration::from_secs(self.state_every))).transpose()
+    }
 }
 
 #[derive(Subcommand)]
@@ -380,6 +397,11 @@ as `train` does), quick (the quick preset, the page's default, likewise). Method
         members: Vec<usize>,
         #[arg(long)]
         threads: usize,
+        /// The run's state folder (members saved as `member-<k>.state`).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 300)]
+        state_every: u64,
     },
 }
 
@@ -407,7 +429,19 @@ fn default_sigpipe() {
     }
 }
 
+/// burn places a loaded optimiser state on its default device until the first step moves it;
+/// with the GPU backend compiled in, that default is the GPU, which a machine without a GPU
+/// driver cannot start. Training state is CPU-only: make the CPU the default unless the user
+/// chose one (`BURN_DEVICE`).
+fn cpu_default_device() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: no other thread runs yet (called first in `main`).
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 fn main() -> ExitCode {
+    cpu_default_device();
     cleanup::install();
     default_sigpipe();
     tune_allocator();
@@ -480,6 +514,9 @@ fn run(command: Command, output: Output) -> anyhow::Result<()> {
             .and_then(|data| commands::split(&data, &data_args, seed, contamination, export.as_deref())),
         Command::Synth { layout, rows, anomaly_rate, seed, output: file } => commands::synth(layout, rows, anomaly_rate, seed, file.as_deref()),
         Command::Bench(args) => bench::run(&args),
-        Command::MemberWorker { job, members, .. } => members::member_worker(&job, &members),
+        Command::MemberWorker { job, members, state_dir, state_every, .. } => {
+            let state = state_dir.map(|d| state::StateDir::new(&d, std::time::Duration::from_secs(state_every))).transpose()?;
+            members::member_worker(&job, &members, state.as_ref())
+        }
     }
 }

@@ -15,11 +15,12 @@ use da3d::config::{TrainingConfig, ValidConfig};
 use da3d::data::Matrix;
 use da3d::model::Networks;
 use da3d::pipeline::{Fit, FitOutcome};
-use da3d::train::{EpochReport, Observer, Progress, Trainer, run_blocking};
+use da3d::train::{EpochReport, Observer, Progress, Trainer};
 use da3d::wait;
 use serde::{Deserialize, Serialize};
 
 use crate::cleanup;
+use crate::state::{self, StateDir};
 use crate::workers::{self, comma_list, round_robin};
 
 /// Cores to compute on: `requested`, or every core the machine reports.
@@ -148,8 +149,9 @@ impl Observer for Printer {
 }
 
 /// `da3d member-worker`: train `members` of the job in `job`, one after another, each written
-/// to the job folder as it finishes.
-pub fn member_worker(job: &Path, members: &[usize]) -> Result<()> {
+/// to the job folder as it finishes; with a state folder, each going on from its state
+/// (`member-<k>.state`) and saving it as it trains.
+pub fn member_worker(job: &Path, members: &[usize], state_dir: Option<&StateDir>) -> Result<()> {
     // A worker that says nothing for this many seconds first (the tests of `--worker-timeout`).
     if let Some(seconds) = std::env::var("DA3D_TEST_WORKER_DELAY").ok().and_then(|v| v.parse().ok()) {
         std::thread::sleep(Duration::from_secs(seconds));
@@ -160,8 +162,16 @@ pub fn member_worker(job: &Path, members: &[usize]) -> Result<()> {
         if member >= config.ensemble.members {
             bail!("member {member} of an ensemble of {}", config.ensemble.members);
         }
-        let mut trainer = Trainer::new(config.member(member), rows.clone(), &device)?;
-        run_blocking(&mut trainer, &mut Printer { member })?;
+        let mut file = state_dir.map(|s| s.file(&format!("member-{member}")));
+        let resumed = match &file {
+            Some(f) => state::resume_trainer(f, config.member(member), rows.clone(), &device)?,
+            None => None,
+        };
+        let mut trainer = match resumed {
+            Some((t, _)) => t,
+            None => Trainer::new(config.member(member), rows.clone(), &device)?,
+        };
+        state::run(&mut trainer, &mut Printer { member }, file.as_mut(), &|| serde_json::Value::Null)?;
         let bytes = da3d::bundle::member_to_bytes(&trainer.networks())?;
         let path = JobDir::member_path(job, member);
         cleanup::create_new_private(&path)
@@ -175,14 +185,26 @@ pub fn member_worker(job: &Path, members: &[usize]) -> Result<()> {
 /// Train `fit` to the end and finish it: its members in `threads` worker processes (the CPU
 /// backend), or its own trainer in this one. `observer` hears every epoch of every member, with
 /// the ensemble's progress (steps over all members; `member`: members finished). A worker that
-/// says nothing for `silence` is stopped.
-pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, silence: Duration, observer: &mut dyn Observer) -> Result<FitOutcome> {
+/// says nothing for `silence` is stopped. With a state folder, the training state is saved as
+/// it goes and the run goes on from it (`state`): the same folder must be resumed with the same
+/// `threads` (one state for the run in this process, one per member in workers).
+pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, silence: Duration, observer: &mut dyn Observer, state_dir: Option<&StateDir>) -> Result<FitOutcome> {
     let config = fit.config().training().clone();
     let members = config.ensemble.members;
+    state::check_backend(state_dir, on_cpu)?;
     if threads <= 1 || members <= 1 || !on_cpu {
-        run_blocking(fit.trainer(), observer).context("training failed; no model was written")?;
+        let mut file = state_dir.map(|s| s.file("run"));
+        if let (Some(s), Some(f)) = (state_dir, &file) {
+            state::check_kind(s, f)?;
+            state::resume_fit(&mut fit, f)?;
+        }
+        state::run(fit.trainer(), observer, file.as_mut(), &|| serde_json::Value::Null).context("training failed; no model was written")?;
         return Ok(wait(fit.finish())?);
     }
+    if let Some(s) = state_dir {
+        state::check_kind(s, &s.file("member-0"))?;
+    }
+    let _saving = state_dir.map(|_| cleanup::saves_on_stop());
     let per_member = fit.trainer().progress().steps_total / members;
     let networks_config = fit.trainer().networks_config().clone();
     let job = JobDir::create(&config, &fit.data().train)?;
@@ -194,7 +216,13 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, silence: Dur
         .iter()
         .map(|list| {
             let args = ["member-worker", "--job"].map(OsString::from).into_iter().chain([job.0.clone().into_os_string()]);
-            args.chain(["--members".into(), comma_list(list).into(), "--threads".into(), pool_threads.to_string().into()]).collect()
+            let state: Vec<OsString> = match state_dir {
+                Some(s) => vec!["--state-dir".into(), s.dir.clone().into_os_string(), "--state-every".into(), s.every.as_secs().to_string().into()],
+                None => vec![],
+            };
+            args.chain(["--members".into(), comma_list(list).into(), "--threads".into(), pool_threads.to_string().into()])
+                .chain(state)
+                .collect()
         })
         .collect();
     let device = burn::tensor::Device::flex();
@@ -226,8 +254,12 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, silence: Dur
             _ => Err(anyhow!("a member worker reported a member outside the ensemble of {members}")),
         }
     };
-    let ended = workers::run("member worker", arguments, silence, on_line, |_, line| eprintln!("{line}"))
-        .context("training failed; no model was written")?;
+    let ended = workers::run("member worker", arguments, silence, on_line, |_, line| eprintln!("{line}"));
+    if let Some(signal) = cleanup::stop_requested() {
+        eprintln!("the members' training states are in {}: run the same command again to go on", state_dir.map_or(String::new(), |s| s.dir.display().to_string()));
+        cleanup::exit_stopped(signal);
+    }
+    let ended = ended.context("training failed; no model was written")?;
     for (w, end) in ended.iter().enumerate() {
         if let Some(&member) = assigned[w].iter().find(|&&k| trained[k].is_none()) {
             bail!("training failed (ensemble member {}): {}; no model was written", member + 1, end.why());

@@ -22,6 +22,16 @@ impl HostRng {
         HostRng { s }
     }
 
+    /// The generator's state, to go on from it later ([`from_state`](Self::from_state)).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// A generator that goes on from `state` (made by [`state`](Self::state)).
+    pub fn from_state(state: [u64; 4]) -> Self {
+        HostRng { s: state }
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

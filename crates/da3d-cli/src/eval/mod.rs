@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, select};
 use crate::commands::{config_overrides, load_table, read_options};
+use crate::cleanup;
 use crate::progress::{Output, Reporter};
+use crate::state::{self, StateDir};
 use crate::workers::{self, comma_list, round_robin};
 use crate::{DataArgs, PresetArg, TrainArgs};
 use report::{Checkpoint, Run, exact_floats, from_exact_floats, print_report, report_json, save_partial, show_worker_line};
@@ -126,6 +128,8 @@ struct Cells<'a> {
     dataset: Option<&'a str>,
     backend: Backend,
     args: &'a EvalArgs<'a>,
+    /// The run's state folder (`--state-dir`).
+    state: Option<StateDir>,
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -143,7 +147,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let cells: Vec<(f64, u64)> = args.contaminations.iter().flat_map(|&c| args.seeds.iter().map(move |&s| (c, s))).collect();
     let on_cpu = backend.device == burn::tensor::Device::flex();
     let processes = crate::members::cores(args.train.threads).min(cells.len());
-    let context = Cells { table, read, base, dataset: args.data_args.dataset.as_deref(), backend, args };
+    let state = args.train.state()?;
+    state::check_backend(state.as_ref(), on_cpu)?;
+    let _saving = state.as_ref().map(|_| cleanup::saves_on_stop());
+    let context = Cells { table, read, base, dataset: args.data_args.dataset.as_deref(), backend, args, state: state.clone() };
     let dataset = context.dataset;
     let backend_name = context.backend.name.clone();
     let save = |runs: &[Run]| save_partial(args.out, args.path, dataset, &backend_name, args.seeds, args.train, started, runs);
@@ -163,7 +170,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         return Ok(());
     } else if on_cpu && processes > 1 {
         eprintln!("eval: {} runs of the protocol (seeds × contamination levels) in {processes} worker processes", cells.len());
-        run_cells_in_workers(&cells, processes, args, &mut |runs| save(runs))?
+        let runs = run_cells_in_workers(&cells, processes, args, &mut |runs| save(runs));
+        if let (Some(signal), Some(s)) = (cleanup::stop_requested(), &state) {
+            eprintln!("the runs' training states are in {}: run the same command again to go on", s.dir.display());
+            cleanup::exit_stopped(signal);
+        }
+        runs?
     } else {
         let mut runs = Vec::new();
         for &(contamination, seed) in &cells {
@@ -177,6 +189,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     save(&runs)?;
     let report = report_json(args.path, dataset, &backend_name, args.seeds, args.train, started, &runs);
     print_report(&report, dataset, &runs, args.contaminations, &method_names, args.json)?;
+    if let Some(s) = &state {
+        s.remove_all();
+    }
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -263,10 +278,19 @@ impl Cells<'_> {
         let t0 = Instant::now();
         let device = &self.backend.device;
         let mut aae_fit = Fit::start(data.clone(), config, &self.read, device, &self.backend.name)?;
+        let run_name = |stage: &str| format!("{}-s{seed}-c{contamination}-{stage}", preset.name());
+        let mut file = self.state.as_ref().map(|s| s.file(&run_name("aae")));
+        if let Some(f) = &file {
+            state::resume_fit(&mut aae_fit, f)?;
+        }
         let mut rep = self.reporter(format!("{}/aae s{seed} c{contamination}", preset.name()));
         while aae_fit.trainer().phase() == Phase::Aae {
             let r = wait(aae_fit.trainer().step_epoch())?.expect("AAE epochs remain");
             rep.on_epoch(&r, &aae_fit.trainer().progress());
+            state::after_epoch(file.as_mut(), aae_fit.trainer(), &|| serde_json::Value::Null)?;
+        }
+        if let Some(f) = file.as_mut() {
+            f.save(aae_fit.trainer(), serde_json::Value::Null)?;
         }
         let aae_seconds = t0.elapsed().as_secs_f64();
         let aae = aae_fit.trainer().aae();
@@ -298,8 +322,13 @@ impl Cells<'_> {
             request.overrides.method = Some(trainer_method);
             let config = request.config(data)?;
             let mut fit = Fit::after_aae(data.clone(), config, &self.read, device, &self.backend.name, aae.clone())?;
+            let mut file = self.state.as_ref().map(|s| s.file(&run_name(&name)));
+            // The held-out curve so far is kept with the state.
+            let mut checkpoints: Vec<Checkpoint> = match &file {
+                Some(f) => serde_json::from_value(state::resume_fit(&mut fit, f)?).unwrap_or_default(),
+                None => Vec::new(),
+            };
             let mut rep = self.reporter(format!("{name} s{seed} c{contamination}"));
-            let mut checkpoints = Vec::new();
             while let Some(r) = wait(fit.trainer().step_epoch())? {
                 rep.on_epoch(&r, &fit.trainer().progress());
                 if r.phase == Phase::Da3d && self.args.checkpoints.contains(&r.epoch) {
@@ -312,6 +341,11 @@ impl Cells<'_> {
                         critic_noise: r.get("critic_noise"),
                     });
                 }
+                let curve = serde_json::to_value(&checkpoints)?;
+                state::after_epoch(file.as_mut(), fit.trainer(), &|| curve.clone())?;
+            }
+            if let Some(f) = file.as_mut() {
+                f.save(fit.trainer(), serde_json::to_value(&checkpoints)?)?;
             }
             let evaluation = wait(fit.evaluate(ScoreKind::Alarm))?.ok_or_else(missing)?;
             let seconds = t1.elapsed().as_secs_f64() + aae_seconds;
@@ -332,7 +366,11 @@ impl Cells<'_> {
         let fit = Fit::start(data.clone(), config, &ReadOptions::default(), &self.backend.device, &self.backend.name)?;
         let mut rep = self.reporter(format!("{} s{seed} c{contamination}", preset.name()));
         let on_cpu = self.backend.device == burn::tensor::Device::flex();
-        let outcome = crate::members::train_and_finish(fit, threads, on_cpu, self.args.silence, &mut rep)?;
+        let state = match &self.state {
+            Some(s) => Some(StateDir::new(&s.dir.join(format!("{}-s{seed}-c{contamination}", preset.name())), s.every)?),
+            None => None,
+        };
+        let outcome = crate::members::train_and_finish(fit, threads, on_cpu, self.args.silence, &mut rep, state.as_ref())?;
         let metrics = outcome.model.header.metrics.clone().ok_or_else(|| anyhow!("the test rows lack a class"))?;
         let validation = outcome.data.validation.as_ref().expect("the protocol holds validation rows");
         let v = wait(outcome.model.detector().score(&validation.x, ScoreKind::Model))?;

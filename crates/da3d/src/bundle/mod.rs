@@ -26,7 +26,7 @@ pub(crate) mod frame;
 #[cfg(test)]
 mod tests;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -193,7 +193,10 @@ impl Model {
         let header = serde_json::to_vec(&self.header).map_err(|e| Error::Bundle(e.to_string()))?;
         let serialise = |e: String| Error::Bundle(format!("cannot serialise weights: {e}"));
         let tails = tails_format(self.header.config.ensemble.scoring);
-        let (version, weights) = match (self.members.as_slice(), &self.header.neighbours) {
+        // burn draws a random id per parameter: the bundle numbers them instead, so that one
+        // training (resumed from a checkpoint or not) writes one file, byte for byte.
+        let members: Vec<Networks> = self.members.iter().enumerate().map(|(k, m)| numbered(m.clone(), k)).collect();
+        let (version, weights) = match (members.as_slice(), &self.header.neighbours) {
             (members, _) if reads_autoencoders_alone(&self.header.config) => {
                 let autoencoders: Vec<Aae> = members.iter().map(|m| m.aae.clone()).collect();
                 (6, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
@@ -419,6 +422,26 @@ fn check_format(version: u32, header: &BundleHeader) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Parameter ids by position: member `k`'s `i`-th parameter is `k · 2³² + i`.
+struct NumberIds {
+    member: u64,
+    next: u64,
+}
+
+impl ModuleMapper for NumberIds {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (_, value, mapper) = param.consume();
+        let id = ParamId::from((self.member << 32) | self.next);
+        self.next += 1;
+        Param::from_mapped_value(id, value, mapper)
+    }
+}
+
+/// `networks` with the ids of [`NumberIds`] as member `member`.
+fn numbered(networks: Networks, member: usize) -> Networks {
+    networks.map(&mut NumberIds { member: member as u64, next: 0 })
 }
 
 /// Every parameter of `networks`, flattened.

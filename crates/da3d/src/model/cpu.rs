@@ -36,6 +36,16 @@ pub(crate) fn take_mask_rng() -> HostRng {
     MASKS.with(|m| m.borrow_mut().take().unwrap_or_else(|| HostRng::new(0, 0xD20)))
 }
 
+/// This thread's mask generator's state (`None` before a trainer seeded it), for a checkpoint.
+pub(crate) fn mask_rng_state() -> Option<[u64; 4]> {
+    MASKS.with(|m| m.borrow().as_ref().map(HostRng::state))
+}
+
+/// Go on from a checkpoint's mask generator state on this thread.
+pub(crate) fn restore_mask_rng(state: Option<[u64; 4]>) {
+    MASKS.with(|m| *m.borrow_mut() = state.map(HostRng::from_state));
+}
+
 /// Return the generator `take_mask_rng` took.
 pub(crate) fn put_back_mask_rng(rng: HostRng) {
     MASKS.with(|m| *m.borrow_mut() = Some(rng));

@@ -59,12 +59,26 @@ impl Fit {
         Ok(Self::with_trainer(data, config, read, trainer, backend))
     }
 
+    /// Go on from a trainer's checkpoint ([`Trainer::checkpoint`]) of this fit's config and
+    /// data instead of where the trainer is; returns what the caller kept beside it.
+    pub fn go_on_from(&mut self, checkpoint: &[u8]) -> Result<serde_json::Value> {
+        let device = self.trainer.device();
+        let (trainer, extra) = Trainer::resume(self.config.training.clone(), self.data.train.clone(), &device, checkpoint)?;
+        self.trainer = trainer;
+        Ok(extra)
+    }
+
     fn with_trainer(data: FitData, config: FitConfig, read: &ReadOptions, trainer: Trainer, backend: &str) -> Fit {
         Fit { data, config, read: read.clone(), trainer, backend: backend.to_string(), neighbours: std::cell::OnceCell::new() }
     }
 
     pub fn trainer(&mut self) -> &mut Trainer {
         &mut self.trainer
+    }
+
+    /// The trainer's progress.
+    pub fn progress(&self) -> crate::train::Progress {
+        self.trainer.progress()
     }
 
     pub fn data(&self) -> &FitData {

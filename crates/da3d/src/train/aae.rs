@@ -28,6 +28,16 @@ pub(super) struct AaeStage {
 }
 
 impl AaeStage {
+    /// The optimisers' states (autoencoder, latent discriminator, encoder), for a checkpoint.
+    pub fn optimizers(&self) -> [&ModuleOptimizer; 3] {
+        [&self.aae_optim, &self.latent_discriminator_optim, &self.encoder_optim]
+    }
+
+    /// The optimisers, to go on from a checkpoint's states (in [`optimizers`](Self::optimizers)' order).
+    pub fn optimizers_mut(&mut self) -> [&mut ModuleOptimizer; 3] {
+        [&mut self.aae_optim, &mut self.latent_discriminator_optim, &mut self.encoder_optim]
+    }
+
     pub fn new(aae: Aae, latent_discriminator: Critic, detector: DetectorNets, sh: &Shared) -> Self {
         AaeStage {
             aae: Slot(Some(aae)),

@@ -163,6 +163,16 @@ impl DetectorStage {
         }
     }
 
+    /// The optimisers' states (alarm, generator, critic), for a checkpoint.
+    pub fn optimizers(&self) -> [&ModuleOptimizer; 3] {
+        [&self.alarm_optim, &self.generator_optim, &self.critic_optim]
+    }
+
+    /// The optimisers, to go on from a checkpoint's states (in [`optimizers`](Self::optimizers)' order).
+    pub fn optimizers_mut(&mut self) -> [&mut ModuleOptimizer; 3] {
+        [&mut self.alarm_optim, &mut self.generator_optim, &mut self.critic_optim]
+    }
+
     /// Alarm step on normal rows, trivial anomalies and (with `parts == 3`) generated or
     /// simple-generator anomalies. Returns the loss `[1]` and the normal rows' codes `[b, code]`.
     pub fn alarm_step(&mut self, sh: &mut Shared, rows: &[usize], parts: usize) -> (Tensor<1>, Tensor<2>) {

@@ -9,6 +9,7 @@
 
 mod aae;
 mod adam;
+mod checkpoint;
 mod detector_stage;
 mod flops;
 mod losses;
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+pub use checkpoint::CHECKPOINT_FORMAT;
 pub use flops::matmul_flops_per_step;
 pub use losses::{alarm_loss, alarm_targets, bce_with_logits, critic_loss, generator_critic_objective, generator_loss, latent_discriminator_loss};
 pub use report::{EpochLosses, EpochReport, Network, Phase, Progress};
@@ -211,6 +213,11 @@ impl Trainer {
 
     pub fn config(&self) -> &ValidConfig {
         &self.shared.config
+    }
+
+    /// The device the trainer computes on (without autodiff).
+    pub fn device(&self) -> Device {
+        self.shared.device.clone().without_autodiff()
     }
 
     pub fn networks_config(&self) -> &NetworksConfig {

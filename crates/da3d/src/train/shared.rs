@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use chacha20::ChaCha12Rng;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -79,10 +79,10 @@ pub(super) struct Shared {
     pub(super) rng: HostRng,
     pub(super) targets: HashMap<(usize, usize), Tensor<2>>,
     /// On the CPU: the trainer's own noise generator, the very stream burn's CPU backend would
-    /// draw after `device.seed` (same generator, same seed, same sampling), but owned by this
-    /// trainer: trainings on other threads cannot interleave with it. Other devices draw on the
-    /// device (`None`).
-    pub(super) noise: RefCell<Option<StdRng>>,
+    /// draw after `device.seed` (rand's `StdRng` is ChaCha12: same generator, same seed, same
+    /// sampling), but owned by this trainer: trainings on other threads cannot interleave with it,
+    /// and a checkpoint keeps its position. Other devices draw on the device (`None`).
+    pub(super) noise: RefCell<Option<ChaCha12Rng>>,
 }
 
 /// burn's CPU backend draws initial weights from one process-wide generator: a trainer seeds it
@@ -148,7 +148,7 @@ impl Shared {
     /// Start the noise stream of `seed` (on the CPU: the trainer's own generator).
     pub(super) fn seed_noise(&self, seed: u64) {
         if on_flex(&self.device) {
-            *self.noise.borrow_mut() = Some(StdRng::seed_from_u64(seed));
+            *self.noise.borrow_mut() = Some(ChaCha12Rng::seed_from_u64(seed));
         } else {
             self.device.seed(seed);
         }
