@@ -299,6 +299,19 @@ impl Workbench {
         Ok(v.to_string())
     }
 
+    /// DA³D at work, between steps: the first member's codes on the code plane (the normal
+    /// training rows, a sample; the held-out anomalies; `generated` of the generator's
+    /// anomalies), the alarm's probability over a `grid` × `grid` map of the plane (each point
+    /// decoded and read by the alarm) and its held-out ROC AUC and AP (`null` without labels):
+    /// `{"projected", "normal", "anomalies", "generated", "map": {"x", "y", "size",
+    /// "probability"}, "alarm": {"roc_auc", "average_precision"} | null}`.
+    pub async fn code_plane(&self, grid: u32, generated: u32) -> Result<String, JsError> {
+        let st = self.inner.try_borrow().map_err(|_| busy())?;
+        let fit = st.fit.as_ref().ok_or_else(|| JsError::new("call start first"))?;
+        let view = results::code_plane_json(fit, grid as usize, generated as usize).await?;
+        Ok(view.to_string())
+    }
+
     /// Finish training (also after Stop): score, threshold (the share given to `start`),
     /// metrics and curves when labels exist. Returns the results JSON.
     pub async fn finish(&self) -> Result<String, JsError> {

@@ -7,6 +7,7 @@ use da3d::data::Matrix;
 use da3d::metrics;
 use da3d::pipeline::FitData;
 use da3d::Detector;
+use da3d::detector::CodePlane;
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
 
@@ -44,70 +45,6 @@ pub(crate) fn metrics_json(scores: &[f32], labels: &[u8]) -> Value {
     })
 }
 
-/// Two coordinates per code: the code itself when it has two dimensions, else its projection on
-/// the two leading principal directions of the normal codes.
-fn project(codes: &Matrix, basis: &Option<(Vec<f32>, [Vec<f32>; 2])>) -> Vec<[f32; 2]> {
-    (0..codes.rows)
-        .map(|r| {
-            let row = codes.row(r);
-            match basis {
-                None => [row[0], row.get(1).copied().unwrap_or(0.0)],
-                Some((mean, [a, b])) => {
-                    let dot = |v: &[f32]| row.iter().zip(mean).zip(v).map(|((x, m), w)| (x - m) * w).sum::<f32>();
-                    [dot(a), dot(b)]
-                }
-            }
-        })
-        .collect()
-}
-
-fn principal_basis(codes: &Matrix) -> Option<(Vec<f32>, [Vec<f32>; 2])> {
-    if codes.cols <= 2 || codes.rows == 0 {
-        return None;
-    }
-    let d = codes.cols;
-    let n = codes.rows as f32;
-    let mut mean = vec![0f32; d];
-    for r in 0..codes.rows {
-        for (m, v) in mean.iter_mut().zip(codes.row(r)) {
-            *m += v / n;
-        }
-    }
-    let mut cov = vec![0f32; d * d];
-    for r in 0..codes.rows {
-        let row = codes.row(r);
-        for i in 0..d {
-            for j in 0..d {
-                cov[i * d + j] += (row[i] - mean[i]) * (row[j] - mean[j]) / n;
-            }
-        }
-    }
-    let power = |cov: &[f32]| -> Vec<f32> {
-        let mut v = vec![1f32; d];
-        for _ in 0..100 {
-            let mut w = vec![0f32; d];
-            for i in 0..d {
-                for j in 0..d {
-                    w[i] += cov[i * d + j] * v[j];
-                }
-            }
-            let norm = w.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            v = w.into_iter().map(|x| x / norm).collect();
-        }
-        v
-    };
-    let a = power(&cov);
-    let lambda: f32 = (0..d).map(|i| (0..d).map(|j| cov[i * d + j] * a[j]).sum::<f32>() * a[i]).sum();
-    let mut deflated = cov.clone();
-    for i in 0..d {
-        for j in 0..d {
-            deflated[i * d + j] -= lambda * a[i] * a[j];
-        }
-    }
-    let b = power(&deflated);
-    Some((mean, [a, b]))
-}
-
 pub(crate) async fn results_json(
     model: &Model,
     data: &FitData,
@@ -116,7 +53,7 @@ pub(crate) async fn results_json(
     test_scores: Option<&[f32]>,
 ) -> Result<Value, JsError> {
     let detector: Detector = model.detector();
-    let basis = principal_basis(train_codes);
+    let plane = CodePlane::of(train_codes);
     let sample = |m: &Matrix, n: usize| -> Matrix {
         let step = (m.rows / n).max(1);
         let idx: Vec<usize> = (0..m.rows).step_by(step).take(n).collect();
@@ -128,9 +65,9 @@ pub(crate) async fn results_json(
         _ => detector.generated_codes(300).await.map_err(err)?,
     };
     let mut latent = json!({
-        "normal": project(&sample(train_codes, 1500), &basis),
-        "generated": project(&generated, &basis),
-        "projected": basis.is_some(),
+        "normal": plane.project(&sample(train_codes, 1500)),
+        "generated": plane.project(&generated),
+        "projected": plane.projected(),
     });
     let mut out = json!({
         "threshold": model.header.threshold,
@@ -140,7 +77,7 @@ pub(crate) async fn results_json(
     if let (Some(test), Some(scores)) = (&data.test, test_scores) {
         let anomalies: Vec<usize> = (0..test.labels.len()).filter(|&i| test.labels[i] == 1).collect();
         let anomaly_codes = detector.codes(&test.x.select(&anomalies)).await.map_err(err)?;
-        latent["anomalies"] = json!(project(&anomaly_codes, &basis));
+        latent["anomalies"] = json!(plane.project(&anomaly_codes));
         let top: Vec<Value> = top_explained(model, &detector, &test.x, scores)
             .await?
             .into_iter()
@@ -151,4 +88,47 @@ pub(crate) async fn results_json(
     }
     out["latent"] = latent;
     Ok(out)
+}
+
+/// What `Workbench::code_plane` returns (see there).
+pub(crate) async fn code_plane_json(fit: &da3d::pipeline::Fit, grid: usize, generated: usize) -> Result<Value, JsError> {
+    let detector = fit.detector();
+    let data = fit.data();
+    let step = (data.train.rows / 600).max(1);
+    let sample: Vec<usize> = (0..data.train.rows).step_by(step).take(600).collect();
+    let codes = detector.codes(&data.train.select(&sample)).await.map_err(err)?;
+    let plane = CodePlane::of(&codes);
+    let normal = plane.project(&codes);
+    let fake = plane.project(&detector.generated_codes(generated).await.map_err(err)?);
+    let anomalies = match &data.test {
+        Some(test) => {
+            let rows: Vec<usize> = (0..test.labels.len()).filter(|&i| test.labels[i] == 1).collect();
+            plane.project(&detector.codes(&test.x.select(&rows)).await.map_err(err)?)
+        }
+        None => Vec::new(),
+    };
+    // The map spans the normal and real anomalous codes, and the generated ones within three
+    // times the normal codes' extent of it (a generator far off would shrink everything else).
+    let span = |axis: usize, points: &[[f32; 2]]| -> [f32; 2] {
+        let (lo, hi) = points.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), p| (lo.min(p[axis]), hi.max(p[axis])));
+        if lo.is_finite() { [lo, hi] } else { [-1.0, 1.0] }
+    };
+    let extent = |axis: usize| -> [f32; 2] {
+        let [lo, hi] = span(axis, &[normal.as_slice(), anomalies.as_slice()].concat());
+        let width = (hi - lo).max(1e-3);
+        let [glo, ghi] = span(axis, &fake);
+        let (lo, hi) = (lo.min(glo.max(lo - width)), hi.max(ghi.min(hi + width)));
+        let pad = 0.08 * (hi - lo).max(1e-3);
+        [lo - pad, hi + pad]
+    };
+    let map = detector.alarm_map(&plane, extent(0), extent(1), grid).await.map_err(err)?;
+    let alarm = fit.evaluate(da3d::ScoreKind::Alarm).await.map_err(err)?.map(|e| json!({"roc_auc": e.test.0, "average_precision": e.test.1}));
+    Ok(json!({
+        "projected": plane.projected(),
+        "normal": normal,
+        "anomalies": anomalies,
+        "generated": fake,
+        "map": map,
+        "alarm": alarm,
+    }))
 }

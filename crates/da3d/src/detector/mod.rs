@@ -9,6 +9,7 @@
 mod codes;
 mod explain;
 pub mod neighbours;
+mod plane;
 mod scales;
 mod score;
 pub mod tails;
@@ -24,6 +25,7 @@ use crate::model::Networks;
 pub use crate::tensors::{SCORE_BATCH, networks_to_device};
 pub use codes::CodeStats;
 pub use neighbours::Neighbours;
+pub use plane::{AlarmMap, CodePlane};
 pub use scales::{LOG_FLOOR, MIN_RESIDUAL_STD, MemberScale};
 pub(crate) use scales::term_moments;
 pub use tails::ResidualTails;

@@ -76,6 +76,11 @@ impl Fit {
         &mut self.trainer
     }
 
+    /// A detector of the member in training as it is now.
+    pub fn detector(&self) -> Detector {
+        self.trainer.detector()
+    }
+
     /// The trainer's progress.
     pub fn progress(&self) -> crate::train::Progress {
         self.trainer.progress()
