@@ -112,6 +112,21 @@ VARIANTS = {
     "max(Tz, N5)": lambda t: np.maximum(t["Tz"][1], t["N5"][1]),
     "fisher(T, N5)": lambda t: ecdf_nll(t["T"][0], t["T"][1]) + ecdf_nll(t["N5"][0], t["N5"][1]),
     "fisher(T, N5, R5)": lambda t: sum(ecdf_nll(t[k][0], t[k][1]) for k in ("T", "N5", "R5")),
+    "N1": lambda t: t["N1"][1],
+    "N3": lambda t: t["N3"][1],
+    "N10": lambda t: t["N10"][1],
+    "M5": lambda t: t["M5"][1],
+    "M10": lambda t: t["M10"][1],
+    "S5": lambda t: t["S5"][1],
+    "C5": lambda t: t["C5"][1],
+    "R5": lambda t: t["R5"][1],
+    "0.125 T + N5": lambda t: 0.125 * t["T"][1] + t["N5"][1],
+    "0.25 T + M5": lambda t: 0.25 * t["T"][1] + t["M5"][1],
+    "0.25 T + N3": lambda t: 0.25 * t["T"][1] + t["N3"][1],
+    "0.25 T + (N3+N5+N10)/3": lambda t: 0.25 * t["T"][1] + (t["N3"][1] + t["N5"][1] + t["N10"][1]) / 3,
+    "0.25 T + N5 + 0.25 C5": lambda t: 0.25 * t["T"][1] + t["N5"][1] + 0.25 * t["C5"][1],
+    "0.25 T + N5 + 0.25 R5": lambda t: 0.25 * t["T"][1] + t["N5"][1] + 0.25 * t["R5"][1],
+    "0.25 Tz + N5": lambda t: 0.25 * t["Tz"][1] + t["N5"][1],
 }
 
 

@@ -7,6 +7,7 @@
 //   members.js   the ensemble's members trained in parallel over helper workers
 //   charts.js    canvas charts
 //   results.js   latent picture, ROC/PR, score histogram and threshold, top rows and why
+//   demo.js      the DA³D demonstration member beside a run: code plane, alarm map, its losses
 //   training.js  schedule, plan, Train/Pause/Stop, progress, training events, learning charts
 //   data.js      data sets and files: checks, load, label column, summary and preview
 //   bundle.js    scoring, downloads, model bundles
@@ -15,6 +16,7 @@
 
 import { initBundle } from './bundle.js';
 import { initData, listDatasets, showSummary } from './data.js';
+import { DEMO, demoEvent, drawDemo, initDemo } from './demo.js';
 import { helperEvent, stopHelpers } from './members.js';
 import { initResults, renderResults } from './results.js';
 import { onWorkerEvent, rpc } from './rpc.js';
@@ -43,7 +45,7 @@ async function startBackend() {
 
 // ---------------------------------------------------------------------------------------------
 // The workers' events: worker 0's to training.js's handlers (and 'renewed' here), the helpers' to
-// members.js.
+// members.js, the demonstration worker's to demo.js.
 
 /** Worker 0 replaced its workbench (GPU device lost, module crashed): the model is gone, the data reloaded. */
 function renewed({ error, backend, summary, gpuLost }) {
@@ -72,7 +74,8 @@ function renewed({ error, backend, summary, gpuLost }) {
 }
 
 onWorkerEvent((msg) => {
-  if (msg.from > 0) helperEvent(msg);
+  if (msg.from === DEMO) demoEvent(msg);
+  else if (msg.from > 0) helperEvent(msg);
   else if (msg.event === 'renewed') renewed(msg);
   else if (events[msg.event]) events[msg.event](msg);
 });
@@ -87,6 +90,7 @@ $('use-gpu').addEventListener('change', () => {
 });
 initData();
 initTraining();
+initDemo();
 initResults();
 initBundle();
 
@@ -96,12 +100,14 @@ window.addEventListener('resize', () => {
   resizeTimer = setTimeout(() => {
     drawLosses();
     drawLive();
+    drawDemo();
     renderResults();
   }, 150);
 });
 
 drawLosses();
 drawLive();
+drawDemo();
 renderResults();
 updateButtons();
 listDatasets();

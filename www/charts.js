@@ -1,7 +1,8 @@
-// Canvas charts without a library: line charts, a scatter plot and a histogram with a
-// threshold marker. Every function draws the whole chart, sets the canvas's aria-label to a
-// text description of what it shows, and records in `canvas.dataset.points` how many data
-// points it drew (the page tests read it).
+// Canvas charts without a library: line charts (and the loss charts made of them), a scatter
+// plot, a scatter plot over a probability map, and a histogram with a threshold marker. Every
+// function draws the whole chart, sets the canvas's aria-label to a text description of what it
+// shows, and records in `canvas.dataset.points` how many data points it drew (the page tests
+// read it).
 
 export const COLORS = ['#1f6fb4', '#d62728', '#e07b00', '#2a9d2a', '#8a5cc2', '#8c564b', '#d44fa6', '#128a96'];
 const BACKGROUND = '#ffffff';
@@ -42,8 +43,9 @@ function ticks(lo, hi, count = 5) {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  // Whole multiples of the step: a sum of steps drifts (0.05 × 3 − 0.15 is not 0).
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  for (let k = Math.ceil(lo / step); k * step <= hi + step * 1e-9; k++) out.push(+(k * step).toPrecision(12));
   return out;
 }
 
@@ -253,6 +255,156 @@ export function scatterChart(canvas, groups, options = {}) {
   ctx.restore();
   const text = groups.map((g) => `${g.points.length} ${g.name}`).join(', ');
   canvas.setAttribute('aria-label', `${options.description || 'Scatter plot'}: ${text}.`);
+}
+
+/**
+ * Add an epoch report's losses to `losses` (network → {epochs, series: Map(name → [[epoch,
+ * value], ..])}): one x step per report for each network it names. `key(name, network, phase)`
+ * names a loss's series. Returns the networks the report touched.
+ */
+export function recordLosses(losses, report, key) {
+  const touched = new Set();
+  report.names.forEach((name, i) => {
+    const net = report.networks[i]; // the trainer says which network each loss belongs to
+    if (!losses.has(net)) losses.set(net, { epochs: 0, series: new Map() });
+    const entry = losses.get(net);
+    if (!touched.has(net)) {
+      entry.epochs += 1;
+      touched.add(net);
+    }
+    const k = key(name, net, report.phase);
+    if (!entry.series.has(k)) entry.series.set(k, []);
+    entry.series.get(k).push([entry.epochs, report.values[i]]);
+  });
+  return [...touched];
+}
+
+/** One network's losses per epoch (`entry` from recordLosses, or undefined: nothing yet). */
+export function lossChart(canvas, entry, { description, empty }) {
+  const series = entry ? [...entry.series].map(([name, points], i) => ({ name, points, color: COLORS[i % COLORS.length] })) : [];
+  const epochs = entry ? entry.epochs : 1;
+  lineChart(canvas, series, {
+    xDomain: [0.5, epochs + 0.5], // half an epoch of margin: the first and last points stay clear of the frame
+    xLabel: 'epoch',
+    yLabel: 'loss',
+    description,
+    legend: true,
+    xFormat: (t) => (Number.isInteger(t) ? String(t) : ''),
+    empty,
+  });
+}
+
+// The probability map's colours along its bar: white at the bottom, through lavender, to violet
+// at the top (the points' blue, red and orange stay readable over every shade). A probability's
+// place on the bar is its log-odds between those of 0.005 and 0.995: a map of an alarm that is
+// sure almost everywhere still shows where it hesitates, as 0.01 and 0.1 differ.
+const MAP_STOPS = [[0, [255, 255, 255]], [0.5, [221, 203, 242]], [1, [141, 92, 196]]];
+const MAP_ODDS = Math.log(0.995 / 0.005);
+const MAP_TICKS = [0.01, 0.1, 0.5, 0.9, 0.99];
+function mapPlace(p) {
+  const q = Math.min(0.995, Math.max(0.005, Number.isFinite(p) ? p : 0));
+  return (Math.log(q / (1 - q)) + MAP_ODDS) / (2 * MAP_ODDS);
+}
+function mapColor(v) {
+  const k = v <= MAP_STOPS[1][0] ? 0 : 1;
+  const [[p0, c0], [p1, c1]] = [MAP_STOPS[k], MAP_STOPS[k + 1]];
+  const t = (v - p0) / (p1 - p0);
+  return c0.map((c, i) => Math.round(c + (c1[i] - c) * t));
+}
+const MAP_BAR = 50; // room right of the plot for the colour bar and its ticks
+
+/**
+ * Points over a probability map. `map`: {x: [x0, x1], y: [y0, y1], size, probability} (row j of
+ * `probability` the j-th grid value of y from y0 up, its entries x from x0 to x1), shaded from
+ * white (0) to violet (1) by log-odds (MAP_STOPS) with a colour bar; null: the points alone. `groups` as scatterChart's,
+ * drawn on top; points outside the map are clipped. Options: xLabel, yLabel, description, empty,
+ * mapName (the shading's legend entry). `canvas.dataset.groups`: each group's drawn points.
+ */
+export function mapChart(canvas, map, groups, options = {}) {
+  const { ctx, width, height } = setup(canvas);
+  const all = groups.flatMap((g) => g.points);
+  canvas.dataset.points = String(all.length);
+  canvas.dataset.groups = JSON.stringify(Object.fromEntries(groups.map((g) => [g.name, g.points.length])));
+  canvas.dataset.map = map ? String(map.size) : '0';
+  if (all.length === 0 && !map) {
+    emptyMessage(ctx, width, height, options.empty || 'No data yet');
+    canvas.setAttribute('aria-label', `${options.description || 'Map'}: ${options.empty || 'no data yet'}.`);
+    return;
+  }
+  const xDomain = map ? map.x : extent(all.map((p) => p[0]), 0.05);
+  const yDomain = map ? map.y : extent(all.map((p) => p[1]), 0.05);
+  const items = groups.map((g) => ({ name: `${g.name} (${g.points.length})`, color: g.color, marker: g.marker }));
+  if (map) items.push({ name: options.mapName || 'probability', color: `rgb(${mapColor(0.85).join(',')})`, marker: 'square' });
+  const { box, draw } = layout(ctx, width, height, items);
+  if (map) box.right -= MAP_BAR;
+  const x = scale(xDomain[0], xDomain[1], box.left, box.right);
+  const y = scale(yDomain[0], yDomain[1], box.bottom, box.top);
+  let low = Infinity;
+  let high = -Infinity;
+  if (map) {
+    // One pixel per grid point, scaled smoothly onto the plot: grid points are the pixels'
+    // centres, so the image reaches half a cell past the first and last of them.
+    const n = map.size;
+    const image = document.createElement('canvas');
+    image.width = n;
+    image.height = n;
+    const pixels = image.getContext('2d').createImageData(n, n);
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) {
+        const p = map.probability[j * n + i];
+        if (p < low) low = p;
+        if (p > high) high = p;
+        const o = ((n - 1 - j) * n + i) * 4; // image rows run from the top: y from its highest value
+        const [r, g, b] = mapColor(mapPlace(p));
+        pixels.data[o] = r;
+        pixels.data[o + 1] = g;
+        pixels.data[o + 2] = b;
+        pixels.data[o + 3] = 255;
+      }
+    }
+    image.getContext('2d').putImageData(pixels, 0, 0);
+    const half = (d) => (n > 1 ? (d[1] - d[0]) / (n - 1) / 2 : 0);
+    const [left, right] = [x(xDomain[0] - half(xDomain)), x(xDomain[1] + half(xDomain))];
+    const [top, bottom] = [y(yDomain[1] + half(yDomain)), y(yDomain[0] - half(yDomain))];
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+    ctx.clip();
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(image, left, top, right - left, bottom - top);
+    ctx.restore();
+    // The colour bar, its ticks at probabilities.
+    const barX = box.right + 10;
+    const bar = ctx.createLinearGradient(0, box.bottom, 0, box.top);
+    for (const [p] of MAP_STOPS) bar.addColorStop(p, `rgb(${mapColor(p).join(',')})`);
+    ctx.fillStyle = bar;
+    ctx.fillRect(barX, box.top, 10, box.bottom - box.top);
+    ctx.strokeStyle = AXIS;
+    ctx.strokeRect(barX + 0.5, box.top + 0.5, 10, box.bottom - box.top);
+    ctx.fillStyle = AXIS;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    for (const t of MAP_TICKS) ctx.fillText(String(t), barX + 14, box.bottom - mapPlace(t) * (box.bottom - box.top));
+  }
+  axes(ctx, height, box, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
+  draw();
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  ctx.clip();
+  for (const g of groups) {
+    ctx.globalAlpha = g.alpha ?? 0.8;
+    ctx.strokeStyle = g.color;
+    ctx.fillStyle = g.color;
+    for (const [px, py] of g.points) marker(ctx, g.marker, x(px), y(py), 3);
+  }
+  ctx.globalAlpha = 1;
+  ctx.restore();
+  const shading = map
+    ? `; shading: ${options.mapName || 'probability'} over a ${map.size} × ${map.size} grid, from ${formatNumber(low)} to ${formatNumber(high)}`
+    : '';
+  const text = groups.map((g) => `${g.points.length} ${g.name}`).join(', ');
+  canvas.setAttribute('aria-label', `${options.description || 'Map'}: ${text || 'no points'}${shading}.`);
 }
 
 /**

@@ -3,6 +3,7 @@
 // summary and preview of what the worker loaded. A new file refills the schedule fields from the
 // preset for its rows (training.js's fillConfig).
 
+import { cancelDemo } from './demo.js';
 import { rpc } from './rpc.js';
 import { $, announce, guarded, showError, state, updateButtons } from './state.js';
 import { fillConfig } from './training.js';
@@ -124,6 +125,7 @@ async function changeLabel() {
 
 /** Show what the worker loaded (its load_csv summary): the label list, the summary line, the preview. */
 export function showSummary(summary) {
+  cancelDemo(); // the demonstration trained on the data before
   state.summary = summary;
   state.dataVersion += 1;
   const select = $('label-col');

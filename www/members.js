@@ -22,6 +22,8 @@
 //   stopParallel()                    Stop: no further member starts; the model is made of the
 //                                     members as they are
 //   stopHelpers()                     end the run without a model (worker 0 failed or was renewed)
+//   withData(w, copies)               worker w started on the CPU and holding the loaded data (the
+//                                     demonstration member's worker, demo.js, is readied so too)
 
 import { rpc, startWorker, workers } from './rpc.js';
 import { state } from './state.js';
@@ -36,22 +38,29 @@ export const workerCount = (members) => Math.min(members, CORES, MAX_WORKERS);
 let run = null; // the parallel run going on: see trainParallel
 let lead = null; // worker 0's last progress (the phase and epoch shown for the whole run)
 
+/**
+ * Worker `w` started on the CPU and holding the loaded data; `copies` ({}) keeps worker 0's copy
+ * of the data for the next worker readied with it.
+ */
+export async function withData(w, copies = {}) {
+  if (!w.inited) {
+    await w.rpc('init', { preferGpu: false });
+    w.inited = true;
+  }
+  if (w.dataVersion !== state.dataVersion) {
+    const version = state.dataVersion;
+    copies.copy ||= await rpc('dataCopy');
+    const bytes = copies.copy.bytes.slice(0);
+    await w.rpc('load', { bytes, options: copies.copy.options }, [bytes]);
+    w.dataVersion = version;
+  }
+}
+
 /** Workers 1..n-1 started, on the CPU, holding the loaded data. */
 async function helpers(n) {
   while (workers.length < n) workers.push(startWorker(workers.length));
-  let copy = null;
-  for (const h of workers.slice(1, n)) {
-    if (!h.inited) {
-      await h.rpc('init', { preferGpu: false });
-      h.inited = true;
-    }
-    if (h.dataVersion !== state.dataVersion) {
-      copy ||= await rpc('dataCopy');
-      const bytes = copy.bytes.slice(0);
-      await h.rpc('load', { bytes, options: copy.options }, [bytes]);
-      h.dataVersion = state.dataVersion;
-    }
-  }
+  const copies = {};
+  for (const h of workers.slice(1, n)) await withData(h, copies);
   return workers.slice(0, n);
 }
 

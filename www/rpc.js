@@ -1,7 +1,7 @@
 // The page's workers and the request/answer protocol with them. Each worker is a module Web
 // Worker running worker.js (its own WASM instance and Workbench). Worker 0 holds the page's data
 // and model and starts with the page; helpers (1, 2, …) train ensemble members in parallel on the
-// CPU (members.js starts them).
+// CPU (members.js starts them); the worker 'demo' trains the DA³D demonstration member (demo.js).
 //
 // A request is {id, type, ...args}; the worker answers {id, ok, result | error}. Messages without
 // id are events ({event: 'progress' | 'heldout' | 'paused' | 'finished' | 'member' | 'error' |
@@ -18,8 +18,9 @@ export function onWorkerEvent(handler) {
 }
 
 /**
- * Start worker `index`. Its handle: `index`, `inited` and `dataVersion` (the state.dataVersion of
- * the data loaded into it; members.js keeps both for helpers), and `rpc(type, args, transfer)`.
+ * Start worker `index` (0, 1, … or 'demo'). Its handle: `index`, `inited` and `dataVersion` (the
+ * state.dataVersion of the data loaded into it; members.js keeps both), `rpc(type, args,
+ * transfer)` and `terminate()` (end the worker at once; its pending requests fail).
  */
 export function startWorker(index) {
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -36,6 +37,11 @@ export function startWorker(index) {
         pending.set(id, { resolve, reject });
         w.postMessage({ id, type, ...args }, transfer);
       });
+    },
+    terminate() {
+      w.terminate();
+      for (const p of pending.values()) p.reject(new Error('the worker was ended'));
+      pending.clear();
     },
   };
   w.onmessage = (e) => {

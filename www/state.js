@@ -29,6 +29,9 @@ export const state = {
 
 export const PHASES = { aae: 'AAE', pretrain: 'pretraining', da3d: 'DA³D', done: 'done' };
 
+/** The series a loss is drawn in: the alarm trains in two phases with different losses, a line each. */
+export const lossSeries = (name, net, phase) => (net === 'alarm' ? `${name} · ${PHASES[phase]}` : name);
+
 // ---------------------------------------------------------------------------------------------
 // Messages
 
@@ -72,7 +75,7 @@ export function updateButtons() {
   $('download-scores').disabled = !idle || !loaded || !state.model;
   $('download-model').disabled = !idle || !state.model;
   $('bundle-file').disabled = !idle;
-  for (const id of ['preset', 'members', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch', 'seed', 'rate']) $(id).disabled = state.training;
+  for (const id of ['preset', 'members', 'ep-aae', 'ep-pre', 'ep-da3d', 'batch', 'seed', 'rate', 'demo-on']) $(id).disabled = state.training;
 }
 
 /** Run `fn` with the controls locked; its errors become the visible message. */

@@ -1,15 +1,16 @@
 // Training: the schedule fields and the plan (steps and expected time), Train / Pause / Stop,
 // the progress line, the handlers of worker 0's training events, and the learning charts (the
 // losses per network and the live held-out AUC per epoch). Ensemble members on several workers
-// go through members.js.
+// go through members.js; the DA³D demonstration member beside a run through demo.js.
 
-import { COLORS, formatNumber, lineChart } from './charts.js';
+import { COLORS, formatNumber, lineChart, lossChart, recordLosses } from './charts.js';
 import {
   CORES, isParallel, memberDone, memberOf, parallelMembers, runProgress, stopHelpers, stopParallel, trainingWorkers, trainParallel, workerCount,
 } from './members.js';
+import { cancelDemo, modelDone, pauseDemo, startDemo, stopDemo } from './demo.js';
 import { renderMetrics, renderResults, renderThreshold, viewOfLive, viewOfResults } from './results.js';
 import { rpc } from './rpc.js';
-import { $, PHASES, announce, guarded, showError, state, updateButtons } from './state.js';
+import { $, PHASES, announce, guarded, lossSeries, showError, state, updateButtons } from './state.js';
 
 // ---------------------------------------------------------------------------------------------
 // The schedule and its plan
@@ -90,9 +91,12 @@ async function train() {
     state.training = true;
     state.paused = false;
     showProgress(started.progress);
-    $('workers').textContent = n > 1
+    // The demonstration member starts once the model's workers have: it waits for nothing of theirs.
+    startDemo(settings, rate, `${settings.preset}, ${members} model${members > 1 ? 's' : ''}`);
+    const demo = $('demo-on').checked ? ' A DA³D demonstration member trains beside it on one more worker (section 3).' : '';
+    $('workers').textContent = (n > 1
       ? `Training ${members} models on ${n} parallel workers (this machine reports ${CORES} logical cores).`
-      : members > 1 ? `Training ${members} models one after another on one worker${cpu ? ` (this machine reports ${CORES} logical core${CORES > 1 ? 's' : ''})` : ' (WebGPU: one GPU)'}.` : '';
+      : members > 1 ? `Training ${members} models one after another on one worker${cpu ? ` (this machine reports ${CORES} logical core${CORES > 1 ? 's' : ''})` : ' (WebGPU: one GPU)'}.` : '') + demo;
     const d = started.data;
     $('split').textContent = d.test_rows !== undefined
       ? `Paper protocol: training on ${d.train_rows.toLocaleString('en')} normal rows; ` +
@@ -105,6 +109,7 @@ async function train() {
 }
 
 export function resetTraining() {
+  cancelDemo();
   state.losses = new Map();
   state.epochSeconds = { aae: [], pretrain: [], da3d: [] };
   state.results = null;
@@ -123,10 +128,12 @@ async function togglePause() {
   try {
     if (state.paused) {
       await Promise.all(trainingWorkers().map((w) => w.rpc('resume')));
+      pauseDemo(false);
       state.paused = false;
       announce('Training resumed.');
     } else {
       await Promise.all(trainingWorkers().map((w) => w.rpc('pause')));
+      pauseDemo(true);
       state.paused = true;
       announce('Pausing after the current step.');
     }
@@ -140,6 +147,7 @@ async function stop() {
   announce('Stopping: the model is finished as it is now…');
   $('stop').disabled = true;
   try {
+    stopDemo();
     stopParallel();
     await Promise.all(trainingWorkers().map((w) => w.rpc('stop')));
   } catch (e) {
@@ -233,6 +241,7 @@ export const events = {
     $('progress-text').textContent = stopped ? 'Stopped; the model was finished as it was.' : 'Training done.';
     state.view = viewOfResults(results);
     renderResults();
+    modelDone(results);
     $('model-info').textContent = 'Model trained in this page. Score the loaded data, or download the scores or the bundle.';
     const auc = results.metrics && results.metrics.roc_auc;
     announce(`Training ${stopped ? 'stopped' : 'finished'}.${auc != null ? ` Test ROC AUC ${auc.toFixed(3)}.` : ''}`);
@@ -244,6 +253,7 @@ export const events = {
   },
   error({ error }) {
     stopHelpers();
+    stopDemo();
     state.training = false;
     state.paused = false;
     showError(error);
@@ -256,21 +266,7 @@ export const events = {
 // Learning charts: losses per network, held-out AUC per epoch
 
 function addReport(report) {
-  const touched = new Set();
-  report.names.forEach((name, i) => {
-    const net = report.networks[i]; // the trainer says which network each loss belongs to
-    if (!state.losses.has(net)) state.losses.set(net, { epochs: 0, series: new Map(), seen: new Set() });
-    const entry = state.losses.get(net);
-    if (!touched.has(net)) {
-      entry.epochs += 1; // one x step per epoch report for this network
-      touched.add(net);
-    }
-    // The alarm trains in two phases with different losses: one line per phase.
-    const key = net === 'alarm' ? `${name} · ${PHASES[report.phase]}` : name;
-    if (!entry.series.has(key)) entry.series.set(key, []);
-    entry.series.get(key).push([entry.epochs, report.values[i]]);
-  });
-  drawLosses([...touched]);
+  drawLosses(recordLosses(state.losses, report, lossSeries));
 }
 
 const LOSS_CHARTS = {
@@ -284,26 +280,15 @@ const LOSS_CHARTS = {
 // autoencoder's residuals, as residual tails, and the neighbours term)
 // and no DA³D stage unless their epochs are set.
 const EMPTY_LOSSES = {
-  alarm: 'Not trained yet (quick and robust skip it)',
-  generator: 'Not trained yet (needs DA³D epochs)',
-  critic: 'Not trained yet (needs DA³D epochs)',
+  alarm: 'Not trained yet (quick and robust skip it; see section 3)',
+  generator: 'Not trained yet (needs DA³D epochs; see section 3)',
+  critic: 'Not trained yet (needs DA³D epochs; see section 3)',
 };
 
 export function drawLosses(networks = Object.keys(LOSS_CHARTS)) {
   for (const net of networks) {
     const [id, description] = LOSS_CHARTS[net];
-    const entry = state.losses.get(net);
-    const series = entry ? [...entry.series].map(([name, points], i) => ({ name, points, color: COLORS[i % COLORS.length] })) : [];
-    const epochs = entry ? entry.epochs : 1;
-    lineChart($(id), series, {
-      xDomain: [0.5, epochs + 0.5], // half an epoch of margin: the first and last points stay clear of the frame
-      xLabel: 'epoch',
-      yLabel: 'loss',
-      description,
-      legend: true,
-      xFormat: (t) => (Number.isInteger(t) ? String(t) : ''),
-      empty: net === 'aae' ? 'No epoch finished yet' : EMPTY_LOSSES[net],
-    });
+    lossChart($(id), state.losses.get(net), { description, empty: net === 'aae' ? 'No epoch finished yet' : EMPTY_LOSSES[net] });
   }
 }
 

@@ -4,8 +4,8 @@
 //
 // Protocol. Page → worker: {id, type, ...args}; the worker answers {id, ok: true, result} or
 // {id, ok: false, error}. Training runs as a loop of `bench.step` calls in this worker; it
-// reports with messages without id: {event: 'progress' | 'paused' | 'finished' | 'error' |
-// 'renewed', ...}.
+// reports with messages without id: {event: 'progress' | 'heldout' | 'plane' | 'paused' |
+// 'finished' | 'member' | 'error' | 'renewed', ...}.
 //
 // Failures that leave the Workbench unusable get a new Workbench (see `renew`), with the loaded
 // data read into it again, and a 'renewed' event that says what happened:
@@ -78,9 +78,16 @@ const training = {
   trainMs: 0, // time spent in step calls, and in held-out evaluations (kept below EVAL_SHARE of it)
   evalMs: 0,
   labelled: false, // the fit has labelled held-out rows (a live AUC curve)
+  plane: null, // {grid, generated}: the code plane instead of held-out scores (the demonstration member)
+  planeMs: 0, // time spent drawing up the code plane, and when it was last sent
+  planeAt: 0,
 };
 const EVAL_SHARE = 0.15;
 const STEP_MS = 250;
+// The code plane of the demonstration member: about every PLANE_MS while it costs at most
+// PLANE_SHARE of the training time, and always at the end of a phase and of training.
+const PLANE_MS = 700;
+const PLANE_SHARE = 0.2;
 
 // Every call on the Workbench goes through this queue: the Workbench refuses concurrent calls.
 let queue = Promise.resolve();
@@ -250,13 +257,18 @@ const handlers = {
    * Start training with the page's schedule (`settings`: preset, members, epochs, batch size,
    * seed); the step loop then runs on its own. With `member`, only that ensemble member trains
    * (parallel workers): it ends with a 'member' event carrying its weights instead of 'finished'.
+   * With `plane` ({grid, generated}: the demonstration member), 'plane' events carry the code
+   * plane (`Workbench.code_plane`) now and then, in place of the held-out scores.
    */
-  async train({ settings, thresholdRate, member }) {
+  async train({ settings, thresholdRate, member, plane }) {
     if (training.active) throw new Error('training is already running');
     const json = JSON.stringify(settings);
     const started = await exclusive(() => parse(member === undefined ? bench.start(json, thresholdRate) : bench.start_member(json, thresholdRate, member)));
-    const labelled = started.data.test_rows !== undefined;
-    Object.assign(training, { active: true, paused: false, stopping: false, batches: 1, thresholdRate, trainMs: 0, evalMs: 0, labelled, member });
+    const labelled = started.data.test_rows !== undefined && !plane;
+    Object.assign(training, {
+      active: true, paused: false, stopping: false, batches: 1, thresholdRate, trainMs: 0, evalMs: 0, labelled, member,
+      plane: plane || null, planeMs: 0, planeAt: 0,
+    });
     training.epochStart = performance.now();
     loop();
     return started;
@@ -339,6 +351,15 @@ async function loop() {
         if (heldOut) self.postMessage({ event: 'heldout', heldOut });
         training.epochStart = performance.now(); // the evaluation is not the epoch's time
       }
+      if (training.plane && wantPlane(r)) {
+        const p0 = performance.now();
+        const plane = parse(await exclusive(() => bench.code_plane(training.plane.grid, training.plane.generated)));
+        if (gen !== generation) return;
+        training.planeAt = performance.now();
+        training.planeMs += training.planeAt - p0;
+        training.epochStart += training.planeAt - p0; // nor is the code plane
+        self.postMessage({ event: 'plane', plane, progress: r.progress, seconds: (training.planeAt - p0) / 1000 });
+      }
       if (r.done) {
         done = true;
         break;
@@ -368,6 +389,12 @@ function wantHeldOut(report) {
   if (!training.labelled) return false;
   if (report.epoch >= report.epochs_in_phase) return true;
   return training.evalMs <= EVAL_SHARE * training.trainMs;
+}
+
+/** Draw up the code plane after this step call? See PLANE_MS. */
+function wantPlane(r) {
+  if (r.done || (r.report && r.report.epoch >= r.report.epochs_in_phase)) return true;
+  return performance.now() - training.planeAt >= PLANE_MS && training.planeMs <= PLANE_SHARE * training.trainMs;
 }
 
 /** Keep one step call near STEP_MS: responsive pause/stop and frequent progress updates. */

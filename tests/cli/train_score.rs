@@ -14,6 +14,8 @@ fn train_score_info_round_trip() {
     let o = train_fast(&data, &model, &["--seed", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("test: ROC AUC"), "{}", stderr(&o));
+    // The schedule trains DA³D's detector stage: the alarm's own figures beside the model's.
+    assert!(stderr(&o).contains("the alarm alone: ROC AUC"), "{}", stderr(&o));
     assert!(Path::new(&model).exists());
 
     let scores = dir.path("scores.csv");
@@ -40,13 +42,15 @@ fn train_score_info_round_trip() {
     let o = run(&["info", &model]);
     assert!(o.status.success(), "{}", stderr(&o));
     let info = stdout(&o);
-    for want in ["preset:       robust", "ensemble:     2 members", "seed:         3", "x1: numeric", "kind: categorical", "threshold:"] {
+    for want in ["preset:       robust", "ensemble:     2 members", "seed:         3", "x1: numeric", "kind: categorical", "threshold:", "alarm alone:  ROC AUC"] {
         assert!(info.contains(want), "missing {want:?} in\n{info}");
     }
     let o = run(&["info", &model, "--json"]);
     let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(h["config"]["seed"], 3);
     assert_eq!(h["config"]["schedule"]["da3d_epochs"], 8);
+    let (model_auc, alarm_auc) = (h["metrics"]["roc_auc"].as_f64().unwrap(), h["alarm_metrics"]["roc_auc"].as_f64().unwrap());
+    assert!((0.5..=1.0).contains(&alarm_auc) && model_auc != alarm_auc, "{model_auc} {alarm_auc}");
 }
 
 #[test]

@@ -39,6 +39,7 @@ async function run(origin, workers) {
     await page.selectOption('#preset', 'quick');
     await page.waitForSelector('#train:not([disabled])');
     await page.fill('#members', String(workers));
+    await page.uncheck('#demo-on'); // the model's workers alone: no demonstration member beside them
     await page.fill('#ep-aae', EPOCHS_AAE);
     await page.fill('#ep-pre', EPOCHS_PRETRAIN);
     const t0 = Date.now();

@@ -1,5 +1,6 @@
-// Shared by the page tests (page.test.mjs) and the page benchmark (epoch-seconds.mjs): a static
-// server for www/, Chromium through playwright-core, a page that records requests and errors.
+// Shared by the page tests (page.test.mjs, demo.test.mjs) and the page benchmark
+// (epoch-seconds.mjs): a static server for www/, Chromium through playwright-core, a page that
+// records requests and errors, and what a chart's canvas holds.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -97,4 +98,29 @@ export async function openPage(browser, origin) {
 
 export async function text(page, selector) {
   return (await page.textContent(selector)).trim();
+}
+
+/** Pixels of a chart: non-background ones and saturated (data-coloured) ones. */
+export async function chartPixels(page, id) {
+  return page.evaluate((id) => {
+    const canvas = document.getElementById(id);
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let nonBackground = 0;
+    let colored = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const r = data[i];
+      const g = data[i + 1];
+      const b = data[i + 2];
+      if (r !== 255 || g !== 255 || b !== 255) nonBackground += 1;
+      if (Math.max(r, g, b) - Math.min(r, g, b) > 60) colored += 1;
+    }
+    return {
+      pixels: data.length / 4,
+      nonBackground,
+      colored,
+      points: Number(canvas.dataset.points || 0),
+      role: canvas.getAttribute('role'),
+      label: canvas.getAttribute('aria-label') || '',
+    };
+  }, id);
 }

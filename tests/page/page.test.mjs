@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, launch, openPage, startServer, text } from './harness.mjs';
+import { CHROMIUM, chartPixels, launch, openPage, startServer, text } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
@@ -68,30 +68,6 @@ async function expectError(page, pattern, what) {
   }
   assert.ok(await page.isVisible('#error'), `${what}: the message is not visible`);
   return text(page, '#error-text');
-}
-
-/** Pixels of a chart: non-background ones and saturated (data-coloured) ones. */
-async function chartPixels(page, id) {
-  return page.evaluate((id) => {
-    const canvas = document.getElementById(id);
-    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-    let nonBackground = 0;
-    let colored = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const r = data[i];
-      const g = data[i + 1];
-      const b = data[i + 2];
-      if (r !== 255 || g !== 255 || b !== 255) nonBackground += 1;
-      if (Math.max(r, g, b) - Math.min(r, g, b) > 60) colored += 1;
-    }
-    return {
-      nonBackground,
-      colored,
-      points: Number(canvas.dataset.points || 0),
-      role: canvas.getAttribute('role'),
-      label: canvas.getAttribute('aria-label') || '',
-    };
-  }, id);
 }
 
 async function assertChartsDrawn(page, ids) {

@@ -243,7 +243,12 @@ pub fn train(path: &Path, output: &Path, data_args: &DataArgs, args: &TrainArgs,
     let outcome = crate::members::train_and_finish(fit, threads, on_cpu, request.silence, &mut reporter, state.as_ref())?;
     let model = outcome.model;
     match (&model.header.metrics, &outcome.data.test) {
-        (Some(m), _) => say(format!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows)),
+        (Some(m), _) => {
+            say(format!("test: ROC AUC {:.4}, average precision {:.4} ({} rows)", m.roc_auc, m.average_precision, m.rows));
+            if let Some(a) = &model.header.alarm_metrics {
+                say(format!("the alarm alone: ROC AUC {:.4}, average precision {:.4}", a.roc_auc, a.average_precision));
+            }
+        }
         (None, Some(t)) => say(format!("test: {} rows, {} anomalies: no ROC AUC without both classes", t.labels.len(), t.n_anomalies())),
         (None, None) => {}
     }
@@ -316,6 +321,9 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
     }
     if let Some(m) = &h.metrics {
         println!("test:         ROC AUC {:.4}, average precision {:.4} ({} rows, {} anomalies)", m.roc_auc, m.average_precision, m.rows, m.anomalies);
+    }
+    if let Some(m) = &h.alarm_metrics {
+        println!("alarm alone:  ROC AUC {:.4}, average precision {:.4} (the same rows, DA³D's alarm without the rest of the score)", m.roc_auc, m.average_precision);
     }
     if let Some(r) = &h.read {
         println!(

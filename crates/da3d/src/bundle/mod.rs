@@ -87,6 +87,11 @@ pub struct BundleHeader {
     /// fit, else none).
     #[serde(default, deserialize_with = "codec::lenient_metrics")]
     pub metrics: Option<TestMetrics>,
+    /// The same held-out rows scored by the members' alarm alone, where the model's score is
+    /// more than its alarm (an ensemble that trained DA³D's detector stage): the figures of
+    /// DA³D's mechanism beside the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_metrics: Option<TestMetrics>,
     pub code_stats: Option<CodeStats>,
     /// How the training file was read (delimiter, label, label values, missing values): `score`
     /// reads new files the same way. `None` in bundles of older builds.
@@ -144,6 +149,8 @@ pub struct ModelParts<'a> {
     pub backend: String,
     /// The held-out test rows' metrics, when there were labelled test rows.
     pub metrics: Option<TestMetrics>,
+    /// Their metrics by the alarm alone ([`BundleHeader::alarm_metrics`]).
+    pub alarm_metrics: Option<TestMetrics>,
 }
 
 /// Quantiles recorded in a bundle.
@@ -168,6 +175,7 @@ impl Model {
             backend: parts.backend,
             training_rows: parts.train_codes.rows,
             metrics: parts.metrics,
+            alarm_metrics: parts.alarm_metrics,
             code_stats: Some(CodeStats::of(parts.train_codes)),
             read: Some(parts.read),
             scales: parts.scales,

@@ -170,6 +170,15 @@ impl Fit {
             (Some(test), Some(scores)) => test_metrics(scores, &test.labels),
             _ => None,
         };
+        // The alarm alone, where it trained and the model's score is more than the alarm.
+        let schedule = &self.config.training.schedule;
+        let alarm_trained = schedule.pretrain_epochs + schedule.da3d_epochs > 0;
+        let alarm_metrics = match &self.data.test {
+            Some(test) if alarm_trained && self.config.training.ensemble.scoring != crate::config::Scoring::Alarm => {
+                test_metrics(&detector.score(&test.x, ScoreKind::Alarm).await?, &test.labels)
+            }
+            _ => None,
+        };
         let model = Model::assemble(ModelParts {
             config: self.config.training,
             networks: self.trainer.networks_config().clone(),
@@ -183,6 +192,7 @@ impl Fit {
             threshold_rate: self.config.threshold_rate,
             backend: self.backend,
             metrics,
+            alarm_metrics,
         })
         .await?;
         Ok(FitOutcome { model, data: self.data, train_scores, train_codes, test_scores })
