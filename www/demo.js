@@ -20,7 +20,7 @@
 import { COLORS, lineChart, lossChart, mapChart, recordLosses } from './charts.js';
 import { withData } from './members.js';
 import { startWorker } from './rpc.js';
-import { $, lossSeries, state } from './state.js';
+import { $, announce, lossSeries, state } from './state.js';
 
 export const DEMO = 'demo';
 
@@ -48,12 +48,12 @@ export function demoSettings(rows, seed) {
 
 let worker = null; // the demonstration worker's handle, started with the first demonstration
 let demo = null; // the demonstration shown: see startDemo
-let model = null; // the page's model's figures for the comparison: {name, results}
+let model = null; // the page's model's results (finished), for the comparison
 
 function blank(settings, modelName) {
   return {
     settings, modelName, running: false, stopping: false, t0: performance.now(), seconds: null,
-    progress: null, plane: null, losses: new Map(), auc: [], results: null, stopped: false, error: null, labelled: null,
+    progress: null, plane: null, planeProgress: null, losses: new Map(), auc: [], results: null, stopped: false, error: null, labelled: null,
   };
 }
 
@@ -75,7 +75,7 @@ export async function startDemo(settings, rate, modelName) {
     if (demo !== mine) return;
     mine.running = true;
     mine.labelled = started.data.test_rows !== undefined;
-    mine.progress = started.progress;
+    mine.progress ||= started.progress; // (unless its first progress came before the answer)
     if (state.paused) await worker.rpc('pause');
   } catch (e) {
     if (demo !== mine) return;
@@ -118,10 +118,13 @@ export function modelDone(results) {
 export function demoEvent(msg) {
   if (!demo) return; // an answer of a demonstration that ended
   if (msg.event === 'progress') {
+    if (demo.progress && msg.progress.phase !== demo.progress.phase && PHASE_NUMBER[msg.progress.phase]) {
+      announce(`DA³D demonstration: phase ${PHASE_NUMBER[msg.progress.phase]} of 3, ${PHASE_NAME[msg.progress.phase]}.`);
+    }
     demo.progress = msg.progress;
     if (msg.report) {
       recordLosses(demo.losses, msg.report, lossSeries);
-      drawLosses();
+      drawLossesSoon();
     }
     renderStatus();
   } else if (msg.event === 'plane') {
@@ -136,6 +139,8 @@ export function demoEvent(msg) {
   } else if (msg.event === 'finished') {
     Object.assign(demo, { running: false, results: msg.results, stopped: msg.stopped, seconds: (performance.now() - demo.t0) / 1000 });
     render();
+    const f = figures(msg.results);
+    announce(`DA³D demonstration ${msg.stopped ? 'stopped' : 'done'}.${f ? ` Its alarm's held-out ROC AUC ${f.roc_auc.toFixed(3)}.` : ''}`);
   } else if (msg.event === 'error' || msg.event === 'renewed') {
     if (msg.event === 'renewed') worker.dataVersion = -1;
     Object.assign(demo, { running: false, error: msg.error });
@@ -174,6 +179,7 @@ const PHASE_TEXT = {
   da3d: 'the generator, the critic and the alarm train against each other',
 };
 const PHASE_NUMBER = { aae: 1, pretrain: 2, da3d: 3 };
+const PHASE_NAME = { aae: 'the autoencoder', pretrain: "the alarm's pretraining", da3d: 'DA³D: generator, critic and alarm' };
 
 function renderStatus() {
   const status = $('demo-status');
@@ -257,6 +263,17 @@ const LOSS_CHARTS = {
   generator: ['demo-loss-generator', 'Demonstration member: the generator’s losses per epoch'],
   critic: ['demo-loss-critic', 'Demonstration member: the critic’s losses per epoch'],
 };
+
+// A table of few rows reports an epoch every few milliseconds: its loss charts are redrawn at most
+// every LOSS_MS, so that drawing does not take the cores the workers train on.
+const LOSS_MS = 250;
+let lossesDue = null;
+function drawLossesSoon() {
+  lossesDue ||= setTimeout(() => {
+    lossesDue = null;
+    drawLosses();
+  }, LOSS_MS);
+}
 
 function drawLosses() {
   for (const [net, [id, description]] of Object.entries(LOSS_CHARTS)) {

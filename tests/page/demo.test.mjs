@@ -20,7 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
 const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
 const SCREENSHOT = path.join(ROOT, 'docs/images/page-da3d-demo.png');
-const FIRST_MINUTE_MS = 60_000;
+// The first minute; a machine far slower than a 2-core desktop may give it more (PAGE_FIRST_MINUTE_S).
+const FIRST_MINUTE_S = Number(process.env.PAGE_FIRST_MINUTE_S || 60);
 const DEMO_LOSSES = ['demo-loss-aae', 'demo-loss-alarm', 'demo-loss-generator', 'demo-loss-critic'];
 
 /**
@@ -114,11 +115,11 @@ describe('the DA³D demonstration member', () => {
       await page.waitForFunction(
         () => ['map', 'generated', 'alarmAuc', 'model'].every((k) => window.firstSights[k] !== undefined) || !document.getElementById('error').hidden,
         null,
-        { timeout: FIRST_MINUTE_MS, polling: 200 },
+        { timeout: FIRST_MINUTE_S * 1000, polling: 200 },
       );
       if (await page.isVisible('#error')) assert.fail(`training failed: ${await text(page, '#error-text')}`);
       const sights = await page.evaluate(() => ({ ...window.firstSights }));
-      for (const k of ['map', 'generated', 'alarmAuc', 'model']) assert.ok(sights[k] <= 60, `${k} after ${sights[k]} s`);
+      for (const k of ['map', 'generated', 'alarmAuc', 'model']) assert.ok(sights[k] <= FIRST_MINUTE_S, `${k} after ${sights[k]} s`);
 
       // The page's model: strong, and on screen.
       const modelAuc = Number((await text(page, '#auc')).match(/ROC AUC (\d\.\d+)/)[1]);
