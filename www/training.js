@@ -93,10 +93,10 @@ async function train() {
     showProgress(started.progress);
     // The demonstration member starts once the model's workers have: it waits for nothing of theirs.
     startDemo(settings, rate, `${settings.preset}, ${members} model${members > 1 ? 's' : ''}`);
-    const demo = $('demo-on').checked ? ' A DA³D demonstration member trains beside it on one more worker (section 3).' : '';
-    $('workers').textContent = (n > 1
+    const demo = $('demo-on').checked ? ' A DA³D demonstration member trains beside the model on one more worker (section 3).' : '';
+    $('workers').textContent = ((n > 1
       ? `Training ${members} models on ${n} parallel workers (this machine reports ${CORES} logical cores).`
-      : members > 1 ? `Training ${members} models one after another on one worker${cpu ? ` (this machine reports ${CORES} logical core${CORES > 1 ? 's' : ''})` : ' (WebGPU: one GPU)'}.` : '') + demo;
+      : members > 1 ? `Training ${members} models one after another on one worker${cpu ? ` (this machine reports ${CORES} logical core${CORES > 1 ? 's' : ''})` : ' (WebGPU: one GPU)'}.` : '') + demo).trim();
     const d = started.data;
     $('split').textContent = d.test_rows !== undefined
       ? `Paper protocol: training on ${d.train_rows.toLocaleString('en')} normal rows; ` +
