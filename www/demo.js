@@ -33,7 +33,7 @@ export const DEMO = 'demo';
 const STEPS = { aae: 1000, pretrain: 100, da3d: 1500 };
 const BATCH = 256;
 // The code plane: a 64 × 64 grid of the alarm's probability and 200 generated codes cost the
-// worker about 15 ms (Mammography); it draws one up about every 0.5 s of training (worker.js).
+// worker about 15 ms (Mammography); it draws one up about every 0.7 s of training (worker.js).
 const PLANE = { grid: 64, generated: 200 };
 
 /** The demonstration's settings for a table of `rows` training rows (see STEPS). */
@@ -264,9 +264,10 @@ const LOSS_CHARTS = {
   critic: ['demo-loss-critic', 'Demonstration member: the critic’s losses per epoch'],
 };
 
-// A table of few rows reports an epoch every few milliseconds: its loss charts are redrawn at most
-// every LOSS_MS, so that drawing does not take the cores the workers train on.
-const LOSS_MS = 250;
+// Epochs end several times a second (every few milliseconds on a table of few rows): the loss
+// charts are redrawn at most every LOSS_MS, so that drawing takes little of the cores the workers
+// train on.
+const LOSS_MS = 500;
 let lossesDue = null;
 function drawLossesSoon() {
   lossesDue ||= setTimeout(() => {
