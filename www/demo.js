@@ -20,7 +20,7 @@
 import { COLORS, lineChart, lossChart, mapChart, recordLosses } from './charts.js';
 import { withData } from './members.js';
 import { startWorker } from './rpc.js';
-import { $, announce, lossSeries, state } from './state.js';
+import { $, lossSeries, state } from './state.js';
 
 export const DEMO = 'demo';
 
@@ -119,7 +119,7 @@ export function demoEvent(msg) {
   if (!demo) return; // an answer of a demonstration that ended
   if (msg.event === 'progress') {
     if (demo.progress && msg.progress.phase !== demo.progress.phase && PHASE_NUMBER[msg.progress.phase]) {
-      announce(`DA³D demonstration: phase ${PHASE_NUMBER[msg.progress.phase]} of 3, ${PHASE_NAME[msg.progress.phase]}.`);
+      news(`DA³D demonstration: phase ${PHASE_NUMBER[msg.progress.phase]} of 3, ${PHASE_NAME[msg.progress.phase]}.`);
     }
     demo.progress = msg.progress;
     if (msg.report) {
@@ -140,7 +140,7 @@ export function demoEvent(msg) {
     Object.assign(demo, { running: false, results: msg.results, stopped: msg.stopped, seconds: (performance.now() - demo.t0) / 1000 });
     render();
     const f = figures(msg.results);
-    announce(`DA³D demonstration ${msg.stopped ? 'stopped' : 'done'}.${f ? ` Its alarm's held-out ROC AUC ${f.roc_auc.toFixed(3)}.` : ''}`);
+    news(`DA³D demonstration ${msg.stopped ? 'stopped' : 'done'}.${f ? ` Its alarm's held-out ROC AUC ${f.roc_auc.toFixed(3)}.` : ''}`);
   } else if (msg.event === 'error' || msg.event === 'renewed') {
     if (msg.event === 'renewed') worker.dataVersion = -1;
     Object.assign(demo, { running: false, error: msg.error });
@@ -150,6 +150,12 @@ export function demoEvent(msg) {
 
 // ---------------------------------------------------------------------------------------------
 // What the panel shows
+
+/** Short news for screen readers (its phases, its end): the panel's own polite live region, so
+ * that the page's news of its model is not replaced. */
+function news(text) {
+  $('demo-news').textContent = text;
+}
 
 /** The alarm has trained (pretraining or DA³D begun): its map and AUC mean something. */
 const alarmTrains = (p) => p.phase === 'da3d' || p.phase === 'done' || (p.phase === 'pretrain' && (p.epoch > 0 || p.batch > 0));

@@ -143,6 +143,8 @@ describe('the DA³D demonstration member', () => {
       // The demonstration ends on its own; its figures stand beside the model's.
       await page.waitForFunction(() => document.getElementById('demo-status').dataset.phase === 'done' || document.getElementById('demo-status').dataset.phase === 'error', null, { timeout: 300_000 });
       assert.match(await text(page, '#demo-status'), /^Done in \d+ s: \d+ AAE, \d+ pretraining and \d+ DA³D epochs/);
+      assert.equal(await page.getAttribute('#demo-news', 'aria-live'), 'polite');
+      assert.match(await text(page, '#demo-news'), /^DA³D demonstration done\. Its alarm's held-out ROC AUC 0\.\d{3}\.$/, 'screen readers hear of its end');
       const done = await (await page.waitForFunction(() => window.firstSights.demoDone)).jsonValue();
       for (const id of [...DEMO_LOSSES, 'demo-auc-chart']) await assertDrawn(page, id);
       assert.equal(await page.isVisible('#demo-compare'), true, 'the comparison is shown');
