@@ -74,7 +74,7 @@ def terms(p):
     logs = knn_logs(p["xtr"], p["xte"], [1, 3, 5, 10, 20])
     for k, v in logs.items():
         t[f"N{k}"] = z(*v)
-    means = knn_logs(p["xtr"], p["xte"], [5, 10], mean_of=True)
+    means = knn_logs(p["xtr"], p["xte"], [3, 5, 10], mean_of=True)
     for k, v in means.items():
         t[f"M{k}"] = z(*v)
     sd = p["xtr"].std(0)
@@ -127,6 +127,12 @@ VARIANTS = {
     "0.25 T + N5 + 0.25 C5": lambda t: 0.25 * t["T"][1] + t["N5"][1] + 0.25 * t["C5"][1],
     "0.25 T + N5 + 0.25 R5": lambda t: 0.25 * t["T"][1] + t["N5"][1] + 0.25 * t["R5"][1],
     "0.25 Tz + N5": lambda t: 0.25 * t["Tz"][1] + t["N5"][1],
+    "M3": lambda t: t["M3"][1],
+    "0.125 T + M5": lambda t: 0.125 * t["T"][1] + t["M5"][1],
+    "0.375 T + M5": lambda t: 0.375 * t["T"][1] + t["M5"][1],
+    "0.25 T + M3": lambda t: 0.25 * t["T"][1] + t["M3"][1],
+    "0.25 T + M10": lambda t: 0.25 * t["T"][1] + t["M10"][1],
+    "0.25 T + M5 + 0.25 S5": lambda t: 0.25 * t["T"][1] + t["M5"][1] + 0.25 * t["S5"][1],
 }
 
 

@@ -28,7 +28,7 @@ fn config(d: usize, method: Method, members: usize) -> TrainingConfig {
     c.schedule.da3d_epochs = 5;
     c.schedule.batch_size = 64;
     if members > 1 {
-        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
+        c.ensemble = Ensemble { members, scoring: Scoring::AlarmAndReconstruction, neighbours: 0, ..Default::default() };
     }
     c
 }

@@ -167,6 +167,7 @@ fn model_of(t: &Trainer, p: &da3d::data::Prepared) -> Model {
             backend: "flex".into(),
             training_rows: p.train.rows,
             metrics: None,
+            alarm_metrics: None,
             code_stats: None,
             read: None,
             scales: None,
@@ -325,7 +326,7 @@ fn ensemble_fit(p: &da3d::data::Prepared) -> da3d::pipeline::FitOutcome {
     c.schedule.aae_epochs = 4;
     c.schedule.pretrain_epochs = 1;
     c.schedule.da3d_epochs = 2;
-    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5 };
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5, ..Default::default() };
     let mut fit = start_fit(p, c);
     let t = fit.trainer();
     assert_eq!((t.progress().member, t.progress().members), (0, 2));
@@ -372,7 +373,7 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     c.schedule.aae_epochs = 4;
     c.schedule.pretrain_epochs = 0;
     c.schedule.da3d_epochs = 0;
-    c.ensemble = Ensemble { members: 2, scoring: Scoring::Reconstruction, neighbours: 5 };
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::Reconstruction, neighbours: 5, ..Default::default() };
     // Without the reconstruction-only score, no alarm epochs is an error; alarm epochs asked
     // for put the alarm into the score.
     let mut alarm_scored = c.clone();
@@ -382,13 +383,17 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     asked.schedule.pretrain_epochs = 1;
     assert_eq!(asked.ensemble.scoring.for_schedule(&asked.schedule), Scoring::AlarmAndReconstruction);
     let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
-    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::Tails, 0, 0));
+    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::QuarterTails, 0, 0));
     let mut with_tails = c.clone();
     with_tails.ensemble.scoring = Scoring::ReconstructionAndTails;
     assert_eq!(with_tails.ensemble.scoring.for_schedule(&with_tails.schedule), Scoring::ReconstructionAndTails);
     let mut tails_alone = c.clone();
     tails_alone.ensemble.scoring = Scoring::Tails;
-    for c in [c, with_tails, tails_alone] {
+    // The default's: a quarter of the tails term beside the mean distance to the 5 nearest.
+    let mut quarter = c.clone();
+    quarter.ensemble.scoring = Scoring::QuarterTails;
+    quarter.ensemble.neighbours_distance = da3d::config::NeighbourDistance::MeanOfK;
+    for c in [c, with_tails, tails_alone, quarter] {
         reconstruction_scores_recompute(&p, c);
     }
 }
@@ -423,6 +428,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
             let log_error = (l - s.log_error.0 as f64) / s.log_error.1 as f64;
             *e += match (&tails, scoring) {
                 (Some(t), Scoring::Tails) => t[i] as f64 / 2.0,
+                (Some(t), Scoring::QuarterTails) => 0.25 * t[i] as f64 / 2.0,
                 (Some(t), _) => (log_error + t[i] as f64) / 2.0 / 2.0,
                 (None, _) => log_error / 2.0,
             };
@@ -439,6 +445,19 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     }
     let n = model.header.neighbours.as_ref().expect("the neighbours term");
     let terms = n.terms(&p.test.x).unwrap();
+    // The term recomputed by brute force: the 5 nearest training rows of a few test rows.
+    for i in (0..p.test.x.rows).step_by(97) {
+        let mut d: Vec<f64> = (0..p.train.rows)
+            .map(|r| p.train.row(r).iter().zip(p.test.x.row(i)).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt())
+            .collect();
+        d.sort_by(f64::total_cmp);
+        let distance = match n.distance {
+            da3d::config::NeighbourDistance::Kth => d[4],
+            da3d::config::NeighbourDistance::MeanOfK => d[..5].iter().sum::<f64>() / 5.0,
+        };
+        let term = ((distance + 1e-12).ln() - n.log_distance.0 as f64) / n.log_distance.1 as f64;
+        assert!((term - terms[i] as f64).abs() < 1e-3 * (1.0 + term.abs()), "{:?}, row {i}: {term} vs {}", n.distance, terms[i]);
+    }
     let got = wait(d.score(&p.test.x, ScoreKind::Model)).unwrap();
     for i in 0..got.len() {
         assert!((got[i] - (part[i] + terms[i])).abs() < 1e-4 * (1.0 + got[i].abs()), "row {i}");
@@ -446,7 +465,8 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     // The bundle keeps it: format 6, the members' autoencoders alone (nothing else trained or
     // read) and the neighbours term's rows as bytes (older builds refuse it).
     let bytes = model.to_bytes().unwrap();
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 6);
+    let format = if scoring == Scoring::QuarterTails { 7 } else { 6 };
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), format, "{scoring:?}");
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
     assert_eq!(wait(loaded.detector().score(&p.test.x, ScoreKind::Model)).unwrap(), got);
@@ -567,7 +587,7 @@ fn members_trained_apart_make_the_same_model_as_one_ensemble_run() {
     let p = synthetic_prepared(6);
     let whole = ensemble_fit(&p);
     let config = whole.model.header.config.clone();
-    assert_eq!(config.ensemble, Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5 });
+    assert_eq!(config.ensemble, Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 5, ..Default::default() });
     let fit_of = |c: TrainingConfig| start_fit(&p, c);
     let mut weights = Vec::new();
     // the second member first: the order members train in does not matter
@@ -603,7 +623,7 @@ fn a_stop_between_members_keeps_the_finished_ones() {
     c.schedule.aae_epochs = 2;
     c.schedule.pretrain_epochs = 1;
     c.schedule.da3d_epochs = 0;
-    c.ensemble = Ensemble { members: 3, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
+    c.ensemble = Ensemble { members: 3, scoring: Scoring::AlarmAndReconstruction, neighbours: 0, ..Default::default() };
     let mut fit = start_fit(&p, c);
     // three epochs: the first member is done, the second has not trained a batch
     for _ in 0..3 {
@@ -629,7 +649,7 @@ fn a_stop_between_members_keeps_the_finished_ones() {
 #[test]
 fn explanations_name_the_column_that_makes_a_row_anomalous() {
     use da3d::config::Ensemble;
-    explanations_name_the_broken_column(Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 });
+    explanations_name_the_broken_column(Ensemble { members: 1, scoring: Scoring::AlarmAndReconstruction, neighbours: 0, ..Default::default() });
 }
 
 #[test]
@@ -637,8 +657,8 @@ fn explanations_of_the_default_score_split_all_its_terms() {
     // The `robust` score: residual tails per member and the neighbours term; and the score of
     // older builds: log error and residual tails.
     use da3d::config::Ensemble;
-    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5 });
-    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::Tails, neighbours: 5 });
+    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5, ..Default::default() });
+    explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::Tails, neighbours: 5, ..Default::default() });
 }
 
 /// Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
@@ -730,7 +750,7 @@ fn held_out_scores_follow_training_and_end_at_the_models_own() {
     c.schedule.aae_epochs = 3;
     c.schedule.pretrain_epochs = 2;
     c.schedule.da3d_epochs = 0;
-    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 0 };
+    c.ensemble = Ensemble { members: 2, scoring: Scoring::AlarmAndReconstruction, neighbours: 0, ..Default::default() };
     let mut fit = start_fit(&p, c);
     assert!(wait(fit.held_out()).unwrap().is_none(), "nothing before the first epoch");
     let mut seen = Vec::new();

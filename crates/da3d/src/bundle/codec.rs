@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::TestMetrics;
+use crate::config::NeighbourDistance;
 use crate::detector::Neighbours;
 use crate::detector::neighbours::MAX_REFERENCE_VALUES;
 
@@ -130,6 +131,9 @@ impl<'de> Deserialize<'de> for ReferenceRows {
 #[derive(Serialize, Deserialize)]
 struct StoredNeighbours {
     k: usize,
+    /// Absent in bundles before format 7: the `k`-th distance.
+    #[serde(default, skip_serializing_if = "NeighbourDistance::is_kth")]
+    distance: NeighbourDistance,
     width: usize,
     reference: ReferenceRows,
     log_distance: (f32, f32),
@@ -143,6 +147,7 @@ pub(super) mod neighbours {
         n.as_ref()
             .map(|n| StoredNeighbours {
                 k: n.k,
+                distance: n.distance,
                 width: n.width,
                 reference: ReferenceRows(n.reference.clone()),
                 log_distance: n.log_distance,
@@ -152,7 +157,7 @@ pub(super) mod neighbours {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Neighbours>, D::Error> {
         let stored = Option::<StoredNeighbours>::deserialize(d)?;
-        Ok(stored.map(|s| Neighbours::from_parts(s.k, s.width, s.reference.0, s.log_distance)))
+        Ok(stored.map(|s| Neighbours::from_parts(s.k, s.distance, s.width, s.reference.0, s.log_distance)))
     }
 }
 
@@ -306,7 +311,7 @@ mod tests {
         let one_hot: Vec<f32> = (0..100_000).map(|i| (i % 7 == 0) as u8 as f32).collect();
         assert!(deflate(&one_hot).len() < 10_000);
         let train = Matrix::new(4, 2, vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-        let (n, _) = Neighbours::fit(&train, 1, 0).unwrap();
+        let (n, _) = Neighbours::fit(&train, 1, NeighbourDistance::Kth, 0).unwrap();
         let json = neighbours_json(&n);
         assert_eq!(json["reference"], serde_json::json!(encode(&deflate(&n.reference))));
         assert_eq!(read_neighbours(json.clone()).unwrap(), n);

@@ -44,7 +44,7 @@ pub use frame::MAGIC;
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
 /// residual tails term, 5: reference rows as bytes, the tails term alone, 6: the autoencoders
 /// alone).
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// Parameters a format-6 bundle may ask to be built beside its stored autoencoders whatever their
 /// size (the alarm, generator and critics it does not store): 2^24, 64 MB of f32.
@@ -63,8 +63,21 @@ fn tails_format(scoring: Scoring) -> Option<u32> {
     match scoring {
         Scoring::ReconstructionAndTails => Some(4),
         Scoring::Tails => Some(5),
+        Scoring::QuarterTails => Some(7),
         _ => None,
     }
+}
+
+/// The first format that holds what `config` asks beyond format 6's: the tails term at a
+/// quarter weight, the mean distance to the `k` nearest.
+fn needs_format_7(config: &TrainingConfig) -> bool {
+    config.ensemble.scoring == Scoring::QuarterTails || !config.ensemble.neighbours_distance.is_kth()
+}
+
+/// Whether a bundle of format `version` stores the members' autoencoders alone: format 6 always,
+/// format 7 when its config reads them alone.
+fn autoencoders_alone(version: u32, config: &TrainingConfig) -> bool {
+    version == 6 || (version >= 7 && reads_autoencoders_alone(config))
 }
 
 /// Everything in a bundle but the weights.
@@ -204,11 +217,13 @@ impl Model {
         // burn draws a random id per parameter: the bundle numbers them instead, so that one
         // training (resumed from a checkpoint or not) writes one file, byte for byte.
         let members: Vec<Networks> = self.members.iter().enumerate().map(|(k, m)| numbered(m.clone(), k)).collect();
+        let newest = needs_format_7(&self.header.config);
         let (version, weights) = match (members.as_slice(), &self.header.neighbours) {
             (members, _) if reads_autoencoders_alone(&self.header.config) => {
                 let autoencoders: Vec<Aae> = members.iter().map(|m| m.aae.clone()).collect();
-                (6, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
+                (if newest { 7 } else { 6 }, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
             }
+            (members, _) if newest => (7, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             ([single], None) if tails.is_none() => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
                 let version = if neighbours.is_some() { 5 } else { tails.unwrap_or(2) };
@@ -255,7 +270,8 @@ impl Model {
         header.check(version)?;
         let members = header.config.ensemble.members;
         // Refuse before allocating: stored networks bigger than the weights that come with them.
-        let stored = if version == 6 { header.networks.aae_parameter_count() } else { header.networks.parameter_count() };
+        let alone = autoencoders_alone(version, &header.config);
+        let stored = if alone { header.networks.aae_parameter_count() } else { header.networks.parameter_count() };
         let parameters = stored.saturating_mul(members as u64);
         if parameters.saturating_mul(4) > weights.len() as u64 {
             return Err(Error::Bundle(format!(
@@ -271,7 +287,7 @@ impl Model {
         let misfit = |e: String| Error::Bundle(format!("weights do not fit the stored config: {e}"));
         let members = if version == 1 {
             vec![header.networks.init(device).try_load_record(record).map_err(|e| misfit(e.to_string()))?]
-        } else if version == 6 {
+        } else if alone {
             let empty: Vec<Aae> = (0..members).map(|_| header.networks.aae.init(device)).collect();
             let autoencoders = empty.try_load_record(record).map_err(|e| misfit(e.to_string()))?;
             autoencoders.into_iter().map(|aae| header.networks.init_around(aae, device)).collect()
@@ -310,7 +326,7 @@ impl BundleHeader {
         // Format 6 stores the autoencoders alone; the members' other networks are built empty
         // around them, so their size comes from the config alone: bounded by what is stored, or
         // by a small allowance (an edited config asked for two alarm layers of 60,000 units: 14 GB).
-        if version == 6 {
+        if autoencoders_alone(version, &self.config) {
             let unstored = (self.networks.parameter_count() - self.networks.aae_parameter_count()).saturating_mul(self.config.ensemble.members as u64);
             let parameters = self.networks.aae_parameter_count().saturating_mul(self.config.ensemble.members as u64);
             if unstored > parameters.max(UNSTORED_PARAMETERS) {
@@ -357,6 +373,9 @@ impl BundleHeader {
             (k, Some(n)) => {
                 if n.k > k.min(MAX_NEIGHBOURS) {
                     return Err(Error::Bundle(format!("the neighbours term counts the {}-th neighbour but the config asks for the {k}-th", n.k)));
+                }
+                if n.distance != h.config.ensemble.neighbours_distance {
+                    return Err(Error::Bundle("the neighbours term reads its nearest rows otherwise than the config says".into()));
                 }
                 n.check(h.networks.aae.d_input)?
             }
@@ -423,6 +442,11 @@ fn check_format(version: u32, header: &BundleHeader) -> Result<()> {
             )));
         }
         _ => {}
+    }
+    if version < 7 && needs_format_7(&header.config) {
+        return Err(Error::Bundle(format!(
+            "bundle format {version} cannot hold the config's score (the tails term at a quarter weight, or the mean distance to the nearest rows: format 7 does)"
+        )));
     }
     if version == 6 && !reads_autoencoders_alone(&header.config) {
         return Err(Error::Bundle(

@@ -196,3 +196,18 @@ fn stored_networks_must_match_the_stored_config() {
     let bytes = edited(|h| h["networks"]["alarm"]["dropout"] = serde_json::json!(1.2));
     assert!(load_error(&bytes).contains("the stored networks do not match the stored config"));
 }
+
+#[test]
+fn the_default_score_needs_format_7() {
+    let bytes: &[u8] = include_bytes!("../../fuzz/regression/bundle_loader/valid-tiny.da3d");
+    let (_, header, weights) = split(bytes).unwrap();
+    let mut h: Value = serde_json::from_slice(header).unwrap();
+    h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "quarter-tails"});
+    for version in [5, 6] {
+        let e = load_error(&frame(version, &serde_json::to_vec(&h).unwrap(), weights));
+        assert!(e.contains("format 7 does"), "format {version}: {e}");
+    }
+    h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "tails", "neighbours": 5, "neighbours_distance": "mean-of-k"});
+    let e = load_error(&frame(6, &serde_json::to_vec(&h).unwrap(), weights));
+    assert!(e.contains("format 7 does") || e.contains("neighbours"), "{e}");
+}

@@ -6,8 +6,8 @@
 //! their schedule is a step budget turned into epochs by the rows.
 
 use super::{
-    AlarmInput, AlarmObjective, Architecture, DataShape, Ensemble, Lipschitz, Losses, Method, Optimizer, Preset, Schedule,
-    Scoring, TrainingConfig,
+    AlarmInput, AlarmObjective, Architecture, DataShape, Ensemble, Lipschitz, Losses, Method, NeighbourDistance, Optimizer, Preset,
+    Schedule, Scoring, TrainingConfig,
 };
 use crate::model::{Activation, OutputActivation};
 
@@ -265,7 +265,8 @@ impl TrainingConfig {
     /// The `robust` preset: the paper's networks and losses with layer widths from the input
     /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
     /// `rows`, and [`ROBUST_MEMBERS`] members scored by their residuals' tails
-    /// ([`Scoring::Tails`]); `quick` the same with its own budget.
+    /// at a quarter beside the mean distance to the 5 nearest training rows
+    /// ([`Scoring::QuarterTails`], [`NeighbourDistance::MeanOfK`]); `quick` the same with its own budget.
     fn robust(shape: DataShape, preset: Preset, steps: [usize; 3], members: usize) -> Self {
         let mut c = Self::paper(shape.inputs, None);
         c.preset = preset;
@@ -283,7 +284,7 @@ impl TrainingConfig {
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members, scoring: Scoring::Tails, neighbours: ROBUST_NEIGHBOURS };
+        c.ensemble = Ensemble { members, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK };
         c
     }
 }
@@ -355,13 +356,13 @@ mod tests {
         assert_eq!(robust_code(DataShape::numeric(3, 10)), 2);
         assert_eq!(small.architecture.generator, generator_rule(15));
         assert_eq!(small.dataset, None);
-        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::Tails, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK });
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
         assert_eq!(quick.preset, Preset::Quick);
         assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, 0));
-        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::Tails, neighbours: ROBUST_NEIGHBOURS });
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK });
         assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
         assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.

@@ -19,6 +19,7 @@
 use rand::seq::index::sample;
 use rand::{SeedableRng, rngs::StdRng};
 
+pub use crate::config::NeighbourDistance;
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 
@@ -46,8 +47,10 @@ const REFERENCE_SEED: u64 = 0x6e65_6967_6862_6f75; // "neighbou"
 /// them: `bundle::codec`).
 #[derive(Debug, Clone)]
 pub struct Neighbours {
-    /// The neighbour whose distance counts (1 = the nearest).
+    /// The neighbours whose distance counts (1 = the nearest).
     pub k: usize,
+    /// The `k`-th one's distance, or the mean of the `k` nearest.
+    pub distance: NeighbourDistance,
     /// Inputs per row.
     pub width: usize,
     /// Reference rows, row-major `[rows × width]`: every training row, or a seeded sample of
@@ -61,7 +64,8 @@ pub struct Neighbours {
 
 impl PartialEq for Neighbours {
     fn eq(&self, other: &Self) -> bool {
-        (self.k, self.width, &self.reference, self.log_distance) == (other.k, other.width, &other.reference, other.log_distance)
+        (self.k, self.distance, self.width, &self.reference, self.log_distance)
+            == (other.k, other.distance, other.width, &other.reference, other.log_distance)
     }
 }
 
@@ -146,12 +150,12 @@ impl Neighbours {
     /// Fit on the training rows: choose the reference rows (seeded), measure the training rows'
     /// log distances (each leaving itself out) and their mean and spread. Also returns those
     /// log distances, one per training row (the training rows' own term, for the threshold).
-    pub fn fit(train: &Matrix, k: usize, seed: u64) -> Result<(Neighbours, Vec<f32>)> {
-        Self::fit_keeping(train, k, seed, reference_rows(train.rows, train.cols))
+    pub fn fit(train: &Matrix, k: usize, distance: NeighbourDistance, seed: u64) -> Result<(Neighbours, Vec<f32>)> {
+        Self::fit_keeping(train, k, distance, seed, reference_rows(train.rows, train.cols))
     }
 
     /// [`fit`](Self::fit) keeping `n` reference rows (at most the training rows, at least 2).
-    pub fn fit_keeping(train: &Matrix, k: usize, seed: u64, n: usize) -> Result<(Neighbours, Vec<f32>)> {
+    pub fn fit_keeping(train: &Matrix, k: usize, distance: NeighbourDistance, seed: u64, n: usize) -> Result<(Neighbours, Vec<f32>)> {
         if k == 0 {
             return Err(Error::config("ensemble.neighbours", "0 turns the neighbours term off; fit needs k ≥ 1"));
         }
@@ -173,7 +177,7 @@ impl Neighbours {
         }
         let k = k.min(n - 1);
         let reference = train.select(&chosen).values;
-        let mut neighbours = Neighbours { k, width: train.cols, reference, log_distance: (0.0, 1.0), index: Default::default() };
+        let mut neighbours = Neighbours { k, distance, width: train.cols, reference, log_distance: (0.0, 1.0), index: Default::default() };
         let logs = neighbours.log_distances(train, |i| position[i]);
         let count = logs.len() as f64;
         let mean = logs.iter().map(|&l| l as f64).sum::<f64>() / count;
@@ -183,8 +187,8 @@ impl Neighbours {
     }
 
     /// A term read back from its stored parts (a bundle); [`check`](Self::check) it before use.
-    pub fn from_parts(k: usize, width: usize, reference: Vec<f32>, log_distance: (f32, f32)) -> Self {
-        Neighbours { k, width, reference, log_distance, index: Default::default() }
+    pub fn from_parts(k: usize, distance: NeighbourDistance, width: usize, reference: Vec<f32>, log_distance: (f32, f32)) -> Self {
+        Neighbours { k, distance, width, reference, log_distance, index: Default::default() }
     }
 
     /// Reference rows.
@@ -195,8 +199,12 @@ impl Neighbours {
     /// `ln(distance + 1e-12)` from `row` to its `k`-th nearest reference row, the reference row at
     /// `skip` left out.
     fn log_distance_of(&self, row: &[f32], skip: Option<usize>) -> f32 {
-        let (squared, _) = self.kth_nearest(row, skip);
-        ((squared as f64).sqrt() + DISTANCE_FLOOR).ln() as f32
+        let nearest = self.nearest(row, skip);
+        let distance = match self.distance {
+            NeighbourDistance::Kth => (nearest[self.k - 1].0 as f64).sqrt(),
+            NeighbourDistance::MeanOfK => nearest.iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64,
+        };
+        (distance + DISTANCE_FLOOR).ln() as f32
     }
 
     /// [`log_distance_of`](Self::log_distance_of) every row of `x` (row `i` leaving out the
@@ -220,12 +228,12 @@ impl Neighbours {
         self.index.get_or_init(|| SearchIndex::build(&self.reference, self.width))
     }
 
-    /// The squared distance from `row` to its `k`-th nearest reference row (the one at `skip`
-    /// left out) and that row's position. Exactly the `k`-th smallest of the f32 squared
+    /// The squared distances from `row` to its `k` nearest reference rows (the one at `skip`
+    /// left out), ascending, with their positions. Exactly the `k` smallest of the f32 squared
     /// distances to every reference row (what a scan of all rows gives); rows that cannot be
     /// among the `k` nearest are skipped by their projections (with a margin for rounding) and
     /// their distances abandoned part way.
-    fn kth_nearest(&self, row: &[f32], skip: Option<usize>) -> (f32, usize) {
+    fn nearest(&self, row: &[f32], skip: Option<usize>) -> Vec<(f32, usize)> {
         let index = self.index();
         let query = project(&index.axis, row);
         // The k smallest squared distances so far with their rows, ascending.
@@ -249,7 +257,7 @@ impl Neighbours {
             for sorted in 0..index.order.len() {
                 consider(&mut nearest, sorted);
             }
-            return nearest[self.k - 1];
+            return nearest;
         }
         let slack = index.key_slack + projection_slack(self.width, row.iter().map(|v| v.abs() as f64).sum());
         // A computed f32 squared distance is at least (1 − rel) times the exact one.
@@ -279,15 +287,26 @@ impl Neighbours {
                 above += 1;
             }
         }
-        nearest[self.k - 1]
+        nearest
     }
 
-    /// Per input, `(x_j − n_j)²` between `row` and its `k`-th nearest reference row `n`: the
-    /// parts of the squared distance the term reads (for explanations).
+    /// Per input, `(x_j − n_j)²` between `row` and the reference rows `n` the term reads (its
+    /// `k`-th nearest, or the mean over the `k` nearest): the parts of the squared distance, for
+    /// explanations.
     pub fn distance_parts(&self, row: &[f32]) -> Vec<f32> {
-        let (_, p) = self.kth_nearest(row, None);
-        let reference = &self.reference[p * self.width..(p + 1) * self.width];
-        row.iter().zip(reference).map(|(a, b)| (a - b) * (a - b)).collect()
+        let nearest = self.nearest(row, None);
+        let read: &[(f32, usize)] = match self.distance {
+            NeighbourDistance::Kth => &nearest[self.k - 1..],
+            NeighbourDistance::MeanOfK => &nearest,
+        };
+        let mut parts = vec![0f32; self.width];
+        for &(_, p) in read {
+            let reference = &self.reference[p * self.width..(p + 1) * self.width];
+            for ((o, a), b) in parts.iter_mut().zip(row).zip(reference) {
+                *o += (a - b) * (a - b) / read.len() as f32;
+            }
+        }
+        parts
     }
 
     /// The standardised term of every row of `x`: `(ln(distance + 1e-12) − mean) / std`.
@@ -370,7 +389,7 @@ mod tests {
     fn the_term_is_the_log_distance_to_the_kth_neighbour_each_training_row_leaving_itself_out() {
         let rows = [[0.0, 0.0], [0.1, 0.0], [0.0, 0.3], [0.5, 0.5], [0.9, 0.1], [0.2, 0.2]];
         let train = Matrix::new(6, 2, rows.iter().flatten().copied().collect());
-        let (n, logs) = Neighbours::fit(&train, 2, 7).unwrap();
+        let (n, logs) = Neighbours::fit(&train, 2, NeighbourDistance::Kth, 7).unwrap();
         assert_eq!((n.k, n.rows(), n.width), (2, 6, 2));
         for (i, r) in rows.iter().enumerate() {
             let want = ((brute_kth(&rows, *r, 2, Some(i)) as f64) + DISTANCE_FLOOR).ln() as f32;
@@ -386,7 +405,7 @@ mod tests {
         let far = n.terms(&Matrix::new(1, 2, vec![3.0, 3.0])).unwrap()[0];
         assert!(logs.iter().all(|&l| n.standardise(l) < far));
         // k larger than the rows allow: the farthest other row.
-        let (small, _) = Neighbours::fit(&Matrix::new(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0]), 5, 0).unwrap();
+        let (small, _) = Neighbours::fit(&Matrix::new(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0]), 5, NeighbourDistance::Kth, 0).unwrap();
         assert_eq!(small.k, 2);
         assert!(n.terms(&Matrix::new(1, 3, vec![0.0; 3])).is_err(), "width is checked");
     }
@@ -435,7 +454,7 @@ mod tests {
                 values.copy_within(from..from + width, to);
             }
             let train = Matrix::new(rows, width, values);
-            let (n, logs) = Neighbours::fit(&train, k, 1).unwrap();
+            let (n, logs) = Neighbours::fit(&train, k, NeighbourDistance::Kth, 1).unwrap();
             for i in 0..rows {
                 let want = ((scanned(&n, train.row(i), Some(i)) as f64).sqrt() + DISTANCE_FLOOR).ln() as f32;
                 assert_eq!(logs[i].to_bits(), want.to_bits(), "{rows}×{width}, k = {k}, training row {i}");
@@ -464,9 +483,9 @@ mod tests {
         assert_eq!(reference_rows(3_000_000, 2), 2_500_000);
         let rows = 12_000;
         let train = Matrix::new(rows, 1, (0..rows).map(|i| i as f32 / rows as f32).collect());
-        let (a, logs) = Neighbours::fit_keeping(&train, 5, 3, 10_000).unwrap();
-        let (b, _) = Neighbours::fit_keeping(&train, 5, 3, 10_000).unwrap();
-        let (c, _) = Neighbours::fit_keeping(&train, 5, 4, 10_000).unwrap();
+        let (a, logs) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 3, 10_000).unwrap();
+        let (b, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 3, 10_000).unwrap();
+        let (c, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 4, 10_000).unwrap();
         assert_eq!(a.rows(), 10_000);
         assert_eq!(a, b, "the same seed keeps the same rows");
         assert_ne!(a.reference, c.reference, "another seed keeps others");
@@ -477,7 +496,7 @@ mod tests {
 
     #[test]
     fn fit_refuses_what_it_cannot_measure() {
-        assert!(Neighbours::fit(&Matrix::new(1, 2, vec![0.0, 1.0]), 5, 0).is_err());
-        assert!(Neighbours::fit(&Matrix::new(3, 1, vec![0.0, 1.0, 2.0]), 0, 0).is_err());
+        assert!(Neighbours::fit(&Matrix::new(1, 2, vec![0.0, 1.0]), 5, NeighbourDistance::Kth, 0).is_err());
+        assert!(Neighbours::fit(&Matrix::new(3, 1, vec![0.0, 1.0, 2.0]), 0, NeighbourDistance::Kth, 0).is_err());
     }
 }

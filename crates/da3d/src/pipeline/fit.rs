@@ -119,7 +119,7 @@ impl Fit {
             return Ok(None);
         }
         if self.neighbours.get().is_none() {
-            let fitted = Neighbours::fit(&self.data.train, ensemble.neighbours, self.config.training.seed)?;
+            let fitted = Neighbours::fit(&self.data.train, ensemble.neighbours, ensemble.neighbours_distance, self.config.training.seed)?;
             let _ = self.neighbours.set(fitted);
         }
         Ok(self.neighbours.get())

@@ -395,7 +395,7 @@ mod tests {
         use crate::config::Scoring;
         let shape = DataShape::numeric(4, 100);
         let mut o = ConfigOverrides::new(Preset::Robust);
-        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::Tails);
+        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::QuarterTails);
         o.pretrain_epochs = Some(2);
         assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::AlarmAndReconstruction);
     }
