@@ -92,7 +92,7 @@ async function train() {
     state.paused = false;
     showProgress(started.progress);
     // The demonstration member starts once the model's workers have: it waits for nothing of theirs.
-    startDemo(settings, rate, `${settings.preset}, ${members} model${members > 1 ? 's' : ''}`);
+    startDemo(settings, rate, `${settings.preset}, ${members} model${members > 1 ? 's' : ''}`, CORES < n + 1);
     const demo = $('demo-on').checked ? ' A DA³D demonstration member trains beside the model on one more worker (section 3).' : '';
     $('workers').textContent = ((n > 1
       ? `Training ${members} models on ${n} parallel workers (this machine reports ${CORES} logical cores).`

@@ -81,6 +81,7 @@ const training = {
   plane: null, // {grid, generated}: the code plane instead of held-out scores (the demonstration member)
   planeMs: 0, // time spent drawing up the code plane, and when it was last sent
   planeAt: 0,
+  pace: 1, // the share of the time the loop trains; it rests the rest (the demonstration member beside a run)
 };
 const EVAL_SHARE = 0.15;
 const STEP_MS = 250;
@@ -267,11 +268,17 @@ const handlers = {
     const labelled = started.data.test_rows !== undefined && !plane;
     Object.assign(training, {
       active: true, paused: false, stopping: false, batches: 1, thresholdRate, trainMs: 0, evalMs: 0, labelled, member,
-      plane: plane || null, planeMs: 0, planeAt: 0,
+      plane: plane || null, planeMs: 0, planeAt: 0, pace: 1,
     });
     training.epochStart = performance.now();
     loop();
     return started;
+  },
+
+  /** Train only `share` (0 < share ≤ 1) of the time, resting after each step call in proportion. */
+  async pace({ share }) {
+    training.pace = paceOf(share);
+    return { pace: training.pace };
   },
 
   async pause() {
@@ -322,7 +329,8 @@ const handlers = {
 };
 
 /** Yield to the event loop so that pause/stop messages are handled between steps. */
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+const paceOf = (share) => Math.min(1, Math.max(0.05, Number(share) || 1));
 
 async function loop() {
   if (training.looping) return;
@@ -364,7 +372,8 @@ async function loop() {
         done = true;
         break;
       }
-      await tick();
+      // (resting at a pace below 1 leaves the cores to the page's model beside this worker)
+      await tick(training.pace < 1 ? ((now - t0) * (1 - training.pace)) / training.pace : 0);
     }
   } catch (e) {
     if (gen !== generation) return; // the workbench was replaced meanwhile (device lost)

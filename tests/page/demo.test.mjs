@@ -112,11 +112,16 @@ describe('the DA³D demonstration member', () => {
 
       // Press Train like a visitor: no schedule edits.
       await page.click('#train');
-      await page.waitForFunction(
-        () => ['map', 'generated', 'alarmAuc', 'model'].every((k) => window.firstSights[k] !== undefined) || !document.getElementById('error').hidden,
-        null,
-        { timeout: FIRST_MINUTE_S * 1000, polling: 200 },
-      );
+      try {
+        await page.waitForFunction(
+          () => ['map', 'generated', 'alarmAuc', 'model'].every((k) => window.firstSights[k] !== undefined) || !document.getElementById('error').hidden,
+          null,
+          { timeout: FIRST_MINUTE_S * 1000, polling: 200 },
+        );
+      } catch (e) {
+        const seen = await page.evaluate(() => JSON.stringify(window.firstSights));
+        assert.fail(`not all on screen within ${FIRST_MINUTE_S} s of Train: seen ${seen}; the model: ${await text(page, '#progress-text')}; the demonstration: ${await text(page, '#demo-status')}`);
+      }
       if (await page.isVisible('#error')) assert.fail(`training failed: ${await text(page, '#error-text')}`);
       const sights = await page.evaluate(() => ({ ...window.firstSights }));
       for (const k of ['map', 'generated', 'alarmAuc', 'model']) assert.ok(sights[k] <= FIRST_MINUTE_S, `${k} after ${sights[k]} s`);
