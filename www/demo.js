@@ -34,7 +34,7 @@ export const DEMO = 'demo';
 const STEPS = { aae: 1000, pretrain: 100, da3d: 1500 };
 const BATCH = 256;
 // The code plane: a 64 × 64 grid of the alarm's probability and 200 generated codes cost the
-// worker about 15 ms (Mammography); it draws one up about every 0.7 s of training (worker.js).
+// worker about 9 ms (Mammography); it draws one up about every 0.7 s of training (worker.js).
 const PLANE = { grid: 64, generated: 200 };
 // When the page's model trains on every core, the demonstration trains at full speed until the
 // generated anomalies are on the plane, then only this share of the time (resting the rest:
