@@ -383,7 +383,7 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     asked.schedule.pretrain_epochs = 1;
     assert_eq!(asked.ensemble.scoring.for_schedule(&asked.schedule), Scoring::AlarmAndReconstruction);
     let robust = TrainingConfig::preset_for_rows(Preset::Robust, p.train.cols, Some(p.train.rows), None);
-    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::QuarterTails, 0, 0));
+    assert_eq!((robust.ensemble.scoring, robust.schedule.pretrain_epochs, robust.schedule.da3d_epochs), (Scoring::ScaledTails, 0, 0));
     let mut with_tails = c.clone();
     with_tails.ensemble.scoring = Scoring::ReconstructionAndTails;
     assert_eq!(with_tails.ensemble.scoring.for_schedule(&with_tails.schedule), Scoring::ReconstructionAndTails);
@@ -391,8 +391,9 @@ fn the_reconstruction_score_trains_no_alarm_and_reads_none() {
     tails_alone.ensemble.scoring = Scoring::Tails;
     // The default's: a quarter of the tails term beside the mean distance to the 5 nearest.
     let mut quarter = c.clone();
-    quarter.ensemble.scoring = Scoring::QuarterTails;
+    quarter.ensemble.scoring = Scoring::ScaledTails;
     quarter.ensemble.neighbours_distance = da3d::config::NeighbourDistance::MeanOfK;
+    quarter.ensemble.tails_weight = 0.25;
     for c in [c, with_tails, tails_alone, quarter] {
         reconstruction_scores_recompute(&p, c);
     }
@@ -417,7 +418,9 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     // log error, of the standardised tails term, or of the mean of the two; then the scores with
     // the neighbours term.
     let d = model.detector();
-    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, scoring, scales.clone()).unwrap();
+    let members_only = Detector::ensemble(&model.members, model.header.config.architecture.alarm_input, scoring, scales.clone())
+        .unwrap()
+        .with_tails_weight(model.header.config.ensemble.tails_weight);
     let part = wait(members_only.score(&p.test.x, ScoreKind::Model)).unwrap();
     let mut expected = vec![0f64; p.test.x.rows];
     for (k, s) in scales.iter().enumerate() {
@@ -428,7 +431,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
             let log_error = (l - s.log_error.0 as f64) / s.log_error.1 as f64;
             *e += match (&tails, scoring) {
                 (Some(t), Scoring::Tails) => t[i] as f64 / 2.0,
-                (Some(t), Scoring::QuarterTails) => 0.25 * t[i] as f64 / 2.0,
+                (Some(t), Scoring::ScaledTails) => 0.25 * t[i] as f64 / 2.0,
                 (Some(t), _) => (log_error + t[i] as f64) / 2.0 / 2.0,
                 (None, _) => log_error / 2.0,
             };
@@ -465,7 +468,7 @@ fn reconstruction_scores_recompute(p: &da3d::data::Prepared, c: TrainingConfig) 
     // The bundle keeps it: format 6, the members' autoencoders alone (nothing else trained or
     // read) and the neighbours term's rows as bytes (older builds refuse it).
     let bytes = model.to_bytes().unwrap();
-    let format = if scoring == Scoring::QuarterTails { 7 } else { 6 };
+    let format = if scoring == Scoring::ScaledTails { 7 } else { 6 };
     assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), format, "{scoring:?}");
     let loaded = Model::from_bytes(&bytes, &device()).unwrap();
     assert_eq!(loaded.header.scales, model.header.scales);
@@ -659,6 +662,13 @@ fn explanations_of_the_default_score_split_all_its_terms() {
     use da3d::config::Ensemble;
     explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::ReconstructionAndTails, neighbours: 5, ..Default::default() });
     explanations_name_the_broken_column(Ensemble { members: 2, scoring: Scoring::Tails, neighbours: 5, ..Default::default() });
+    explanations_name_the_broken_column(Ensemble {
+        members: 2,
+        scoring: Scoring::ScaledTails,
+        neighbours: 5,
+        neighbours_distance: da3d::config::NeighbourDistance::MeanOfK,
+        tails_weight: 0.25,
+    });
 }
 
 /// Four columns that move together (b = 2a, c = 1 - a, e = a / 2 + 0.25) and an independent
@@ -688,7 +698,7 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
     c.schedule.pretrain_epochs = if ensemble.scoring.reads_alarm() { 2 } else { 0 };
     c.schedule.da3d_epochs = 0;
     c.architecture.alarm_input = da3d::config::AlarmInput::All;
-    let (scoring, neighbours) = (ensemble.scoring, ensemble.neighbours);
+    let (scoring, neighbours, tails_weight) = (ensemble.scoring, ensemble.neighbours, ensemble.tails_weight);
     c.ensemble = ensemble;
     let mut fit = start_fit(&p, c);
     while wait(fit.trainer().step_epoch()).unwrap().is_some() {}
@@ -702,7 +712,7 @@ fn explanations_name_the_broken_column(ensemble: da3d::config::Ensemble) {
     let mut weights: f32 = scales
         .iter()
         .map(|s| {
-            let tails = s.tails.as_ref().map_or(0.0, |t| scoring.tails_weight() / (k * t.log_sum.1));
+            let tails = s.tails.as_ref().map_or(0.0, |t| tails_weight * scoring.tails_weight() / (k * t.log_sum.1));
             scoring.error_weight() / (k * s.log_error.1) + tails
         })
         .sum();

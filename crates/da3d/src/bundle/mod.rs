@@ -63,7 +63,7 @@ fn tails_format(scoring: Scoring) -> Option<u32> {
     match scoring {
         Scoring::ReconstructionAndTails => Some(4),
         Scoring::Tails => Some(5),
-        Scoring::QuarterTails => Some(7),
+        Scoring::ScaledTails => Some(7),
         _ => None,
     }
 }
@@ -71,7 +71,7 @@ fn tails_format(scoring: Scoring) -> Option<u32> {
 /// The first format that holds what `config` asks beyond format 6's: the tails term at a
 /// quarter weight, the mean distance to the `k` nearest.
 fn needs_format_7(config: &TrainingConfig) -> bool {
-    config.ensemble.scoring == Scoring::QuarterTails || !config.ensemble.neighbours_distance.is_kth()
+    config.ensemble.scoring == Scoring::ScaledTails || !config.ensemble.neighbours_distance.is_kth()
 }
 
 /// Whether a bundle of format `version` stores the members' autoencoders alone: format 6 always,
@@ -206,6 +206,7 @@ impl Model {
         let h = &self.header;
         Detector::ensemble(&self.members, h.config.architecture.alarm_input, h.config.ensemble.scoring, h.scales.clone().unwrap_or_default())
             .and_then(|d| d.with_neighbours(h.neighbours.clone()))
+            .map(|d| d.with_tails_weight(h.config.ensemble.tails_weight))
             .expect("members, scales and neighbours checked when the model was made")
     }
 

@@ -202,7 +202,7 @@ fn the_default_score_needs_format_7() {
     let bytes: &[u8] = include_bytes!("../../fuzz/regression/bundle_loader/valid-tiny.da3d");
     let (_, header, weights) = split(bytes).unwrap();
     let mut h: Value = serde_json::from_slice(header).unwrap();
-    h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "quarter-tails"});
+    h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "scaled-tails"});
     for version in [5, 6] {
         let e = load_error(&frame(version, &serde_json::to_vec(&h).unwrap(), weights));
         assert!(e.contains("format 7 does"), "format {version}: {e}");

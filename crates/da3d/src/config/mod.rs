@@ -12,7 +12,7 @@ pub use crate::model::AlarmInput;
 use crate::model::{AaeConfig, Activation, AlarmConfig, CriticConfig, GeneratorConfig, NetworksConfig, OutputActivation, WeightNorm};
 pub use presets::{
     QUICK_MEMBERS, QUICK_STEPS, ROBUST_MAX_EPOCHS, ROBUST_MEMBERS, ROBUST_NEIGHBOURS, ROBUST_STEPS, encoder_rule, robust_code,
-    robust_encoder_rule,
+    robust_encoder_rule, robust_tails_weight,
 };
 pub use validate::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, ThresholdRate, ValidConfig};
 
@@ -194,12 +194,15 @@ pub enum Scoring {
     /// term beside it, the log error lowers Mammography's average precision (.46 against .40)
     /// and changes no table's ROC AUC by more than noise (docs/results.md).
     Tails,
-    /// The residual tails term of [`Tails`](Scoring::Tails) at a quarter of the neighbours
-    /// term's weight (`robust` and `quick`; bundle format 7): on the 21 suite tables measured
-    /// together, distance to the training rows carries most of the signal and the tails term
-    /// adds what it misses (Mammography, WBC, Annthyroid) without costing the tables of local
-    /// structure (Letter, Vowels, Landsat) what equal weight cost them (docs/results.md).
-    QuarterTails,
+    /// The residual tails term of [`Tails`](Scoring::Tails) at the weight
+    /// [`Ensemble::tails_weight`] beside the neighbours term (`robust` and `quick`, a quarter on
+    /// tables of numbers, up to the whole on one-hot tables: `config::presets::robust_tails_weight`;
+    /// bundle format 7): on the suite's tables measured together, distance to the training rows
+    /// carries most of the signal and the tails term adds what it misses (Mammography, WBC,
+    /// Annthyroid; NSL-KDD and Census, whose one-hot inputs make distances coarse) without costing
+    /// the tables of local structure (Letter, Vowels, Landsat) what equal weight cost them
+    /// (docs/results.md).
+    ScaledTails,
 }
 
 /// How the neighbours term reads a row's `k` nearest training rows.
@@ -240,7 +243,7 @@ impl Scoring {
     /// The weight of a member's standardised log error in its score.
     pub fn error_weight(self) -> f32 {
         match self {
-            Scoring::Alarm | Scoring::Tails | Scoring::QuarterTails => 0.0,
+            Scoring::Alarm | Scoring::Tails | Scoring::ScaledTails => 0.0,
             Scoring::AlarmAndReconstruction | Scoring::Reconstruction => 1.0,
             Scoring::ReconstructionAndTails => 0.5,
         }
@@ -259,7 +262,7 @@ impl Scoring {
         match self {
             Scoring::ReconstructionAndTails => 0.5,
             Scoring::Tails => 1.0,
-            Scoring::QuarterTails => 0.25,
+            Scoring::ScaledTails => 1.0,
             _ => 0.0,
         }
     }
@@ -280,6 +283,18 @@ pub struct Ensemble {
     /// How the neighbours term reads the `neighbours` nearest training rows.
     #[serde(default, skip_serializing_if = "NeighbourDistance::is_kth")]
     pub neighbours_distance: NeighbourDistance,
+    /// The weight of the members' residual tails term for [`Scoring::ScaledTails`], in (0, 1]
+    /// (1 for the other scores).
+    #[serde(default = "unit_weight", skip_serializing_if = "is_unit_weight")]
+    pub tails_weight: f32,
+}
+
+fn unit_weight() -> f32 {
+    1.0
+}
+
+fn is_unit_weight(w: &f32) -> bool {
+    *w == 1.0
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -289,7 +304,7 @@ fn is_zero(n: &usize) -> bool {
 impl Default for Ensemble {
     /// One model scored by its alarm: the paper.
     fn default() -> Self {
-        Ensemble { members: 1, scoring: Scoring::Alarm, neighbours: 0, neighbours_distance: NeighbourDistance::Kth }
+        Ensemble { members: 1, scoring: Scoring::Alarm, neighbours: 0, neighbours_distance: NeighbourDistance::Kth, tails_weight: 1.0 }
     }
 }
 

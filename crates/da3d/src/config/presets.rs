@@ -39,6 +39,19 @@ pub const ROBUST_ROW_PARAMETERS: f64 = 4e11;
 pub const QUICK_STEPS: [usize; 3] = [1_750, 0, 0];
 /// Members of the `quick` preset.
 pub const QUICK_MEMBERS: usize = 3;
+/// The weight of the residual tails term beside the neighbours term in the `robust` and `quick`
+/// scores ([`Scoring::ScaledTails`]): a quarter on a table of numbers, rising with the share of
+/// one-hot inputs (`inputs − columns` of the inputs) to the whole where they are half the inputs
+/// or more. On one-hot inputs distances are coarse (a row differs from another by whole
+/// categories) and the residual tails separate what they tie: NSL-KDD (122 inputs of 41
+/// columns) .953 at a quarter, .961 at the whole; on the tables of numbers a quarter is best
+/// (docs/results.md). Two decimals.
+pub fn robust_tails_weight(shape: DataShape) -> f32 {
+    let one_hot = shape.inputs.saturating_sub(shape.columns) as f64 / shape.inputs.max(1) as f64;
+    let w = 0.25 + 0.75 * (2.0 * one_hot).min(1.0);
+    ((w * 100.0).round() / 100.0) as f32
+}
+
 /// The neighbour whose distance the `robust` and `quick` scores add (PyOD's kNN default; chosen
 /// once, not per table: docs/results.md).
 pub const ROBUST_NEIGHBOURS: usize = 5;
@@ -266,7 +279,7 @@ impl TrainingConfig {
     /// width (never a per-data-set table), a step budget ([`ROBUST_STEPS`]) turned into epochs by
     /// `rows`, and [`ROBUST_MEMBERS`] members scored by their residuals' tails
     /// at a quarter beside the mean distance to the 5 nearest training rows
-    /// ([`Scoring::QuarterTails`], [`NeighbourDistance::MeanOfK`]); `quick` the same with its own budget.
+    /// ([`Scoring::ScaledTails`], [`NeighbourDistance::MeanOfK`]); `quick` the same with its own budget.
     fn robust(shape: DataShape, preset: Preset, steps: [usize; 3], members: usize) -> Self {
         let mut c = Self::paper(shape.inputs, None);
         c.preset = preset;
@@ -284,7 +297,13 @@ impl TrainingConfig {
         // The alarm reads the encoder's activations too: with a narrow code, the decoder's
         // activations are a function of a 2-D code only (docs/results.md).
         c.architecture.alarm_input = AlarmInput::All;
-        c.ensemble = Ensemble { members, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK };
+        c.ensemble = Ensemble {
+            members,
+            scoring: Scoring::ScaledTails,
+            neighbours: ROBUST_NEIGHBOURS,
+            neighbours_distance: NeighbourDistance::MeanOfK,
+            tails_weight: robust_tails_weight(shape),
+        };
         c
     }
 }
@@ -356,13 +375,19 @@ mod tests {
         assert_eq!(robust_code(DataShape::numeric(3, 10)), 2);
         assert_eq!(small.architecture.generator, generator_rule(15));
         assert_eq!(small.dataset, None);
-        assert_eq!(small.ensemble, Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK });
+        assert_eq!(
+            small.ensemble,
+            Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::ScaledTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK, tails_weight: 0.25 }
+        );
+        // One-hot inputs raise the tails term's weight: NSL-KDD's 122 of 41 columns, Census'.
+        assert_eq!(robust_tails_weight(DataShape { inputs: 122, columns: 41, rows: 60_000 }), 1.0);
+        assert_eq!(robust_tails_weight(DataShape { inputs: 13, columns: 11, rows: 500 }), 0.48);
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
         assert_eq!(quick.preset, Preset::Quick);
         assert_eq!((quick.schedule.aae_epochs, quick.schedule.pretrain_epochs), (QUICK_STEPS[0] / 2, 0));
-        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, scoring: Scoring::QuarterTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK });
+        assert_eq!(quick.ensemble, Ensemble { members: QUICK_MEMBERS, ..small.ensemble.clone() });
         assert_eq!((&quick.architecture, &quick.losses), (&small.architecture, &small.losses));
         assert_eq!("quick".parse::<Preset>().unwrap(), Preset::Quick);
         // `paper` ignores the rows and stays one model with the alarm score.

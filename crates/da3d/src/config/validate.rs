@@ -4,7 +4,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::{Lipschitz, MAX_MEMBERS, MAX_NEIGHBOURS, Method, TrainingConfig};
+use super::{Lipschitz, MAX_MEMBERS, MAX_NEIGHBOURS, Method, Scoring, TrainingConfig};
 use crate::error::{Error, Result};
 
 /// Most epochs of one phase.
@@ -195,6 +195,14 @@ impl TrainingConfig {
         }
         if self.ensemble.neighbours > 0 && !self.ensemble.scoring.is_standardised() {
             return Err(Error::config("ensemble.neighbours", "the neighbours term adds to a standardised score, not to the alarm's"));
+        }
+        let w = self.ensemble.tails_weight;
+        if self.ensemble.scoring == Scoring::ScaledTails {
+            if !(w > 0.0 && w <= 1.0) {
+                return Err(Error::config("ensemble.tails_weight", format!("{w} is outside (0, 1]")));
+            }
+        } else if w != 1.0 {
+            return Err(Error::config("ensemble.tails_weight", format!("{w}: the weight applies to the score scaled-tails only")));
         }
         if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
             return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));

@@ -34,7 +34,7 @@ impl Detector {
     fn contributions_of(&self, z: &[f32], x: &[f32]) -> Result<Vec<f32>> {
         let (d, members) = (self.width(), self.members.len());
         let tails = self.scoring.reads_tails();
-        let (error_weight, tails_weight) = (self.scoring.error_weight(), self.scoring.tails_weight());
+        let (error_weight, tails_weight) = (self.scoring.error_weight(), self.tails_weight());
         let share = |out: &mut [f32], parts: &[f32], weight: f32| {
             let sum: f32 = parts.iter().sum();
             if sum > 0.0 && sum.is_finite() {

@@ -58,6 +58,9 @@ pub struct Detector {
     moments: Vec<(Tensor<2>, Tensor<2>)>,
     /// Added to the model's score ([`ScoreKind::Model`]) when the model has one.
     neighbours: Option<Neighbours>,
+    /// The config's weight of the residual tails term ([`Ensemble::tails_weight`](crate::config::Ensemble)),
+    /// times the score's own ([`Scoring::tails_weight`]).
+    tails_weight: f32,
     device: Device,
 }
 
@@ -70,7 +73,16 @@ impl Detector {
     /// Members already in inference mode (at least one), scored by their alarm.
     fn of_valid(members: Vec<Networks>, alarm_input: AlarmInput) -> Self {
         let device = members[0].alarm.net.layers[0].weight.val().device();
-        Detector { members, alarm_input, scoring: Scoring::Alarm, scales: Vec::new(), moments: Vec::new(), neighbours: None, device }
+        Detector {
+            members,
+            alarm_input,
+            scoring: Scoring::Alarm,
+            scales: Vec::new(),
+            moments: Vec::new(),
+            neighbours: None,
+            tails_weight: 1.0,
+            device,
+        }
     }
 
     /// Members scored as `scoring` says; `scales` (one per member) are needed for a standardised
@@ -100,6 +112,17 @@ impl Detector {
         }
         self.neighbours = neighbours;
         Ok(self)
+    }
+
+    /// The residual tails term at `weight` (the config's [`Ensemble::tails_weight`](crate::config::Ensemble)).
+    pub fn with_tails_weight(mut self, weight: f32) -> Self {
+        self.tails_weight = weight;
+        self
+    }
+
+    /// The weight of each member's standardised tails term in the score, before the members' mean.
+    pub(crate) fn tails_weight(&self) -> f32 {
+        self.scoring.tails_weight() * self.tails_weight
     }
 
     /// Member `k` alone, scored by its alarm (for its [`MemberScale`]).

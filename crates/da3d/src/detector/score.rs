@@ -117,7 +117,7 @@ impl Detector {
     /// `scores` (one batch: `z` is its standardised residuals, row-major).
     fn add_tails(&self, scale: &MemberScale, z: &[f32], scores: &mut [f32]) -> Result<()> {
         let tails = scale.tails.as_ref().ok_or_else(|| Error::Bundle("the score reads residual tails the model does not have".into()))?;
-        let weight = self.scoring.tails_weight() / self.members.len() as f32;
+        let weight = self.tails_weight() / self.members.len() as f32;
         for (s, t) in scores.iter_mut().zip(tails.terms(z)) {
             *s += weight * t;
         }

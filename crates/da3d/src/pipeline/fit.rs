@@ -109,6 +109,7 @@ impl Fit {
     fn scored(&self, members: &[Networks], scales: Option<Vec<MemberScale>>) -> Result<Detector> {
         let scoring = self.config.training.ensemble.scoring;
         Detector::ensemble(members, self.config.training.architecture.alarm_input, scoring, scales.unwrap_or_default())
+            .map(|d| d.with_tails_weight(self.config.training.ensemble.tails_weight))
     }
 
     /// The neighbours term on the training rows and their own log distances (each leaving

@@ -102,7 +102,12 @@ impl ConfigOverrides {
                 *slot = v;
             }
         }
-        cfg.ensemble.scoring = cfg.ensemble.scoring.for_schedule(&cfg.schedule);
+        let asked = cfg.ensemble.scoring;
+        cfg.ensemble.scoring = asked.for_schedule(&cfg.schedule);
+        if cfg.ensemble.scoring != asked {
+            // The tails term's weight belongs to the score it replaced.
+            cfg.ensemble.tails_weight = 1.0;
+        }
         cfg.validated()
     }
 }
@@ -395,7 +400,7 @@ mod tests {
         use crate::config::Scoring;
         let shape = DataShape::numeric(4, 100);
         let mut o = ConfigOverrides::new(Preset::Robust);
-        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::QuarterTails);
+        assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::ScaledTails);
         o.pretrain_epochs = Some(2);
         assert_eq!(o.build(shape, None).unwrap().ensemble.scoring, Scoring::AlarmAndReconstruction);
     }
