@@ -10,7 +10,8 @@ use da3d::data::{self, Encoded, RecordReader, TransformStats};
 use da3d::{ScoreKind, metrics, wait};
 
 use crate::backend::{BackendChoice, select};
-use crate::commands::{load_model, write_atomic};
+use crate::commands::load_model;
+use crate::files::write_atomic;
 
 /// What `score` was asked for besides the model and the data.
 pub struct ScoreRequest {

@@ -16,7 +16,7 @@ use da3d::wait;
 use serde_json::Value;
 
 use crate::cleanup;
-use crate::commands::write_atomic;
+use crate::files::write_atomic;
 
 /// Where and how often a run saves its state.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use da3d::metrics::mean_std;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainArgs;
-use crate::commands::write_atomic;
+use crate::files::write_atomic;
 use crate::progress::{LogFormat, Output};
 
 #[derive(Serialize, Deserialize, Clone)]

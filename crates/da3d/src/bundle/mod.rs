@@ -14,15 +14,18 @@
 //! whose schedule trains no alarm (`robust`, `quick`): the weights are a `Vec<Aae>` record, the
 //! members' encoders and decoders, without the latent discriminators, alarms, generators and
 //! critics that training left untrained or that no score reads (NSL-KDD's `robust` bundle 6.1 MB
-//! instead of 37.8); loading puts freshly initialised ones beside them. A one-member model with
+//! instead of 37.8); loading puts freshly initialised ones beside them; format 7 a model whose
+//! score weighs the tails term below one or reads the mean distance to the `k` nearest rows.
+//! A one-member model with
 //! none of these is always written as format 1, so older builds read it.
 //!
 //! A bundle is a file people pass around: loading checks every length before it allocates, and
 //! every number before it is used (finite weights, scales, threshold and reference rows; widths,
-//! layers and counts within the format's limits and consistent with the stored config).
+//! layers and counts within the format's limits and consistent with the stored config: `validate`).
 
 pub(crate) mod codec;
 pub(crate) mod frame;
+mod validate;
 #[cfg(test)]
 mod tests;
 
@@ -31,8 +34,8 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{MAX_NEIGHBOURS, Scoring, ThresholdRate, TrainingConfig, ValidConfig};
-use crate::data::{FeatureColumn, Matrix, Preprocessor, ReadOptions};
+use crate::config::{Scoring, ThresholdRate, TrainingConfig, ValidConfig};
+use crate::data::{Matrix, Preprocessor, ReadOptions};
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
 use crate::model::{Aae, Networks, NetworksConfig};
@@ -43,12 +46,8 @@ pub use frame::MAGIC;
 
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
 /// residual tails term, 5: reference rows as bytes, the tails term alone, 6: the autoencoders
-/// alone).
+/// alone, 7: the tails term's weight and the mean distance to the nearest rows).
 pub const FORMAT_VERSION: u32 = 7;
-
-/// Parameters a format-6 bundle may ask to be built beside its stored autoencoders whatever their
-/// size (the alarm, generator and critics it does not store): 2^24, 64 MB of f32.
-const UNSTORED_PARAMETERS: u64 = 1 << 24;
 
 /// Whether a model of `config` needs its members' autoencoders alone: its score reads no alarm
 /// and its schedule trains none (so no generator or critic either; the latent discriminator only
@@ -301,160 +300,6 @@ impl Model {
         wait(model.check_numbers())?;
         Ok(model)
     }
-}
-
-impl BundleHeader {
-    /// Check everything the header says against itself and the format `version`, before any
-    /// weight is read: the stored config (validated), the networks it gives, the input width, what
-    /// the format holds, the score's terms, every number finite.
-    fn check(&self, version: u32) -> Result<()> {
-        let header = self;
-        let config = header.config.clone().validated().map_err(|e| Error::Bundle(format!("stored config is not valid: {e}")))?;
-        // The stored networks must be the ones the stored (validated) config gives: an edited or
-        // corrupted `networks` entry (say, dropout 1.2, found by fuzzing) must not reach burn.
-        let expected = config.networks(header.networks.aae.d_input);
-        if serde_json::to_value(&expected).ok() != serde_json::to_value(&header.networks).ok() {
-            return Err(Error::Bundle("the stored networks do not match the stored config".into()));
-        }
-        if header.preprocessor.width() != header.networks.aae.d_input {
-            return Err(Error::Bundle(format!(
-                "preprocessing gives {} inputs but the networks take {}",
-                header.preprocessor.width(),
-                header.networks.aae.d_input
-            )));
-        }
-        check_format(version, header)?;
-        // Format 6 stores the autoencoders alone; the members' other networks are built empty
-        // around them, so their size comes from the config alone: bounded by what is stored, or
-        // by a small allowance (an edited config asked for two alarm layers of 60,000 units: 14 GB).
-        if autoencoders_alone(version, &self.config) {
-            let unstored = (self.networks.parameter_count() - self.networks.aae_parameter_count()).saturating_mul(self.config.ensemble.members as u64);
-            let parameters = self.networks.aae_parameter_count().saturating_mul(self.config.ensemble.members as u64);
-            if unstored > parameters.max(UNSTORED_PARAMETERS) {
-                return Err(Error::Bundle(format!(
-                    "the config's alarm, generator and critics would have {unstored} parameters, more than the {parameters} \
-                     stored for the autoencoders (format 6 stores the autoencoders alone)"
-                )));
-            }
-        }
-        header.check_terms()?;
-        header.check_numbers()
-    }
-
-    /// Check that the score scales and the neighbours term fit the config and the input width.
-    fn check_terms(&self) -> Result<()> {
-        let h = self;
-        let want = h.config.ensemble.members;
-        if h.config.ensemble.scoring.is_standardised() {
-            let scales = h.scales.as_ref().map_or(0, Vec::len);
-            if scales != want {
-                return Err(Error::Bundle(format!("{want} members but {scales} score scales")));
-            }
-            let finite = |p: &(f32, f32)| p.0.is_finite() && p.1.is_finite() && p.1 > 0.0;
-            let d = h.networks.aae.d_input;
-            for s in h.scales.iter().flatten() {
-                if s.residual.len() != d {
-                    return Err(Error::Bundle(format!("a score scale has {} residual moments for {d} inputs", s.residual.len())));
-                }
-                if !finite(&s.logit) || !finite(&s.log_error) || !s.residual.iter().all(finite) {
-                    return Err(Error::Bundle("a score scale is not finite and positive".into()));
-                }
-                match (&s.tails, h.config.ensemble.scoring.reads_tails()) {
-                    (Some(t), true) => t.check(d)?,
-                    (None, false) => {}
-                    (None, true) => return Err(Error::Bundle("the score reads residual tails but a score scale has none".into())),
-                    (Some(_), false) => return Err(Error::Bundle("residual tails the score does not read".into())),
-                }
-            }
-        }
-        match (h.config.ensemble.neighbours, &h.neighbours) {
-            (0, None) => {}
-            (0, Some(_)) => return Err(Error::Bundle("a neighbours term the config does not ask for".into())),
-            (k, None) => return Err(Error::Bundle(format!("the config adds the {k}-th neighbour's distance but the bundle has no reference rows"))),
-            (k, Some(n)) => {
-                if n.k > k.min(MAX_NEIGHBOURS) {
-                    return Err(Error::Bundle(format!("the neighbours term counts the {}-th neighbour but the config asks for the {k}-th", n.k)));
-                }
-                if n.distance != h.config.ensemble.neighbours_distance {
-                    return Err(Error::Bundle("the neighbours term reads its nearest rows otherwise than the config says".into()));
-                }
-                n.check(h.networks.aae.d_input)?
-            }
-        }
-        Ok(())
-    }
-
-    /// Check that every number of the header the score reads is finite: the threshold and
-    /// quantiles, the preprocessing's ranges, the code statistics.
-    pub fn check_numbers(&self) -> Result<()> {
-        let h = self;
-        let bad = |what: &str| Err(Error::Bundle(format!("{what} is not a finite number")));
-        if !h.threshold.is_finite() {
-            return bad("the threshold");
-        }
-        if !(0.0..=0.5).contains(&h.threshold_rate) {
-            return Err(Error::Bundle(format!("the threshold share {} is outside [0, 0.5]", h.threshold_rate)));
-        }
-        if h.train_score_quantiles.iter().any(|(q, s)| !q.is_finite() || !s.is_finite()) {
-            return bad("a training-score quantile");
-        }
-        for c in &h.preprocessor.columns {
-            if let FeatureColumn::Numeric { name, min, max } = c
-                && !(min.is_finite() && max.is_finite() && min <= max)
-            {
-                return Err(Error::Bundle(format!("column '{name}': its training range [{min}, {max}] is not finite and ordered")));
-            }
-        }
-        if let Some(s) = &h.code_stats
-            && s.mean.iter().chain(&s.std).any(|v| !v.is_finite())
-        {
-            return bad("a code statistic");
-        }
-        Ok(())
-    }
-}
-
-/// Whether the format `version` can hold what `header` describes (members, the neighbours term,
-/// the residual tails term, the autoencoders alone).
-fn check_format(version: u32, header: &BundleHeader) -> Result<()> {
-    let members = header.config.ensemble.members;
-    if version < 3 && (version == 1) != (members == 1) {
-        return Err(Error::Bundle(format!("bundle format {version} cannot hold {members} ensemble members")));
-    }
-    if (version == 3 && header.neighbours.is_none()) || (version < 3 && header.neighbours.is_some()) {
-        return Err(Error::Bundle(format!(
-            "bundle format {version} {} a neighbours term",
-            if version == 3 { "needs" } else { "cannot hold" }
-        )));
-    }
-    match (version, tails_format(header.config.ensemble.scoring)) {
-        (4, None) => return Err(Error::Bundle(format!("bundle format {version} needs a residual tails term"))),
-        (5, None) if header.neighbours.is_none() => {
-            return Err(Error::Bundle(format!("bundle format {version} needs a neighbours term or a residual tails term")));
-        }
-        (_, Some(want)) if version < 4 => {
-            return Err(Error::Bundle(format!("bundle format {version} cannot hold a residual tails term (format {want} does)")));
-        }
-        (_, Some(want)) if version < want => {
-            let scoring = serde_json::to_value(header.config.ensemble.scoring).ok().and_then(|v| v.as_str().map(String::from));
-            return Err(Error::Bundle(format!(
-                "bundle format {version} cannot hold the score `{}` (format {want} does)",
-                scoring.unwrap_or_default()
-            )));
-        }
-        _ => {}
-    }
-    if version < 7 && needs_format_7(&header.config) {
-        return Err(Error::Bundle(format!(
-            "bundle format {version} cannot hold the config's score (the tails term at a quarter weight, or the mean distance to the nearest rows: format 7 does)"
-        )));
-    }
-    if version == 6 && !reads_autoencoders_alone(&header.config) {
-        return Err(Error::Bundle(
-            "bundle format 6 holds the autoencoders alone, but the stored config scores with the alarm or trains it".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Parameter ids by position: member `k`'s `i`-th parameter is `k · 2³² + i`.

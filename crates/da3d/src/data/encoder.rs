@@ -1,9 +1,29 @@
 //! Streamed records encoded with a fitted [`Preprocessor`] (the scoring of `score`, batch by
 //! batch), through the same cell encoder as [`Preprocessor::transform`].
 
-use super::csv::{category_key, is_missing, parse_label, parse_number};
+use super::csv::{category_key, find_column, is_missing, parse_label, parse_number};
 use super::preprocess::{Cell, CellError, ColumnPlan, FeatureColumn, Preprocessor, TransformStats};
 use crate::error::{Error, Result};
+
+impl Preprocessor {
+    /// An encoder for streamed records of a file with these `headers`. With
+    /// `non_finite_as_missing` (the training file's reading rule) infinite values count as missing.
+    pub fn row_encoder(&self, headers: &[String], label: Option<&str>, non_finite_as_missing: bool) -> Result<RowEncoder> {
+        let mut indices = Vec::with_capacity(self.columns.len());
+        for fc in &self.columns {
+            let idx = headers.iter().position(|h| h == fc.name()).ok_or_else(|| {
+                Error::Schema(format!(
+                    "column '{}' that the model was trained on is missing from the CSV (its columns: {})",
+                    fc.name(),
+                    headers.join(", ")
+                ))
+            })?;
+            indices.push(idx);
+        }
+        let label_idx = label.and_then(|l| find_column(headers, l));
+        Ok(RowEncoder::new(self.clone(), indices, label_idx, headers.to_vec(), non_finite_as_missing))
+    }
+}
 
 /// What [`RowEncoder::encode`] made of a record.
 #[derive(Debug, Clone, PartialEq)]

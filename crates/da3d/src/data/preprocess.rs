@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, find_column, format_number};
-use super::encoder::RowEncoder;
+use super::csv::{ColumnKind, LabelValues, MISSING_CATEGORY, Table, format_number};
 use super::{DataShape, Matrix};
 use crate::error::{Error, Result};
 
@@ -283,24 +282,6 @@ impl Preprocessor {
             offset += fc.width();
         }
         Ok((Matrix::new(rows.len(), width, values), stats))
-    }
-
-    /// An encoder for streamed records of a file with these `headers`. With
-    /// `non_finite_as_missing` (the training file's reading rule) infinite values count as missing.
-    pub fn row_encoder(&self, headers: &[String], label: Option<&str>, non_finite_as_missing: bool) -> Result<RowEncoder> {
-        let mut indices = Vec::with_capacity(self.columns.len());
-        for fc in &self.columns {
-            let idx = headers.iter().position(|h| h == fc.name()).ok_or_else(|| {
-                Error::Schema(format!(
-                    "column '{}' that the model was trained on is missing from the CSV (its columns: {})",
-                    fc.name(),
-                    headers.join(", ")
-                ))
-            })?;
-            indices.push(idx);
-        }
-        let label_idx = label.and_then(|l| find_column(headers, l));
-        Ok(RowEncoder::new(self.clone(), indices, label_idx, headers.to_vec(), non_finite_as_missing))
     }
 }
 

@@ -1,7 +1,9 @@
+//! Over 500 lines: the term's fit, its scoring and the seeded reference sample share private helpers.
 //! The neighbours term of the combined score: how far a row lies from the training rows in the
 //! networks' input space (min-max scaled, one-hot), as `ln` of the Euclidean distance to its
-//! `k`-th nearest reference row, standardised by the mean and standard deviation of the same over
-//! the training rows, each training row leaving itself out.
+//! `k` nearest reference rows ([`NeighbourDistance`]: their mean, the default since bundle format
+//! 7, or the `k`-th alone), standardised by the mean and standard deviation of the same over the
+//! training rows, each training row leaving itself out.
 //!
 //! The autoencoder and the alarm see a row through a narrow code; a row in a sparse region of the
 //! training data that the code maps among normal ones escapes both. The distance sees it
