@@ -1,0 +1,35 @@
+//! The binding's errors and the Python exceptions they become.
+
+use pyo3::PyErr;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+
+/// What can go wrong between Python and the model crate.
+#[derive(Debug, thiserror::Error)]
+pub enum BindingError {
+    /// The model crate's error, its message unchanged.
+    #[error(transparent)]
+    Model(#[from] da3d::Error),
+    /// Input the binding refuses before the model crate sees it.
+    #[error("{0}")]
+    Input(String),
+    /// A training thread stopped without a result.
+    #[error("a training thread stopped unexpectedly: {0}")]
+    Thread(String),
+}
+
+impl From<BindingError> for PyErr {
+    /// Bad input (CSV cells, data, config, a bundle or columns that do not fit) is a
+    /// `ValueError`; a failed training or backend a `RuntimeError`.
+    fn from(e: BindingError) -> PyErr {
+        let message = e.to_string();
+        match e {
+            BindingError::Input(_) => PyValueError::new_err(message),
+            BindingError::Model(
+                da3d::Error::Csv { .. } | da3d::Error::Data(_) | da3d::Error::Config { .. } | da3d::Error::Bundle(_) | da3d::Error::Schema(_),
+            ) => PyValueError::new_err(message),
+            BindingError::Model(_) | BindingError::Thread(_) => PyRuntimeError::new_err(message),
+        }
+    }
+}
+
+pub type Result<T, E = BindingError> = std::result::Result<T, E>;
