@@ -84,6 +84,8 @@ def terms(p):
     t["S5"] = z(*std_logs[5])
     t["C5"] = z(*knn_logs(p["ctr"], p["cte"], [5])[5])
     t["R5"] = z(*knn_logs(p["rtr"], p["rte"], [5])[5])
+    sh = p["shape"]
+    t["w"] = round(0.25 + 0.75 * min(1.0, 2.0 * (sh["inputs"] - sh["columns"]) / sh["inputs"]), 2)
     return t
 
 
@@ -96,7 +98,9 @@ def ecdf_nll(train, test):
 
 
 VARIANTS = {
-    "default (T + N5)": lambda t: t["T"][1] + t["N5"][1],
+    "w T + M5 (the default)": lambda t: t["w"] * t["T"][1] + t["M5"][1],
+    "T + N5 (the previous default)": lambda t: t["T"][1] + t["N5"][1],
+    "T (the tails alone)": lambda t: t["T"][1],
     "kNN (N5)": lambda t: t["N5"][1],
     "0.5 T + N5": lambda t: 0.5 * t["T"][1] + t["N5"][1],
     "0.25 T + N5": lambda t: 0.25 * t["T"][1] + t["N5"][1],
@@ -133,6 +137,10 @@ VARIANTS = {
     "0.25 T + M3": lambda t: 0.25 * t["T"][1] + t["M3"][1],
     "0.25 T + M10": lambda t: 0.25 * t["T"][1] + t["M10"][1],
     "0.25 T + M5 + 0.25 S5": lambda t: 0.25 * t["T"][1] + t["M5"][1] + 0.25 * t["S5"][1],
+    "0.5 T + M5": lambda t: 0.5 * t["T"][1] + t["M5"][1],
+    "max(Tz, M5)": lambda t: np.maximum(t["Tz"][1], t["M5"][1]),
+    "max(0.5 Tz, M5)": lambda t: np.maximum(0.5 * t["Tz"][1], t["M5"][1]),
+    "M5 + 0.25 T + 0.75 max(T, 0)": lambda t: t["M5"][1] + 0.25 * t["T"][1] + 0.75 * np.maximum(t["T"][1], 0),
 }
 
 
@@ -180,8 +188,9 @@ def main():
                 res[k][0].append(roc_auc_score(y, s))
                 res[k][1].append(average_precision_score(y, s))
             model = p["shape"].get("model_test_roc_auc")
-            if model is not None and abs(model - res["default (T + N5)"][0][-1]) > 2e-3 if "default (T + N5)" in res else False:
-                print(f"{name} {sj}: recomputed default {res['default (T + N5)'][0][-1]:.4f} vs model {model:.4f}", file=sys.stderr)
+            key = "T + N5 (the previous default)"
+            if model is not None and key in res and abs(model - res[key][0][-1]) > 2e-3:
+                print(f"{name} {sj}: recomputed {key} {res[key][0][-1]:.4f} vs the probe's model {model:.4f}", file=sys.stderr)
         per_table[name] = {k: (np.mean(a), np.mean(b), len(a)) for k, (a, b) in res.items()}
     names = list(per_table)
     print(f"{len(names)} tables: " + ", ".join(names))

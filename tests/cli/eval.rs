@@ -19,6 +19,8 @@ fn eval_prints_table_and_json() {
     assert!(table.contains("| 0.01 | a3-noise |"), "{table}");
     assert!(table.contains("epoch 4"), "{table}");
     assert!(table.contains("| 0 | robust |"), "{table}");
+    // Each checkpoint's AUC is told when it is reached, not only in the table at the end.
+    assert!(stderr(&o).contains("da3d s1 c0.01: DA³D epoch 8: test AUC 0."), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2 * 2 * 4);

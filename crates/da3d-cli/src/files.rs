@@ -34,7 +34,9 @@ fn temporary_beside(path: &Path) -> Result<(PathBuf, File)> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
     let tmp = dir.join(cleanup::unpredictable_name(&format!(".{name}.tmp-")));
-    let file = cleanup::create_new_private(&tmp).with_context(|| format!("cannot write {}: cannot create a file in {}", path.display(), dir.display()))?;
+    // Created new (never through a link in the way), with the permissions the umask gives an
+    // output file: what is written here is the user's result, not a worker's copy of the data.
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).with_context(|| format!("cannot write {}: cannot create a file in {}", path.display(), dir.display()))?;
     cleanup::register_path(&tmp);
     Ok((tmp, file))
 }

@@ -328,11 +328,15 @@ impl Cells<'_> {
                 Some(f) => serde_json::from_value(state::resume_fit(&mut fit, f)?).unwrap_or_default(),
                 None => Vec::new(),
             };
+            for c in &checkpoints {
+                eprintln!("  {name} s{seed} c{contamination}: DA³D epoch {}: test AUC {:.4} (before the resume)", c.da3d_epoch, c.test_roc_auc);
+            }
             let mut rep = self.reporter(format!("{name} s{seed} c{contamination}"));
             while let Some(r) = wait(fit.trainer().step_epoch())? {
                 rep.on_epoch(&r, &fit.trainer().progress());
                 if r.phase == Phase::Da3d && self.args.checkpoints.contains(&r.epoch) {
                     let evaluation = wait(fit.evaluate(ScoreKind::Alarm))?.ok_or_else(missing)?;
+                    eprintln!("  {name} s{seed} c{contamination}: DA³D epoch {}: test AUC {:.4}", r.epoch, evaluation.test.0);
                     checkpoints.push(Checkpoint {
                         da3d_epoch: r.epoch,
                         test_roc_auc: evaluation.test.0,
