@@ -13,8 +13,8 @@ venv="${DA3D_PY_VENV:-$HOME/.cache/da3d-py-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" || { apt-get install -y python3-venv && python3 -m venv "$venv"; }
 fi
-if ! "$venv/bin/python" -c "import numpy, pandas, sklearn, pytest, dask.distributed" 2>/dev/null || [ ! -x "$venv/bin/maturin" ]; then
-  "$venv/bin/pip" install -q maturin numpy pandas scikit-learn pytest "dask[distributed]"
+if ! "$venv/bin/python" -c "import numpy, pandas, sklearn, pytest, pyarrow, dask.dataframe, dask.distributed" 2>/dev/null || [ ! -x "$venv/bin/maturin" ]; then
+  "$venv/bin/pip" install -q maturin numpy pandas scikit-learn pytest "dask[dataframe,distributed]" pyarrow
 fi
 if [ -z "${DA3D_CLI:-}" ] && [ ! -x "$CARGO_TARGET_DIR/debug/da3d" ]; then
   cargo build -p da3d-cli

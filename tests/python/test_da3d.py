@@ -117,6 +117,16 @@ def test_a_data_frame_keeps_its_names_and_categories():
     assert all(col in model.model_.columns and 0 <= share <= 1 for row in why for col, _, share in row)
 
 
+def test_a_pyarrow_table_reads_as_its_data_frame():
+    pa = pytest.importorskip("pyarrow")
+    X, _ = planted(rows=200, cols=3, seed=6)
+    frame = pd.DataFrame(X, columns=["p", "q", "r"])
+    frame["kind"] = np.where(X[:, 0] > 0, "up", "down")
+    model = da3d.DA3D(**FAST).fit(pa.Table.from_pandas(frame))
+    assert model.model_.columns == ["p", "q", "r", "kind"]
+    assert np.array_equal(model.decision_function(pa.Table.from_pandas(frame)), model.decision_function(frame))
+
+
 def test_bad_input_raises_with_the_crates_message():
     X, _ = planted(rows=50, seed=4)
     bad = X.copy()

@@ -108,6 +108,11 @@ class _Params:
             setattr(self, name, value)
         return self
 
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults[k].default is not v and defaults[k].default != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
 
 class DA3D(_Params, _Base):
     """DA³D's detector (the ``robust`` ensemble by default) with PyOD's contract.
