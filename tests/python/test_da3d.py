@@ -148,8 +148,23 @@ def test_bad_input_raises_with_the_crates_message():
         model.decision_function(pd.DataFrame(X[:, :4], columns=["x0", "x1", "x2", "x3"]))
     inf = X.copy()
     inf[0, 0] = np.inf
-    with pytest.raises(ValueError, match="line 2, column 'x0'"):
+    with pytest.raises(ValueError, match="row 0 of X, column 'x0'"):
         model.decision_function(inf)
+    with pytest.raises(ValueError, match="row 0 of X, column 'x0'"):
+        da3d.DA3D(**FAST).fit(inf)
+
+
+def test_large_inputs_score_in_chunks_with_rows_named_in_x(fitted, monkeypatch):
+    model, X, _ = fitted
+    whole = model.decision_function(X)
+    monkeypatch.setattr(da3d.estimator, "CHUNK_ROWS", 64)
+    assert np.array_equal(model.decision_function(X), whole)
+    assert np.array_equal(model.decision_function(pd.DataFrame(X, columns=model.model_.columns)), whole)
+    assert len(model.explain(X, k=1)) == len(X)
+    bad = X.copy()
+    bad[200, 2] = np.nan
+    with pytest.raises(ValueError, match=r"row 200 of X .*numeric column 'x2'"):
+        model.decision_function(bad)
 
 
 def cli_scores(text):

@@ -33,3 +33,16 @@ impl From<BindingError> for PyErr {
 }
 
 pub type Result<T, E = BindingError> = std::result::Result<T, E>;
+
+/// A cell error of CSV text made from `X` whose first data row is row `first_row` of `X`, told
+/// by `X`'s row (0-based) instead of the text's line; other errors unchanged.
+pub fn at_row_of_x(e: da3d::Error, first_row: usize) -> BindingError {
+    match e {
+        da3d::Error::Csv { location, message } if location.line >= 2 => {
+            let row = first_row as u64 + location.line - 2;
+            let column = location.column.map(|c| format!(", column '{c}'")).unwrap_or_default();
+            BindingError::Input(format!("row {row} of X{column}: {message}"))
+        }
+        e => BindingError::Model(e),
+    }
+}

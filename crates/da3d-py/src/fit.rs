@@ -10,7 +10,7 @@ use da3d::pipeline::{ConfigOverrides, Fit, FitRequest};
 use da3d::train::{Observer, Trainer, run_blocking};
 use da3d::wait;
 
-use crate::error::{BindingError, Result};
+use crate::error::{BindingError, Result, at_row_of_x};
 
 /// The backend name a bundle trained here records (the CLI's name for the same backend).
 pub const BACKEND: &str = "cpu (flex)";
@@ -65,7 +65,7 @@ pub fn check_every_row_kept(table: &Table) -> Result<()> {
 /// Train on every row of the CSV text `csv` as `settings` ask.
 pub fn fit_csv(csv: &[u8], settings: &FitSettings) -> Result<Fitted> {
     let read = read_options(&settings.categorical);
-    let table = data::read_table_bytes(csv, &read)?;
+    let table = data::read_table_bytes(csv, &read).map_err(|e| at_row_of_x(e, 0))?;
     check_every_row_kept(&table)?;
     let overrides = ConfigOverrides { seed: Some(settings.seed), members: settings.members, ..ConfigOverrides::new(settings.preset) };
     let request = FitRequest {

@@ -65,16 +65,19 @@ impl PyModel {
         serde_json::to_string(&self.model.header).map_err(|e| BindingError::Input(e.to_string()).into())
     }
 
-    /// The score of every row of the CSV text `csv`, as little-endian `f32` bytes.
-    fn score_csv<'py>(&self, py: Python<'py>, csv: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let scores = py.detach(|| score::score_csv(&self.model, csv))?;
+    /// The score of every row of the CSV text `csv`, as little-endian `f32` bytes. Its first row
+    /// is row `first_row` of `X` (errors name `X`'s rows).
+    #[pyo3(signature = (csv, first_row=0))]
+    fn score_csv<'py>(&self, py: Python<'py>, csv: &[u8], first_row: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let scores = py.detach(|| score::score_csv(&self.model, csv, first_row))?;
         Ok(f32_bytes(py, &scores))
     }
 
     /// For every row of `csv`, the `top` columns that push its score up: `(column, value,
-    /// share)`, largest share first.
-    fn explain_csv(&self, py: Python<'_>, csv: &[u8], top: usize) -> PyResult<Vec<Vec<(String, String, f32)>>> {
-        let rows = py.detach(|| score::explain_csv(&self.model, csv, top))?;
+    /// share)`, largest share first. Its first row is row `first_row` of `X`.
+    #[pyo3(signature = (csv, top, first_row=0))]
+    fn explain_csv(&self, py: Python<'_>, csv: &[u8], top: usize, first_row: usize) -> PyResult<Vec<Vec<(String, String, f32)>>> {
+        let rows = py.detach(|| score::explain_csv(&self.model, csv, first_row, top))?;
         Ok(rows.into_iter().map(|row| row.into_iter().map(|a| (a.column, a.value, a.share)).collect()).collect())
     }
 }

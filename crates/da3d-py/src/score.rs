@@ -6,7 +6,7 @@ use da3d::data::{Encoded, Matrix, RecordReader, RowEncoder, TransformStats};
 use da3d::explain::Attribution;
 use da3d::{ScoreKind, wait};
 
-use crate::error::{BindingError, Result};
+use crate::error::{BindingError, Result, at_row_of_x};
 
 /// Rows scored at once.
 const BATCH_ROWS: usize = 1 << 16;
@@ -21,22 +21,23 @@ fn reader<'a>(model: &Model, csv: &'a [u8]) -> Result<(RecordReader<'a>, RowEnco
 }
 
 /// Every row of `csv` encoded as the model reads it, in batches of at most `batch_rows`, each
-/// handed to `each`. A row with a missing numeric value is an error (the CLI drops it).
-fn for_each_batch(model: &Model, csv: &[u8], batch_rows: usize, mut each: impl FnMut(&Matrix) -> Result<()>) -> Result<usize> {
+/// handed to `each`. A row with a missing numeric value is an error (the CLI drops it). The text's
+/// first row is row `first_row` of `X` (errors name `X`'s rows).
+fn for_each_batch(model: &Model, csv: &[u8], first_row: usize, batch_rows: usize, mut each: impl FnMut(&Matrix) -> Result<()>) -> Result<usize> {
     let (mut reader, encoder) = reader(model, csv)?;
     let width = encoder.width();
     let mut values = Vec::with_capacity(batch_rows.min(1 << 20) * width);
     let mut in_batch = 0;
     let mut rows = 0;
     let mut stats = TransformStats::default();
-    while let Some((line, fields)) = reader.next_record()? {
-        match encoder.encode(&fields, line, &mut values, &mut stats)? {
+    while let Some((line, fields)) = reader.next_record().map_err(|e| at_row_of_x(e, first_row))? {
+        match encoder.encode(&fields, line, &mut values, &mut stats).map_err(|e| at_row_of_x(e, first_row))? {
             Encoded::Row(_) => in_batch += 1,
             Encoded::Missing { column } => {
                 return Err(BindingError::Input(format!(
                     "row {} of X holds a missing or non-finite value in the numeric column '{column}': \
                      the CLI drops such rows, an estimator scores every row: fill or drop them first",
-                    rows + in_batch
+                    first_row + rows + in_batch
                 )));
             }
         }
@@ -56,11 +57,12 @@ fn for_each_batch(model: &Model, csv: &[u8], batch_rows: usize, mut each: impl F
     Ok(rows)
 }
 
-/// The model's score of every row of `csv` (higher is more anomalous).
-pub fn score_csv(model: &Model, csv: &[u8]) -> Result<Vec<f32>> {
+/// The model's score of every row of `csv` (higher is more anomalous); its first row is row
+/// `first_row` of `X`.
+pub fn score_csv(model: &Model, csv: &[u8], first_row: usize) -> Result<Vec<f32>> {
     let detector = model.detector();
     let mut scores = Vec::new();
-    for_each_batch(model, csv, BATCH_ROWS, |x| {
+    for_each_batch(model, csv, first_row, BATCH_ROWS, |x| {
         scores.extend(wait(detector.score(x, ScoreKind::Model))?);
         Ok(())
     })?;
@@ -68,11 +70,11 @@ pub fn score_csv(model: &Model, csv: &[u8]) -> Result<Vec<f32>> {
 }
 
 /// The `top` columns that push each row's score up, largest share first (`score --explain`).
-pub fn explain_csv(model: &Model, csv: &[u8], top: usize) -> Result<Vec<Vec<Attribution>>> {
+pub fn explain_csv(model: &Model, csv: &[u8], first_row: usize, top: usize) -> Result<Vec<Vec<Attribution>>> {
     let detector = model.detector();
     let top = top.min(model.header.preprocessor.columns.len());
     let mut rows = Vec::new();
-    for_each_batch(model, csv, BATCH_ROWS, |x| {
+    for_each_batch(model, csv, first_row, BATCH_ROWS, |x| {
         let terms = wait(detector.input_contributions(x))?;
         rows.extend(da3d::explain::explain(&model.header.preprocessor, x, &terms, top)?);
         Ok(())

@@ -84,6 +84,25 @@ def to_csv(X, names=None):
     return to_csv(pd.DataFrame(array, columns=list(names)))
 
 
+# Rows turned into CSV text and scored at once: the text of a large X is never whole in memory.
+CHUNK_ROWS = 1 << 17
+
+
+def _chunks(X):
+    """(first row, slice) of X, slices of at most CHUNK_ROWS rows (X itself when smaller)."""
+    rows = X.num_rows if hasattr(X, "num_rows") else len(X)
+    if rows <= CHUNK_ROWS:
+        yield 0, X
+        return
+    for start in range(0, rows, CHUNK_ROWS):
+        if _is_frame(X):
+            yield start, X.iloc[start : start + CHUNK_ROWS]
+        elif hasattr(X, "slice") and hasattr(X, "num_rows"):  # a pyarrow Table
+            yield start, X.slice(start, CHUNK_ROWS)
+        else:
+            yield start, X[start : start + CHUNK_ROWS]
+
+
 def _scores(raw):
     return np.frombuffer(raw, dtype="<f4").astype(np.float64)
 
@@ -199,7 +218,10 @@ class DA3D(_Params, _Base):
     def decision_function(self, X):
         """The anomaly score of every row of X (higher is more anomalous), shape (n,)."""
         self._check_fitted()
-        return _scores(self.model_.score_csv(self._csv(X)))
+        if not _is_frame(X) and not hasattr(X, "num_rows"):
+            X = np.asarray(X)
+        parts = [_scores(self.model_.score_csv(self._csv(part), first)) for first, part in _chunks(X)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, X):
         """1 for rows above ``threshold_``, else 0."""
@@ -230,7 +252,9 @@ class DA3D(_Params, _Base):
         """For every row of X, the ``k`` columns that push its score up, largest first:
         ``(column, value, share)`` tuples (the CLI's ``score --explain K``)."""
         self._check_fitted()
-        return self.model_.explain_csv(self._csv(X), int(k))
+        if not _is_frame(X) and not hasattr(X, "num_rows"):
+            X = np.asarray(X)
+        return [row for first, part in _chunks(X) for row in self.model_.explain_csv(self._csv(part), int(k), first)]
 
     # -- bundles ------------------------------------------------------------------------------
 
