@@ -108,7 +108,7 @@ fn fit_csv<'py>(
 #[pyfunction]
 fn numbers_csv<'py>(py: Python<'py>, values: &[u8], rows: usize, cols: usize, names: Vec<String>) -> PyResult<Bound<'py, PyBytes>> {
     let text = py.detach(|| {
-        if values.len() % 8 != 0 {
+        if !values.len().is_multiple_of(8) {
             return Err(BindingError::Input(format!("{} bytes are not a whole number of f64 values", values.len())));
         }
         let numbers: Vec<f64> = values.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
