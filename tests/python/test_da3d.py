@@ -3,6 +3,10 @@ CLI's test ROC AUC on Mammography from the same rows and seed."""
 
 import json
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -211,3 +215,25 @@ def test_mammography_test_auc_equals_the_clis(cli, data_dir, tmp_path):
     assert abs(auc - header["metrics"]["roc_auc"]) < 1e-6, (auc, header["metrics"])
     # Not only the figure: the very scores of the CLI's model.
     assert np.array_equal(scores, da3d.DA3D.load(tmp_path / "m.da3d").decision_function(test))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_stops_training_with_keyboard_interrupt(threads):
+    script = (
+        "import numpy as np, da3d\n"
+        "X = np.random.default_rng(0).normal(size=(5000, 8))\n"
+        "print('training', flush=True)\n"
+        "try:\n"
+        f"    da3d.DA3D(members=4, threads={threads}).fit(X)\n"
+        "    print('finished')\n"
+        "except KeyboardInterrupt as e:\n"
+        "    print('interrupted:', e)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "training"
+    time.sleep(2)
+    child.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, err = child.communicate(timeout=60)
+    assert "interrupted:" in out, (out, err)
+    assert time.monotonic() - start < 10

@@ -15,6 +15,9 @@ pub enum BindingError {
     /// A training thread stopped without a result.
     #[error("a training thread stopped unexpectedly: {0}")]
     Thread(String),
+    /// Training was stopped between batches (Ctrl-C): no model.
+    #[error("training was interrupted; no model was made")]
+    Interrupted,
 }
 
 impl From<BindingError> for PyErr {
@@ -27,6 +30,7 @@ impl From<BindingError> for PyErr {
             BindingError::Model(
                 da3d::Error::Csv { .. } | da3d::Error::Data(_) | da3d::Error::Config { .. } | da3d::Error::Bundle(_) | da3d::Error::Schema(_),
             ) => PyValueError::new_err(message),
+            BindingError::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err(message),
             BindingError::Model(_) | BindingError::Thread(_) => PyRuntimeError::new_err(message),
         }
     }

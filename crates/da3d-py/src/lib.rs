@@ -100,7 +100,20 @@ fn fit_csv<'py>(
 ) -> PyResult<(PyModel, Bound<'py, PyBytes>)> {
     let preset = preset.parse().map_err(BindingError::from)?;
     let settings = FitSettings { preset, members, seed, threshold_rate, threads, dataset, categorical };
-    let fitted = py.detach(|| fit::fit_csv(csv, &settings))?;
+    // Ctrl-C stops training: Python's signal handlers run when asked on the main thread.
+    let signal: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let interrupted = || match Python::attach(|py| py.check_signals()) {
+        Ok(()) => false,
+        Err(e) => {
+            *signal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            true
+        }
+    };
+    let fitted = py.detach(|| fit::fit_csv(csv, &settings, &interrupted));
+    if let Some(e) = signal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let fitted = fitted?;
     Ok((PyModel { model: fitted.model }, f32_bytes(py, &fitted.train_scores)))
 }
 
