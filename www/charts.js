@@ -222,6 +222,22 @@ export function lineChart(canvas, series, options = {}) {
   canvas.setAttribute('aria-label', `${options.description || 'Line chart'}. ${text}.`);
 }
 
+/** Each group's points as markers, clipped to the plot's box; `alpha` where a group sets none. */
+function drawPoints(ctx, box, x, y, groups, alpha) {
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  ctx.clip();
+  for (const g of groups) {
+    ctx.globalAlpha = g.alpha ?? alpha;
+    ctx.strokeStyle = g.color;
+    ctx.fillStyle = g.color;
+    for (const [px, py] of g.points) marker(ctx, g.marker, x(px), y(py), 3);
+  }
+  ctx.globalAlpha = 1;
+  ctx.restore();
+}
+
 /**
  * Scatter plot. `groups`: [{name, points: [[x, y], ..], color, marker: 'circle'|'cross'|'triangle'}].
  */
@@ -241,18 +257,7 @@ export function scatterChart(canvas, groups, options = {}) {
   const y = scale(yDomain[0], yDomain[1], box.bottom, box.top);
   axes(ctx, height, box, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
   draw();
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
-  ctx.clip();
-  for (const g of groups) {
-    ctx.globalAlpha = g.alpha ?? 0.7;
-    ctx.strokeStyle = g.color;
-    ctx.fillStyle = g.color;
-    for (const [px, py] of g.points) marker(ctx, g.marker, x(px), y(py), 3);
-  }
-  ctx.globalAlpha = 1;
-  ctx.restore();
+  drawPoints(ctx, box, x, y, groups, 0.7);
   const text = groups.map((g) => `${g.points.length} ${g.name}`).join(', ');
   canvas.setAttribute('aria-label', `${options.description || 'Scatter plot'}: ${text}.`);
 }
@@ -388,18 +393,7 @@ export function mapChart(canvas, map, groups, options = {}) {
   }
   axes(ctx, height, box, x, y, xDomain, yDomain, { x: options.xLabel, y: options.yLabel });
   draw();
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(box.left, box.top, box.right - box.left, box.bottom - box.top);
-  ctx.clip();
-  for (const g of groups) {
-    ctx.globalAlpha = g.alpha ?? 0.8;
-    ctx.strokeStyle = g.color;
-    ctx.fillStyle = g.color;
-    for (const [px, py] of g.points) marker(ctx, g.marker, x(px), y(py), 3);
-  }
-  ctx.globalAlpha = 1;
-  ctx.restore();
+  drawPoints(ctx, box, x, y, groups, 0.8);
   const shading = map
     ? `; shading: ${options.mapName || 'probability'} over a ${map.size} × ${map.size} grid, from ${formatNumber(low)} to ${formatNumber(high)}`
     : '';
