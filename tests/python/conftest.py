@@ -25,7 +25,7 @@ def missing(what):
     pytest.fail(f"{what}; set DA3D_ALLOW_SKIP=1 to skip this test")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cli():
     """A function running the da3d binary with arguments; returns its stdout."""
     path = Path(os.environ.get("DA3D_CLI", _target_dir() / "debug" / "da3d"))
@@ -41,6 +41,6 @@ def cli():
     return run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def data_dir():
     return Path(os.environ.get("DA3D_DATA_DIR", ROOT.parent / "shared" / "datasets"))
