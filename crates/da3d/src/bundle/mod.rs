@@ -177,7 +177,7 @@ impl Model {
         }
         let rate = parts.threshold_rate.get();
         let header = BundleHeader {
-            crate_version: crate::VERSION.into(),
+            crate_version: env!("CARGO_PKG_VERSION").into(),
             config: parts.config.into_inner(),
             networks: parts.networks,
             preprocessor: parts.preprocessor,
