@@ -14,7 +14,7 @@ use da3d::wait;
 
 use crate::backend::{Backend, BackendChoice, select};
 use crate::commands::{data_path, load_table, read_options};
-use crate::{DataArgs, PresetArg};
+use crate::args::{DataArgs, PresetArg};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -24,16 +24,16 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub data_args: DataArgs,
     /// Synthetic rows (without --data and --dataset).
-    #[arg(long, default_value_t = 10_000, value_parser = |s: &str| crate::parse_count(s, crate::MAX_SYNTH_ROWS))]
+    #[arg(long, default_value_t = 10_000, value_parser = |s: &str| crate::args::parse_count(s, crate::args::MAX_SYNTH_ROWS))]
     pub rows: usize,
     /// Synthetic numeric columns (without --data and --dataset).
-    #[arg(long, default_value_t = 6, value_parser = |s: &str| crate::parse_count(s, 100_000))]
+    #[arg(long, default_value_t = 6, value_parser = |s: &str| crate::args::parse_count(s, 100_000))]
     pub cols: usize,
     /// Backends to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,ndarray")]
     pub backends: Vec<BackendChoice>,
     /// Epochs measured per phase (after one warm-up epoch), 1 to 10000.
-    #[arg(long, default_value_t = 3, value_parser = |s: &str| crate::parse_count(s, 10_000))]
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| crate::args::parse_count(s, 10_000))]
     pub epochs: usize,
     #[arg(long, value_enum, default_value = "paper")]
     pub preset: PresetArg,
@@ -43,10 +43,10 @@ pub struct BenchArgs {
     /// that the last batch's kernels are compiled) instead of whole epochs, and report seconds per
     /// epoch as batches per epoch × seconds per batch: for data sets whose epochs take minutes
     /// (10⁶ rows, Census).
-    #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1_000_000))]
+    #[arg(long, value_name = "N", value_parser = |s: &str| crate::args::parse_count(s, 1_000_000))]
     pub steps: Option<usize>,
     /// Threads for the CPU backend's large matrix products, 1 to 1024 [default: every core].
-    #[arg(long, value_name = "N", value_parser = |s: &str| crate::parse_count(s, 1024))]
+    #[arg(long, value_name = "N", value_parser = |s: &str| crate::args::parse_count(s, 1024))]
     pub threads: Option<usize>,
     /// Also time the CPU backend's matrix product alone on the alarm's layer shapes and on a
     /// 1024³ square (GFLOP/s: the ceiling a step's achieved rate is set against).

@@ -14,7 +14,7 @@ use crate::backend::select;
 use crate::files::{check_writable, write_atomic};
 use crate::memory;
 use crate::progress::{Output, Reporter, fmt_secs};
-use crate::{DataArgs, LayoutArg, MethodArg, PresetArg, TrainArgs};
+use crate::args::{DataArgs, LayoutArg, MethodArg, PresetArg, TrainArgs};
 
 /// A usage error (exit code 2).
 #[derive(Debug)]

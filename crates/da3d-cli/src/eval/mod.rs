@@ -23,7 +23,7 @@ use crate::cleanup;
 use crate::progress::{Output, Reporter};
 use crate::state::{self, StateDir};
 use crate::workers::{self, comma_list, round_robin};
-use crate::{DataArgs, PresetArg, TrainArgs};
+use crate::args::{DataArgs, PresetArg, TrainArgs};
 use report::{Checkpoint, Run, exact_floats, from_exact_floats, print_report, report_json, save_partial, show_worker_line};
 
 /// `eval --methods`: the paper's methods and baselines.

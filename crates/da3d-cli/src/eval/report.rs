@@ -9,7 +9,7 @@ use da3d::detector::CodeStats;
 use da3d::metrics::mean_std;
 use serde::{Deserialize, Serialize};
 
-use crate::TrainArgs;
+use crate::args::TrainArgs;
 use crate::files::write_atomic;
 use crate::progress::{LogFormat, Output};
 
