@@ -84,9 +84,28 @@ def terms(p):
     t["S5"] = z(*std_logs[5])
     t["C5"] = z(*knn_logs(p["ctr"], p["cte"], [5])[5])
     t["R5"] = z(*knn_logs(p["rtr"], p["rte"], [5])[5])
+    t["X1"] = z(*max_tail(p["xtr"], p["xte"]))
+    t["RX"] = z(*max_tail(p["rtr"], p["rte"]))
     sh = p["shape"]
     t["w"] = round(0.25 + 0.75 * min(1.0, 2.0 * (sh["inputs"] - sh["columns"]) / sh["inputs"]), 2)
     return t
+
+
+def max_tail(xtr, xte):
+    """max over inputs of −ln of the two-sided tail probability of each value among the training
+    rows' values of that input (training rows against all training rows): one out-of-range
+    measurement, as isolation on one feature at a time finds it."""
+    def score(x):
+        out = np.zeros(len(x))
+        n = len(xtr)
+        for j in range(xtr.shape[1]):
+            s = np.sort(xtr[:, j])
+            below = np.searchsorted(s, x[:, j], side="right")
+            above = n - np.searchsorted(s, x[:, j], side="left")
+            p = (np.minimum(below, above) + 1) / (n + 1)
+            out = np.maximum(out, -np.log(p))
+        return out
+    return score(xtr), score(xte)
 
 
 def ecdf_nll(train, test):
@@ -140,6 +159,10 @@ VARIANTS = {
     "0.5 T + M5": lambda t: 0.5 * t["T"][1] + t["M5"][1],
     "max(Tz, M5)": lambda t: np.maximum(t["Tz"][1], t["M5"][1]),
     "max(0.5 Tz, M5)": lambda t: np.maximum(0.5 * t["Tz"][1], t["M5"][1]),
+    "w T + M5 + 0.25 X1": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["X1"][1],
+    "w T + M5 + 0.5 X1": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.5 * t["X1"][1],
+    "w T + M5 + 0.25 RX": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["RX"][1],
+    "X1": lambda t: t["X1"][1],
     "M5 + 0.25 T + 0.75 max(T, 0)": lambda t: t["M5"][1] + 0.25 * t["T"][1] + 0.75 * np.maximum(t["T"][1], 0),
 }
 
