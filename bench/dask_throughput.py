@@ -5,7 +5,7 @@ Mammography's normal rows; the table: ROWS of them drawn with replacement, made 
 (so the figure is scoring, not shipping data from the client). Each worker computes on one
 thread (RAYON_NUM_THREADS=1).
 
-    python scripts/dask-throughput.py [ROWS] [WORKERS]      # defaults: 1000000, every core
+    python bench/dask_throughput.py [ROWS] [WORKERS]      # defaults: 1000000, every core
 """
 
 import os
