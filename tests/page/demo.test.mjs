@@ -8,17 +8,12 @@
 // figures beside the model's. Then a table without labels and with a wider code: the map without
 // any AUC, on principal directions. Writes docs/images/page-da3d-demo.png (the README shows it).
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM, chartPixels, launch, openPage, startServer, text } from './harness.mjs';
+import { ARTIFACTS, ROOT, chartPixels, launch, openPage, pageSuite, text } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
-const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
 const SCREENSHOT = path.join(ROOT, 'docs/images/page-da3d-demo.png');
 // The first minute; a machine far slower than a 2-core desktop may give it more (PAGE_FIRST_MINUTE_S).
 const FIRST_MINUTE_S = Number(process.env.PAGE_FIRST_MINUTE_S || 60);
@@ -78,29 +73,13 @@ function unlabelledCsv(columns, rows) {
 }
 
 describe('the DA³D demonstration member', () => {
-  let srv;
-  let tmp;
-
-  before(async () => {
-    for (const need of ['index.html', 'pkg-cpu/da3d_web.js', 'pkg-cpu/da3d_web_bg.wasm', 'data/index.json']) {
-      assert.ok(fs.existsSync(path.join(WWW, need)), `www/${need} is missing: run scripts/build-web.sh first`);
-    }
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium chromium-driver`);
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da3d-demo-'));
-    srv = await startServer(WWW);
-  });
-
-  after(() => {
-    srv && srv.server.close();
-    tmp && fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  const suite = pageSuite(['index.html', 'pkg-cpu/da3d_web.js', 'pkg-cpu/da3d_web_bg.wasm', 'data/index.json'], 'da3d-demo-');
 
   test('CPU defaults: within a minute of Train the alarm map with generated anomalies, the alarm AUC and a model of AUC ≥ .90; at the end the alarm beside the model', { timeout: 600_000 }, async () => {
     const browser = await launch({ webgpu: false });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       await page.selectOption('#dataset', { value: 'data/mammography.csv' });
       await page.click('#load-dataset');
@@ -168,7 +147,7 @@ describe('the DA³D demonstration member', () => {
       fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await page.locator('section[aria-labelledby="h-demo"]').screenshot({ path: SCREENSHOT });
       assert.deepEqual(opened.errors, [], 'no console errors');
-      const outside = opened.requests.filter((u) => !u.startsWith(`${srv.origin}/`) && !u.startsWith('data:'));
+      const outside = opened.requests.filter((u) => !u.startsWith(`${suite.srv.origin}/`) && !u.startsWith('data:'));
       assert.deepEqual(outside, [], 'every request stays on the test server');
     } catch (e) {
       if (page) await page.screenshot({ path: path.join(ARTIFACTS, 'page-failed-demo.png'), fullPage: true }).catch(() => {});
@@ -182,9 +161,9 @@ describe('the DA³D demonstration member', () => {
     const browser = await launch({ webgpu: false });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
-      const file = path.join(tmp, 'wide-unlabelled.csv');
+      const file = path.join(suite.tmp, 'wide-unlabelled.csv');
       fs.writeFileSync(file, unlabelledCsv(40, 600));
       await page.setInputFiles('#csv-file', file);
       await page.waitForFunction(() => /wide-unlabelled\.csv: 600 rows/.test(document.getElementById('data-summary').textContent), null, { timeout: 60_000 });

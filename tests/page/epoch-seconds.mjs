@@ -11,11 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
-import { launch, openPage, startServer, text } from './harness.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
+import { WWW, launch, openPage, startServer, text } from './harness.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

@@ -2,12 +2,43 @@
 // (epoch-seconds.mjs): a static server for www/, Chromium through playwright-core, a page that
 // records requests and errors, and what a chart's canvas holds.
 
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The page served: www/, or $DA3D_WWW (e.g. a copy holding another build of the module). */
+export const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
+export const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
+
+/**
+ * A page-test suite's fixture, as `before`/`after` hooks of the enclosing `describe`: checks that
+ * the built files `needs` (paths under WWW) and Chromium are there, then makes a temporary folder
+ * (`tmpPrefix`) and starts the server. The returned object holds `srv` and `tmp` once the hooks ran.
+ */
+export function pageSuite(needs, tmpPrefix) {
+  const fixture = { srv: null, tmp: null };
+  before(async () => {
+    for (const need of needs) {
+      assert.ok(fs.existsSync(path.join(WWW, need)), `www/${need} is missing: run scripts/build-web.sh first`);
+    }
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium chromium-driver`);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fixture.tmp = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+    fixture.srv = await startServer(WWW);
+  });
+  after(() => {
+    fixture.srv && fixture.srv.server.close();
+    fixture.tmp && fs.rmSync(fixture.tmp, { recursive: true, force: true });
+  });
+  return fixture;
+}
 
 // A static server for www/ with the right MIME types (application/wasm for streaming compile).
 

@@ -9,19 +9,14 @@
 // records every request and console error, and trains a short schedule on Mammography on
 // WebGPU (SwiftShader, software) and on the CPU fallback.
 
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM, chartPixels, launch, openPage, startServer, text } from './harness.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const WWW = process.env.DA3D_WWW ? path.resolve(process.env.DA3D_WWW) : path.join(ROOT, 'www');
-const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
+import { ARTIFACTS, ROOT, WWW, chartPixels, launch, openPage, pageSuite, text } from './harness.mjs';
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/da3d-target');
 const CLI = process.env.DA3D_CLI || path.join(TARGET, 'debug/da3d');
 const DATA_DIR = process.env.DA3D_DATA_DIR || path.join(ROOT, '../shared/datasets');
@@ -221,33 +216,20 @@ function smallCsv(columns, rows) {
 // ---------------------------------------------------------------------------------------------
 
 describe('da3d page', () => {
-  let srv;
-  let tmp;
+  const suite = pageSuite(['index.html', 'pkg/da3d_web.js', 'pkg/da3d_web_bg.wasm', 'pkg-cpu/da3d_web.js', 'pkg-cpu/da3d_web_bg.wasm', 'data/index.json'], 'da3d-page-');
   const timings = {};
 
-  before(async () => {
-    for (const need of ['index.html', 'pkg/da3d_web.js', 'pkg/da3d_web_bg.wasm', 'pkg-cpu/da3d_web.js', 'pkg-cpu/da3d_web_bg.wasm', 'data/index.json']) {
-      assert.ok(fs.existsSync(path.join(WWW, need)), `www/${need} is missing: run scripts/build-web.sh first`);
-    }
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium chromium-driver`);
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da3d-page-'));
-    srv = await startServer(WWW);
-  });
-
   after(() => {
-    srv && srv.server.close();
-    tmp && fs.rmSync(tmp, { recursive: true, force: true });
     if (Object.keys(timings).length) console.log(`page test timings: ${JSON.stringify(timings)}`);
   });
 
   test('the server serves the www/ folder', async () => {
-    const res = await fetch(`${srv.origin}/index.html`);
+    const res = await fetch(`${suite.srv.origin}/index.html`);
     assert.equal(res.status, 200);
     assert.equal(await res.text(), fs.readFileSync(path.join(WWW, 'index.html'), 'utf8'));
-    const wasm = await fetch(`${srv.origin}/pkg/da3d_web_bg.wasm`);
+    const wasm = await fetch(`${suite.srv.origin}/pkg/da3d_web_bg.wasm`);
     assert.equal(wasm.headers.get('content-type'), 'application/wasm');
-    const index = await (await fetch(`${srv.origin}/data/index.json`)).json();
+    const index = await (await fetch(`${suite.srv.origin}/data/index.json`)).json();
     assert.ok(index.datasets.some((d) => d.name === 'mammography'), 'data/index.json lists Mammography');
   });
 
@@ -255,7 +237,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: true });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       assert.match(await text(page, '#backend'), /Why: the “Use WebGPU” box is off \(the default/);
       const backend = await tickUseWebGpu(page);
@@ -295,7 +277,7 @@ describe('da3d page', () => {
 
       await page.screenshot({ path: path.join(ARTIFACTS, 'page.png'), fullPage: true });
       assert.deepEqual(opened.errors, [], 'no console errors');
-      assertLocalRequests(opened.requests, srv.origin);
+      assertLocalRequests(opened.requests, suite.srv.origin);
     } catch (e) {
       if (page) await page.screenshot({ path: path.join(ARTIFACTS, 'page-failed-webgpu.png'), fullPage: true }).catch(() => {});
       throw e;
@@ -308,7 +290,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: false });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       assert.equal(await page.getAttribute('#backend', 'data-backend'), 'cpu');
       assert.match(await text(page, '#backend'), /Why: the “Use WebGPU” box is off/);
@@ -331,7 +313,7 @@ describe('da3d page', () => {
       assert.equal(scores.length, 11183);
       const bundle = await downloadText(page, '#download-model');
       assert.ok(bundle.bytes.length > 1000, `bundle of ${bundle.bytes.length} bytes`);
-      const bundlePath = path.join(tmp, 'page-model.da3d');
+      const bundlePath = path.join(suite.tmp, 'page-model.da3d');
       fs.writeFileSync(bundlePath, bundle.bytes);
       await page.setInputFiles('#bundle-file', bundlePath);
       await page.waitForFunction(() => /Imported bundle/.test(document.getElementById('model-info').textContent));
@@ -342,7 +324,7 @@ describe('da3d page', () => {
       assert.ok(worst <= 1e-5, `re-imported bundle scores differ by up to ${worst}`);
 
       assert.deepEqual(opened.errors, [], 'no console errors');
-      assertLocalRequests(opened.requests, srv.origin);
+      assertLocalRequests(opened.requests, suite.srv.origin);
     } catch (e) {
       if (page) await page.screenshot({ path: path.join(ARTIFACTS, 'page-failed-cpu.png'), fullPage: true }).catch(() => {});
       throw e;
@@ -356,7 +338,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: false });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       await loadBundledMammography(page);
       assert.equal(await page.inputValue('#preset'), 'quick', 'quick is the default preset');
@@ -400,7 +382,7 @@ describe('da3d page', () => {
 
       // Page → CLI: the page's bundle scores the file in the CLI as in the page.
       const bundle = await downloadText(page, '#download-model');
-      const bundlePath = path.join(tmp, 'page-quick.da3d');
+      const bundlePath = path.join(suite.tmp, 'page-quick.da3d');
       fs.writeFileSync(bundlePath, bundle.bytes);
       const scores = parseScores((await downloadText(page, '#download-scores')).bytes);
       assert.equal(scores.length, 11183);
@@ -422,7 +404,7 @@ describe('da3d page', () => {
         assert.ok(worst <= 1e-5, `page and CLI scores differ by up to ${worst}`);
         // The same preset and seed trained by the CLI lands where the page did (seed noise on
         // these splits is ±.024; native and WebAssembly round differently).
-        const cliModel = path.join(tmp, 'cli-quick.da3d');
+        const cliModel = path.join(suite.tmp, 'cli-quick.da3d');
         execFileSync(CLI, ['train', path.join(DATA_DIR, 'mammography.csv'), '--dataset', 'mammography', '--preset', 'quick', '--seed', '0', '-o', cliModel, '--quiet'], { stdio: 'pipe' });
         const cliAuc = JSON.parse(execFileSync(CLI, ['info', cliModel, '--json'], { stdio: 'pipe' }).toString()).metrics.roc_auc;
         console.log(`the same preset and seed in the CLI: ROC AUC ${cliAuc} (page ${auc})`);
@@ -432,7 +414,7 @@ describe('da3d page', () => {
       assert.ok(!opened.requests.some((u) => u.endsWith('/pkg/da3d_web_bg.wasm')), 'the WebGPU module was fetched on the CPU');
       await page.screenshot({ path: path.join(ARTIFACTS, 'page-defaults.png'), fullPage: true });
       assert.deepEqual(opened.errors, [], 'no console errors');
-      assertLocalRequests(opened.requests, srv.origin);
+      assertLocalRequests(opened.requests, suite.srv.origin);
     } catch (e) {
       if (page) await page.screenshot({ path: path.join(ARTIFACTS, 'page-failed-defaults.png'), fullPage: true }).catch(() => {});
       throw e;
@@ -444,7 +426,7 @@ describe('da3d page', () => {
   test('CPU, parallel workers: Stop ends every worker and makes the model of the members as they are', { timeout: 300_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
-      const { page, errors } = await openPage(browser, srv.origin);
+      const { page, errors } = await openPage(browser, suite.srv.origin);
       await loadBundledMammography(page);
       await page.fill('#members', '2');
       await page.click('#train');
@@ -458,7 +440,7 @@ describe('da3d page', () => {
       await page.waitForFunction(() => /Stopped/.test(document.getElementById('progress-text').textContent), null, { timeout: 120_000 });
       await page.waitForFunction(() => /ROC AUC \d/.test(document.getElementById('auc').textContent));
       const bundle = await downloadText(page, '#download-model');
-      const bundlePath = path.join(tmp, 'page-stopped.da3d');
+      const bundlePath = path.join(suite.tmp, 'page-stopped.da3d');
       fs.writeFileSync(bundlePath, bundle.bytes);
       if (fs.existsSync(CLI)) {
         const info = JSON.parse(execFileSync(CLI, ['info', bundlePath, '--json'], { stdio: 'pipe' }).toString());
@@ -473,7 +455,7 @@ describe('da3d page', () => {
   test('CPU: Pause holds training, Resume goes on, Stop finishes the model as it is', { timeout: 300_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
-      const { page, errors } = await openPage(browser, srv.origin);
+      const { page, errors } = await openPage(browser, suite.srv.origin);
       await loadBundledMammography(page);
       await setSchedule(page, { ...SCHEDULE, aae: '50', pretrain: '5', da3d: '50', batch: '256' });
       const step = async () => Number((await text(page, '#progress-text')).match(/step (\d+)\//)?.[1] ?? -1);
@@ -509,10 +491,10 @@ describe('da3d page', () => {
     // A small labelled CSV: every 7th row of Mammography (about 1,600 rows, 36 anomalies).
     const source = fs.readFileSync(path.join(DATA_DIR, 'mammography.csv'), 'utf8').trim().split('\n');
     const small = [source[0], ...source.slice(1).filter((_, i) => i % 7 === 6)];
-    const csvPath = path.join(tmp, 'small.csv');
+    const csvPath = path.join(suite.tmp, 'small.csv');
     fs.writeFileSync(csvPath, `${small.join('\n')}\n`);
-    const model = path.join(tmp, 'm.da3d');
-    const cliScores = path.join(tmp, 's.csv');
+    const model = path.join(suite.tmp, 'm.da3d');
+    const cliScores = path.join(suite.tmp, 's.csv');
     // (stdout and stderr are kept: execFileSync's error shows them when the CLI fails)
     execFileSync(CLI, ['train', csvPath, '-o', model, '--epochs-aae', '3', '--epochs-pretrain', '1', '--epochs', '2', '--quiet'], { stdio: 'pipe' });
     execFileSync(CLI, ['score', model, csvPath, '-o', cliScores], { stdio: 'pipe' });
@@ -521,7 +503,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: false });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       await page.setInputFiles('#csv-file', csvPath);
       await page.waitForFunction((n) => document.getElementById('data-summary').textContent.includes(`${n.toLocaleString('en')} rows`), small.length - 1);
@@ -544,7 +526,7 @@ describe('da3d page', () => {
       });
       console.log(`CLI bundle: ${got.length} rows, largest relative score difference page vs CLI ${worst.toExponential(2)}`);
       assert.deepEqual(opened.errors, [], 'no console errors');
-      assertLocalRequests(opened.requests, srv.origin);
+      assertLocalRequests(opened.requests, suite.srv.origin);
     } finally {
       await browser.close();
     }
@@ -558,10 +540,10 @@ describe('da3d page', () => {
   test('a file too large for the tab is refused before it is read, naming its size and the limit', { timeout: 300_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
-      const { page, errors, requests } = await openPage(browser, srv.origin);
+      const { page, errors, requests } = await openPage(browser, suite.srv.origin);
       // Sparse files just over the page's limit (MAX_FILE_BYTES in www/data.js: 512 MB): the page
       // refuses them from file.size, so the test never makes the browser read half a gigabyte.
-      const huge = path.join(tmp, 'huge.csv');
+      const huge = path.join(suite.tmp, 'huge.csv');
       fs.closeSync(fs.openSync(huge, 'w'));
       fs.truncateSync(huge, 513 * 1024 * 1024);
       const t0 = Date.now();
@@ -573,7 +555,7 @@ describe('da3d page', () => {
       await page.screenshot({ path: path.join(ARTIFACTS, 'message-file-too-large.png') });
       assert.equal(await text(page, '#data-summary'), 'No data loaded.');
 
-      const hugeBundle = path.join(tmp, 'huge.da3d');
+      const hugeBundle = path.join(suite.tmp, 'huge.da3d');
       fs.closeSync(fs.openSync(hugeBundle, 'w'));
       fs.truncateSync(hugeBundle, 600 * 1024 * 1024);
       await page.setInputFiles('#bundle-file', hugeBundle);
@@ -583,7 +565,7 @@ describe('da3d page', () => {
       await loadBundledMammography(page);
       assert.equal(await page.isVisible('#error'), false, 'loading data clears the message');
       assert.deepEqual(errors, [], 'errors are shown on the page, not in the console');
-      assertLocalRequests(requests, srv.origin);
+      assertLocalRequests(requests, suite.srv.origin);
     } finally {
       await browser.close();
     }
@@ -592,7 +574,7 @@ describe('da3d page', () => {
   test('a file that is not CSV: the CSV reader\'s error, with line and column, on the page', { timeout: 300_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
-      const { page, errors, requests } = await openPage(browser, srv.origin);
+      const { page, errors, requests } = await openPage(browser, suite.srv.origin);
       const load = async (name, buffer, pattern, what) => {
         await page.setInputFiles('#csv-file', { name, mimeType: 'text/csv', buffer });
         const msg = await expectError(page, pattern, what);
@@ -635,7 +617,7 @@ describe('da3d page', () => {
       await page.waitForFunction(() => /good\.csv: 3 rows/.test(document.getElementById('data-summary').textContent));
       assert.equal(await page.isVisible('#error'), false);
       assert.deepEqual(errors, [], 'errors are shown on the page, not in the console');
-      assertLocalRequests(requests, srv.origin);
+      assertLocalRequests(requests, suite.srv.origin);
     } finally {
       await browser.close();
     }
@@ -645,7 +627,7 @@ describe('da3d page', () => {
     const browser = await launch({ webgpu: true });
     let page;
     try {
-      const opened = await openPage(browser, srv.origin);
+      const opened = await openPage(browser, suite.srv.origin);
       page = opened.page;
       assert.equal(await tickUseWebGpu(page), 'webgpu', `expected WebGPU, page says: ${await text(page, '#backend')}`);
       await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(smallCsv(['f1', 'f2', 'f3'], 400)) });
@@ -681,7 +663,7 @@ describe('da3d page', () => {
       const scores = parseScores((await downloadText(page, '#download-scores')).bytes);
       assert.equal(scores.length, 400);
       assert.deepEqual(opened.errors, [], 'no console errors');
-      assertLocalRequests(opened.requests, srv.origin);
+      assertLocalRequests(opened.requests, suite.srv.origin);
     } catch (e) {
       if (page) await page.screenshot({ path: path.join(ARTIFACTS, 'page-failed-gpu-lost.png'), fullPage: true }).catch(() => {});
       throw e;
@@ -693,7 +675,7 @@ describe('da3d page', () => {
   test('a model bundle that does not fit the data, is no bundle or holds what no model may, is named on the page', { timeout: 600_000 }, async () => {
     const browser = await launch({ webgpu: false });
     try {
-      const { page, errors, requests } = await openPage(browser, srv.origin);
+      const { page, errors, requests } = await openPage(browser, suite.srv.origin);
       // A bundle of columns f1, f2, f3, trained here on the CPU (a few seconds): the default
       // detector, whose bundle holds the neighbours term's reference rows.
       await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(smallCsv(['f1', 'f2', 'f3'], 300)) });
@@ -701,7 +683,7 @@ describe('da3d page', () => {
       await setSchedule(page, { ...SCHEDULE, preset: 'robust', aae: '1', pretrain: '0', da3d: '0', batch: '64' });
       await trainQuick(page);
       const bundle = (await downloadText(page, '#download-model')).bytes;
-      const bundlePath = path.join(tmp, 'f123.da3d');
+      const bundlePath = path.join(suite.tmp, 'f123.da3d');
       fs.writeFileSync(bundlePath, bundle);
 
       // Data with other columns: the message names the bundle, the data and the missing column.
@@ -742,7 +724,7 @@ describe('da3d page', () => {
       await page.waitForFunction(() => /all rows of small\.csv/.test(document.getElementById('hist-caption').textContent) || !document.getElementById('error').hidden);
       assert.equal(await page.isVisible('#error'), false, `the fitting bundle scores: ${await text(page, '#error-text')}`);
       assert.deepEqual(errors, [], 'errors are shown on the page, not in the console');
-      assertLocalRequests(requests, srv.origin);
+      assertLocalRequests(requests, suite.srv.origin);
     } finally {
       await browser.close();
     }
