@@ -51,16 +51,10 @@ pub fn score(model_path: &Path, data_path: &Path, request: &ScoreRequest) -> Res
     let explain = request.explain.map(|k| k.min(model.header.preprocessor.columns.len()));
     // The training file's reading rules (label, label values, non-finite values); the delimiter
     // is sniffed unless given: a model trained on a ';' file scores a ',' file too.
-    let read = model.header.read.clone().unwrap_or_default();
     let file = File::open(data_path).with_context(|| format!("cannot open {}", data_path.display()))?;
     let ctx = || format!("{}", data_path.display());
     let mut reader = RecordReader::new(BufReader::new(file), request.delimiter).with_context(ctx)?;
-    let label = model.header.preprocessor.label.clone().or(read.label.clone()).unwrap_or_else(|| "label".into());
-    let encoder = model
-        .header
-        .preprocessor
-        .row_encoder(reader.headers(), Some(&label), read.non_finite_as_missing)
-        .with_context(ctx)?;
+    let encoder = model.row_encoder(reader.headers()).with_context(ctx)?;
     let threshold = model.header.threshold;
     let mut tally = ScoreTally::default();
     let batch_rows = request.batch_rows;

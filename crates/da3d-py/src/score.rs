@@ -13,10 +13,8 @@ const BATCH_ROWS: usize = 1 << 16;
 
 /// The encoder of `csv`'s rows for `model`, and the reader positioned after the header.
 fn reader<'a>(model: &Model, csv: &'a [u8]) -> Result<(RecordReader<'a>, RowEncoder)> {
-    let read = model.header.read.clone().unwrap_or_default();
     let reader = RecordReader::new(csv, Some(b','))?;
-    let label = model.header.preprocessor.label.clone().or(read.label.clone()).unwrap_or_else(|| "label".into());
-    let encoder = model.header.preprocessor.row_encoder(reader.headers(), Some(&label), read.non_finite_as_missing)?;
+    let encoder = model.row_encoder(reader.headers())?;
     Ok((reader, encoder))
 }
 

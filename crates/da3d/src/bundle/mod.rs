@@ -35,7 +35,7 @@ use burn::tensor::{Bytes, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Scoring, ThresholdRate, TrainingConfig, ValidConfig};
-use crate::data::{Matrix, Preprocessor, ReadOptions};
+use crate::data::{Matrix, Preprocessor, ReadOptions, RowEncoder};
 use crate::detector::{CodeStats, Detector, MemberScale, Neighbours};
 use crate::error::{Error, Result};
 use crate::model::{Aae, Networks, NetworksConfig};
@@ -207,6 +207,14 @@ impl Model {
             .and_then(|d| d.with_neighbours(h.neighbours.clone()))
             .map(|d| d.with_tails_weight(h.config.ensemble.tails_weight))
             .expect("members, scales and neighbours checked when the model was made")
+    }
+
+    /// An encoder for the records of a file with these `headers`, by the training file's reading
+    /// rules: its label column (when the file has one) and its treatment of non-finite values.
+    pub fn row_encoder(&self, headers: &[String]) -> Result<RowEncoder> {
+        let read = self.header.read.clone().unwrap_or_default();
+        let label = self.header.preprocessor.label.clone().or(read.label).unwrap_or_else(|| "label".into());
+        self.header.preprocessor.row_encoder(headers, Some(&label), read.non_finite_as_missing)
     }
 
     /// Serialise to bundle bytes (reads the weights back: a blocking read on GPU backends).
