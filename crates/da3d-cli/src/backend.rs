@@ -21,14 +21,14 @@ pub struct Backend {
 #[allow(deprecated)]
 pub fn select(choice: BackendChoice) -> anyhow::Result<Backend> {
     match choice {
-        BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: "cpu (flex)".into(), gpu: false }),
+        BackendChoice::Cpu => Ok(Backend { device: Device::flex(), name: da3d::tensors::CPU_BACKEND.into(), gpu: false }),
         BackendChoice::Ndarray => ndarray(),
         BackendChoice::Wgpu => wgpu(),
         BackendChoice::Auto => match wgpu() {
             Ok(b) => Ok(b),
             Err(e) => {
                 eprintln!("note: no GPU, using the CPU ({e})");
-                Ok(Backend { device: Device::flex(), name: "cpu (flex)".into(), gpu: false })
+                Ok(Backend { device: Device::flex(), name: da3d::tensors::CPU_BACKEND.into(), gpu: false })
             }
         },
     }

@@ -16,9 +16,6 @@ use da3d::wait;
 
 use crate::error::{BindingError, Result, at_row_of_x};
 
-/// The backend name a bundle trained here records (the CLI's name for the same backend).
-pub const BACKEND: &str = "cpu (flex)";
-
 /// What `DA3D(...)` asks of a fit.
 #[derive(Debug, Clone)]
 pub struct FitSettings {
@@ -83,7 +80,7 @@ pub fn fit_csv(csv: &[u8], settings: &FitSettings, interrupted: &dyn Fn() -> boo
     let (data, config) = request.prepare(&table)?;
     drop(table);
     let device = Device::flex();
-    let mut fit = Fit::start(data, config, &read, &device, BACKEND)?;
+    let mut fit = Fit::start(data, config, &read, &device, da3d::tensors::CPU_BACKEND)?;
     let training = fit.config().training().clone();
     let members = training.ensemble.members;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

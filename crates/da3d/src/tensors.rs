@@ -14,6 +14,10 @@ use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::Networks;
 
+/// The name a model trained on burn's pure-Rust CPU backend (`Device::flex()`) records as its
+/// backend, whichever front end trained it.
+pub const CPU_BACKEND: &str = "cpu (flex)";
+
 /// Rows per batch when a matrix goes to a device (scoring, the frozen AAE's outputs).
 pub const SCORE_BATCH: usize = 4096;
 
