@@ -257,12 +257,12 @@ impl Scoring {
         if !self.reads_alarm() && schedule.pretrain_epochs + schedule.da3d_epochs > 0 { Scoring::AlarmAndReconstruction } else { self }
     }
 
-    /// The weight of a member's standardised residual tails term in its score.
+    /// The weight of a member's standardised residual tails term in its score (`ScaledTails`
+    /// scales it further by [`Ensemble::tails_weight`]).
     pub fn tails_weight(self) -> f32 {
         match self {
             Scoring::ReconstructionAndTails => 0.5,
-            Scoring::Tails => 1.0,
-            Scoring::ScaledTails => 1.0,
+            Scoring::Tails | Scoring::ScaledTails => 1.0,
             _ => 0.0,
         }
     }
