@@ -11,33 +11,12 @@ partition is scored there by the same scorer as ``DA3D.decision_function``.
 Each worker process reads the bundle once and keeps the model for later partitions.
 """
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
-from .estimator import DA3D
+from ._bundles import bundle_bytes, model_of, threshold
 
-# The models a worker process has read, by the digest of their bundle.
-_MODELS = {}
-
-
-def _bundle_bytes(model):
-    """A bundle's bytes from a fitted DA3D, a path or the bytes themselves."""
-    if isinstance(model, DA3D):
-        return model.to_bytes()
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        return bytes(model)
-    with open(model, "rb") as f:
-        return f.read()
-
-
-def _model(bundle):
-    key = hashlib.blake2b(bundle, digest_size=16).digest()
-    model = _MODELS.get(key)
-    if model is None:
-        model = _MODELS[key] = DA3D.from_bytes(bundle)
-    return model
+__all__ = ["score_partition", "score_partitions", "threshold"]
 
 
 def score_partition(part, bundle, columns=None):
@@ -46,7 +25,7 @@ def score_partition(part, bundle, columns=None):
         part = part[list(columns)]
     if len(part) == 0:
         return pd.Series(np.empty(0), index=part.index, name="score", dtype="f8")
-    return pd.Series(_model(bundle).decision_function(part), index=part.index, name="score")
+    return pd.Series(model_of(bundle).decision_function(part), index=part.index, name="score")
 
 
 def score_partitions(frame, model, columns=None):
@@ -56,10 +35,6 @@ def score_partitions(frame, model, columns=None):
     its own by name)."""
     import dask
 
-    bundle = dask.delayed(_bundle_bytes(model), pure=True)
+    bundle = dask.delayed(bundle_bytes(model), pure=True)
     return frame.map_partitions(score_partition, bundle, columns, meta=pd.Series(dtype="f8", name="score"))
 
-
-def threshold(model):
-    """The model's threshold: scores above it are anomalies (``predict``)."""
-    return _model(_bundle_bytes(model)).threshold_
