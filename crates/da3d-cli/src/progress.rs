@@ -28,6 +28,46 @@ pub struct Reporter {
     tty: bool,
     pub phase_seconds: Vec<(String, f64, usize)>,
     phase_start: Instant,
+    pace: Pace,
+}
+
+/// The speed the ETA projects at: seconds per step since a mark, which is this process's first
+/// report (a run going on from a saved state did steps before this process started) and then the
+/// start of each phase (a DA³D step costs several AAE steps); before a phase has its own, the
+/// last speed measured.
+#[derive(Debug, Default)]
+struct Pace {
+    mark: Option<(Instant, usize)>,
+    seconds_per_step: Option<f64>,
+}
+
+impl Pace {
+    /// Takes in a report made `since_start` seconds after the reporter was made.
+    fn observe(&mut self, p: &Progress, since_start: f64) {
+        match self.mark {
+            None => {
+                self.mark = Some((Instant::now(), p.steps_done));
+                // A fresh run's first epoch: every step done is this process's.
+                if p.steps_done > 0 && p.steps_done <= p.batches_per_epoch {
+                    self.seconds_per_step = Some(since_start / p.steps_done as f64);
+                }
+            }
+            Some((at, steps)) if p.steps_done > steps => {
+                self.seconds_per_step = Some(at.elapsed().as_secs_f64() / (p.steps_done - steps) as f64);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// A new phase starts after `p`: its speed is measured from here.
+    fn phase_ends(&mut self, p: &Progress) {
+        self.mark = Some((Instant::now(), p.steps_done));
+    }
+
+    /// Seconds left at the measured speed, if there is one.
+    fn seconds_left(&self, p: &Progress) -> Option<f64> {
+        self.seconds_per_step.map(|s| s * p.steps_total.saturating_sub(p.steps_done) as f64)
+    }
 }
 
 impl Reporter {
@@ -42,18 +82,16 @@ impl Reporter {
             tty: std::io::stderr().is_terminal(),
             phase_seconds: Vec::new(),
             phase_start: now,
+            pace: Pace::default(),
         }
     }
 
-    /// The time left at the speed so far, and when that ends (UTC).
+    /// The time left at the speed measured so far, and when that ends (UTC).
     fn eta(&self, p: &Progress) -> String {
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let f = p.fraction();
-        if f <= 0.0 {
-            return "?".into();
+        match self.pace.seconds_left(p) {
+            Some(left) => format!("{} (ends {})", fmt_secs(left), clock_after(left)),
+            None => "?".into(),
         }
-        let left = elapsed / f - elapsed;
-        format!("{} (ends {})", fmt_secs(left), clock_after(left))
     }
 }
 
@@ -87,7 +125,9 @@ pub fn fmt_secs(s: f64) -> String {
 
 impl Observer for Reporter {
     fn on_epoch(&mut self, r: &EpochReport, p: &Progress) {
+        self.pace.observe(p, self.start.elapsed().as_secs_f64());
         if r.epoch == r.epochs_in_phase {
+            self.pace.phase_ends(p);
             let secs = self.phase_start.elapsed().as_secs_f64();
             self.phase_seconds.push((r.phase.name().to_string(), secs, r.epochs_in_phase));
             self.phase_start = Instant::now();
@@ -151,6 +191,61 @@ impl Observer for Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn progress(steps_done: usize, steps_total: usize) -> Progress {
+        Progress {
+            phase: da3d::train::Phase::Da3d,
+            epoch: 1,
+            epochs_in_phase: 10,
+            batch: 0,
+            batches_per_epoch: 100,
+            member: 0,
+            members: 1,
+            steps_done,
+            steps_total,
+        }
+    }
+
+    fn ago(seconds: u64) -> Instant {
+        Instant::now().checked_sub(std::time::Duration::from_secs(seconds)).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_run_projects_from_its_first_epoch() {
+        let mut pace = Pace::default();
+        pace.observe(&progress(100, 1000), 50.0);
+        let left = pace.seconds_left(&progress(100, 1000)).unwrap();
+        assert!((left - 450.0).abs() < 1e-9, "{left}");
+    }
+
+    #[test]
+    fn a_resumed_run_projects_from_the_steps_of_this_process() {
+        // Going on from step 1,000 of 2,000: the first report says nothing of the speed (the
+        // steps before it were done by another process) ...
+        let mut pace = Pace::default();
+        pace.observe(&progress(1000, 2000), 3.0);
+        assert_eq!(pace.seconds_left(&progress(1000, 2000)), None);
+        // ... the next, 100 steps in 100 s later, gives 1 s a step for the 900 left (the whole
+        // run's fraction would have said 100 s / 0.55 − 100 s = 82 s).
+        pace.mark = Some((ago(100), 1000));
+        pace.observe(&progress(1100, 2000), 103.0);
+        let left = pace.seconds_left(&progress(1100, 2000)).unwrap();
+        assert!((left - 900.0).abs() < 5.0, "{left}");
+    }
+
+    #[test]
+    fn each_phase_is_projected_at_its_own_speed() {
+        // 0.1 s a step through the first phase, then 1 s a step in the next.
+        let mut pace = Pace::default();
+        pace.mark = Some((ago(10), 0));
+        pace.observe(&progress(100, 1100), 10.0);
+        pace.phase_ends(&progress(100, 1100));
+        assert!((pace.seconds_left(&progress(100, 1100)).unwrap() - 100.0).abs() < 1.0);
+        pace.mark = Some((ago(100), 100));
+        pace.observe(&progress(200, 1100), 110.0);
+        let left = pace.seconds_left(&progress(200, 1100)).unwrap();
+        assert!((left - 900.0).abs() < 5.0, "{left}");
+    }
 
     #[test]
     fn dates_of_days_since_1970() {
