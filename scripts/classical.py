@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Classical detectors (PyOD: ECOD, COPOD, IForest, kNN, LOF, PCA) on the very same rows and
-preprocessing as `da3d eval` — the comparison side of the benchmark suite.
+preprocessing as `da3d eval` — the comparison side of the benchmark suite — and, through the
+same fit/decision_function calls, da3d's Python package (`da3d-robust`, `da3d-quick`: the
+estimator `da3d.DA3D(preset=..., seed=S)`), so that da3d stands in a PyOD user's own terms.
 
 Usage: scripts/classical.py [DATA.csv] [--dataset NAME] --seeds 0,1,2,3,4 [--json OUT]
                             [--methods ecod,copod,iforest,knn,lof,pca] [--max-train 30000]
@@ -8,14 +10,17 @@ Usage: scripts/classical.py [DATA.csv] [--dataset NAME] --seeds 0,1,2,3,4 [--jso
 Examples:
   scripts/classical.py --dataset mammography --seeds 0,1,2,3,4 --json classical-mammography.json
   scripts/classical.py ~/.cache/da3d-suite-data/shuttle.csv --seeds 0,1,2,3,4
-Needs the venv of scripts/suite-data.sh (~/.cache/da3d-bench-venv: PyOD 3.x, scikit-learn, numpy)
+Needs the venv of scripts/suite-data.sh (~/.cache/da3d-bench-venv: PyOD 3.x, scikit-learn, numpy;
+for da3d-*, the package: `VIRTUAL_ENV=~/.cache/da3d-bench-venv maturin develop -m crates/da3d-py/Cargo.toml`)
 and a built `da3d` binary (--da3d; default $CARGO_TARGET_DIR/debug/da3d). For each seed it runs `da3d split --seed S --export DIR`, which
 writes the preprocessed training rows (normal rows of the training split, one-hot, min-max fit
 on them) and test rows, so every detector sees exactly what DA³D sees. A file without a named
 preset is read as `da3d split FILE` (its `label` column gives the protocol); without DATA the
 named data set's file is read from $DA3D_DATA_DIR (default ../shared/datasets).
 Detectors: ECOD, COPOD, PCA with PyOD's defaults; IForest(n_estimators=100, random_state=seed);
-KNN(n_neighbors=5), LOF(n_neighbors=20, PyOD's default). Where PyOD's default PCA gives non-finite scores (zero-variance components:
+KNN(n_neighbors=5), LOF(n_neighbors=20, PyOD's default); da3d-PRESET: DA3D(preset=PRESET,
+seed=S, threads=--threads), its members and scoring on --threads threads (RAYON_NUM_THREADS).
+Where PyOD's default PCA gives non-finite scores (zero-variance components:
 columns constant on the training rows, one-hot blocks) it is refit with n_components = the
 components whose explained variance ratio exceeds 1e-9, and the output says so. Note PyOD's ECOD/COPOD compute their ECDFs on the training and test rows
 together (PyOD's default, transductive). Training sets over --max-train rows (default 30,000;
@@ -29,6 +34,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 METHODS = ("ecod", "copod", "iforest", "knn", "lof", "pca")
+PACKAGE = ("da3d-robust", "da3d-quick")  # da3d's Python package, on request
 PCA_RANK_TOL = 1e-9
 
 
@@ -36,7 +42,10 @@ def default_da3d():
     return os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/da3d-target")), "debug", "da3d")
 
 
-def make(method, seed):
+def make(method, seed, threads=1):
+    if method in PACKAGE:
+        import da3d
+        return da3d.DA3D(preset=method.removeprefix("da3d-"), seed=seed, threads=threads)
     if method == "ecod":
         from pyod.models.ecod import ECOD
         return ECOD()
@@ -55,7 +64,7 @@ def make(method, seed):
     if method == "pca":
         from pyod.models.pca import PCA
         return PCA()
-    raise ValueError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
+    raise ValueError(f"unknown method '{method}' (known: {', '.join(METHODS + PACKAGE)})")
 
 
 def export_split(a, seed, tmp):
@@ -101,15 +110,16 @@ def main():
     name = a.name or a.dataset or os.path.basename(a.data).split(".")[0]
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     for m in methods:
-        if m not in METHODS:
-            ap.error(f"unknown method '{m}' (known: {', '.join(METHODS)})")
+        if m not in METHODS + PACKAGE:
+            ap.error(f"unknown method '{m}' (known: {', '.join(METHODS + PACKAGE)})")
+    os.environ["RAYON_NUM_THREADS"] = str(a.threads)  # before the package's thread pool starts
 
     import pyod, sklearn
     from threadpoolctl import threadpool_limits
     threadpool_limits(a.threads)
     warm = np.random.default_rng(0).random((64, 4))
     for m in methods:  # imports and first-call set-up are not timed
-        make(m, 0).fit(warm).decision_function(warm)
+        make(m, 0, a.threads).fit(warm).decision_function(warm)
 
     runs, notes, subsampled = [], [], False
     for seed in [int(s) for s in a.seeds.split(",")]:
@@ -132,7 +142,7 @@ def main():
             t1 = time.time()
             with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)  # PyOD's PCA on zero-variance components; handled below
-                det = make(method, seed).fit(xtr)
+                det = make(method, seed, a.threads).fit(xtr)
                 s = det.decision_function(xte)
             note = None
             if method == "pca" and not np.all(np.isfinite(s)):
@@ -155,13 +165,13 @@ def main():
                          "test_roc_auc": auc, "test_average_precision": apr, "seconds": secs,
                          "train_rows": int(xtr.shape[0]), "train_rows_total": int(n_total),
                          "inputs": int(xtr.shape[1]), "test_rows": int(len(yte)), "test_anomalies": n_anom, **({"note": note} if note else {})})
-            print(f"  {method:8s} seed {seed}: ROC AUC {auc:.4f}  AP {apr:.4f}  {secs:7.2f} s")
+            print(f"  {method:11s} seed {seed}: ROC AUC {auc:.4f}  AP {apr:.4f}  {secs:7.2f} s")
 
     summary = {}
     print(f"\n{name}: {len(yte)} test rows, {xtr.shape[1]} inputs"
           + (f", training subsampled to {a.max_train} rows" if subsampled else "")
           + f" (PyOD {pyod.__version__}, scikit-learn {sklearn.__version__})")
-    print(f"{'method':9s} {'ROC AUC':>15s} {'AP':>15s} {'seconds':>8s}")
+    print(f"{'method':11s} {'ROC AUC':>15s} {'AP':>15s} {'seconds':>8s}")
     for method in methods:
         rs = [r for r in runs if r["method"] == method]
         am, asd = mean_std([r["test_roc_auc"] for r in rs])
@@ -169,7 +179,7 @@ def main():
         sec = float(np.mean([r["seconds"] for r in rs]))
         summary[method] = {"roc_auc_mean": am, "roc_auc_std": asd, "ap_mean": pm, "ap_std": psd,
                            "seconds_mean": sec, "seeds": len(rs)}
-        print(f"{method:9s} {am:7.3f} ± {asd:.3f} {pm:7.3f} ± {psd:.3f} {sec:8.2f}")
+        print(f"{method:11s} {am:7.3f} ± {asd:.3f} {pm:7.3f} ± {psd:.3f} {sec:8.2f}")
     if a.json:
         nan_none = lambda o: {k: nan_none(v) for k, v in o.items()} if isinstance(o, dict) else (
             [nan_none(v) for v in o] if isinstance(o, list) else (None if isinstance(o, float) and o != o else o))

@@ -2,9 +2,14 @@
 """The benchmark suite: 23 tables, the default detector and PyOD's classical detectors on the same
 rows, one table of ROC AUC, average precision, ranks and seconds.
 
-  scripts/suite.py run   [--tables a,b,...] [--only classical|da3d] [--out DIR] [--method robust]
-  scripts/suite.py table [--out DIR] [--method robust] [--markdown]
+  scripts/suite.py run   [--tables a,b,...] [--seeds 0,1,2] [--only classical|da3d] [--out DIR] [--method robust] [--api cli|python]
+  scripts/suite.py table [--out DIR] [--method robust] [--api cli|python]
   scripts/suite.py all   (run, then table)
+
+--api python runs da3d through its Python package instead of the CLI, as a PyOD user would:
+`scripts/classical.py --methods da3d-METHOD` (the estimator `da3d.DA3D(preset=METHOD, seed=S)`,
+fit and decision_function on the very rows the PyOD detectors get, one thread, training rows
+capped as theirs), into DIR/da3d-METHOD-NAME.json; `table --api python` puts it beside them.
 
 The tables: the eleven of the project's suite on the paper's protocol (a seeded 80/5/15 split;
 Mammography, NSL-KDD, Census from $DA3D_DATA_DIR, the eight of scripts/suite-data.sh from
@@ -68,16 +73,25 @@ def default_da3d():
     return os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/da3d-target")), "debug", "da3d")
 
 
+def label(a):
+    """The detector's name in the files and the table: the eval method, or the package's."""
+    return a.method if a.api == "cli" else f"da3d-{a.method}"
+
+
 def run(a):
     os.makedirs(a.out, exist_ok=True)
     names = a.tables.split(",") if a.tables else list(TABLES)
     for name in names:
         path, dataset, protocol, seeds = TABLES[name]
+        seeds = a.seeds or seeds
         common = [path, "--protocol", protocol, "--seeds", seeds] + (["--dataset", dataset] if dataset else [])
         jobs = []
         if a.only in (None, "da3d"):
-            out = os.path.join(a.out, f"{a.method}-{name}.json")
-            cmd = [a.da3d, "eval"] + common + ["--contamination", "0", "--methods", a.method, "--quiet", "--out", out]
+            out = os.path.join(a.out, f"{label(a)}-{name}.json")
+            if a.api == "cli":
+                cmd = [a.da3d, "eval"] + common + ["--contamination", "0", "--methods", a.method, "--quiet", "--out", out]
+            else:
+                cmd = [VENV_PY, os.path.join(HERE, "classical.py")] + common + ["--name", name, "--methods", label(a), "--da3d", a.da3d, "--json", out]
             jobs.append((out, cmd))
         if a.only in (None, "classical"):
             out = os.path.join(a.out, f"classical-{name}.json")
@@ -99,17 +113,17 @@ def mean(v):
 
 def load(a):
     """Per table: {detector: (mean ROC AUC, mean AP, mean seconds, seeds)} over the seeds every detector ran."""
-    rows = {}
+    rows, ours_name = {}, label(a)
     for name in TABLES:
-        ours_path = os.path.join(a.out, f"{a.method}-{name}.json")
+        ours_path = os.path.join(a.out, f"{ours_name}-{name}.json")
         classical_path = os.path.join(a.out, f"classical-{name}.json")
         if not (os.path.exists(ours_path) and os.path.exists(classical_path)):
             continue
-        ours = [r for r in json.load(open(ours_path))["runs"] if r["method"] == a.method and r["contamination"] == 0]
+        ours = [r for r in json.load(open(ours_path))["runs"] if r["method"] == ours_name and r["contamination"] == 0]
         classical = json.load(open(classical_path))["runs"]
         seeds = {r["seed"] for r in ours} & {r["seed"] for r in classical}
         table = {}
-        for method, runs in [(a.method, ours)] + [(m, [r for r in classical if r["method"] == m]) for m in CLASSICAL]:
+        for method, runs in [(ours_name, ours)] + [(m, [r for r in classical if r["method"] == m]) for m in CLASSICAL]:
             runs = [r for r in runs if r["seed"] in seeds]
             if runs:
                 table[method] = (mean([r["test_roc_auc"] for r in runs]), mean([r["test_average_precision"] for r in runs]),
@@ -133,14 +147,14 @@ def ranks(values):
 
 
 def table(a):
-    rows = load(a)
-    detectors = [a.method] + CLASSICAL
-    print(f"| table (protocol, seeds) | " + " | ".join(detectors) + f" | DTE-NP (published) | {a.method} s | rank |")
+    rows, ours = load(a), label(a)
+    detectors = [ours] + CLASSICAL
+    print(f"| table (protocol, seeds) | " + " | ".join(detectors) + f" | DTE-NP (published) | {ours} s | rank |")
     print("|---|" + "---|" * (len(detectors) + 3))
     totals = {d: ([], [], []) for d in detectors}
     below_if = []
     for name, t in rows.items():
-        protocol, seeds = TABLES[name][2], t[a.method][3]
+        protocol, seeds = TABLES[name][2], t[ours][3]
         r = ranks([(d, t[d][0]) for d in detectors if d in t])
         for d in detectors:
             if d in t:
@@ -150,15 +164,15 @@ def table(a):
         best = max(t[d][0] for d in detectors if d in t)
         cells = [("**{:.3f}**" if t[d][0] == best else "{:.3f}").format(t[d][0]) + f" / {t[d][1]:.2f}" if d in t else "–" for d in detectors]
         dte = f"{DTE_NP[name] / 100:.3f}" if name in DTE_NP else "–"
-        if "iforest" in t and t[a.method][0] < t["iforest"][0] - 0.02:
+        if "iforest" in t and t[ours][0] < t["iforest"][0] - 0.02:
             below_if.append(name)
-        print(f"| {name} ({'half' if protocol == 'half-normal' else 'paper'}, {seeds}) | " + " | ".join(cells) + f" | {dte} | {t[a.method][2]:.0f} | {r[a.method]:g} |")
+        print(f"| {name} ({'half' if protocol == 'half-normal' else 'paper'}, {seeds}) | " + " | ".join(cells) + f" | {dte} | {t[ours][2]:.0f} | {r[ours]:g} |")
     n = len(rows)
     print(f"| **mean of {n} tables** | " + " | ".join(f"**{mean(totals[d][0]):.3f}** / {mean(totals[d][1]):.3f}" for d in detectors) + " | | | |")
     print(f"| **mean rank** | " + " | ".join(f"{mean(totals[d][2]):.2f}" for d in detectors) + " | | | |")
     print()
     print(f"Cells: test ROC AUC / average precision, mean over the seeds; bold: the best of the row. {n} tables;")
-    print(f"{a.method} below Isolation Forest − .02 on: {', '.join(below_if) or 'none'}.")
+    print(f"{ours} below Isolation Forest − .02 on: {', '.join(below_if) or 'none'}.")
 
 
 def main():
@@ -166,8 +180,10 @@ def main():
     ap.add_argument("what", choices=["run", "table", "all"])
     ap.add_argument("--tables", help="comma-separated names (default: all 23)")
     ap.add_argument("--only", choices=["classical", "da3d"])
+    ap.add_argument("--seeds", help="comma-separated seeds for every table (default: the table's, above)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "runs", "suite"))
     ap.add_argument("--method", default="robust", help="the da3d eval method (robust, quick)")
+    ap.add_argument("--api", choices=["cli", "python"], default="cli", help="da3d through the CLI's eval, or through the Python package as PyOD's detectors")
     ap.add_argument("--da3d", default=default_da3d())
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
