@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// (10⁶ rows, Census).
     #[arg(long, value_name = "N", value_parser = |s: &str| crate::args::parse_count(s, 1_000_000))]
     pub steps: Option<usize>,
+    /// Warm-up batches before the timed ones in `--steps` mode, instead of 5 (a whole epoch on
+    /// wgpu): for counting kernel launches (`scripts/gpu-launches.sh`), which compiling does not
+    /// change, on a software GPU that takes seconds a step.
+    #[arg(long, value_name = "N", requires = "steps", value_parser = |s: &str| crate::args::parse_count(s, 1_000_000))]
+    pub warmup: Option<usize>,
     /// Threads for the CPU backend's large matrix products, 1 to 1024 [default: every core].
     #[arg(long, value_name = "N", value_parser = |s: &str| crate::args::parse_count(s, 1024))]
     pub threads: Option<usize>,
@@ -65,9 +70,9 @@ const WARMUP_STEPS: usize = 5;
 /// backends) the warm-up runs to the end of the first epoch: a GPU compiles its kernels per shape,
 /// and an epoch's last, smaller batch compiles a set of its own, which inside the timed batches
 /// cost an NVIDIA H200 2/3 of the AAE phase's measured speed (docs/performance.md, "GPU").
-fn seconds_per_step(bench: &Bench, backend: &Backend, steps: usize) -> Result<Vec<(Phase, f64)>> {
+fn seconds_per_step(bench: &Bench, backend: &Backend, steps: usize, warmup: Option<usize>) -> Result<Vec<(Phase, f64)>> {
     let batches_per_epoch = bench.data.train.rows.div_ceil(bench.config([None; 3])?.schedule.batch_size);
-    let warmup = if backend.gpu { WARMUP_STEPS.max(batches_per_epoch) } else { WARMUP_STEPS };
+    let warmup = warmup.unwrap_or(if backend.gpu { WARMUP_STEPS.max(batches_per_epoch) } else { WARMUP_STEPS });
     let time = |fit: &mut Fit| -> Result<f64> {
         let run = |n: usize, fit: &mut Fit| -> Result<()> {
             for _ in 0..n {
@@ -173,7 +178,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     for &b in &args.backends {
         let backend = select(b)?;
         if let Some(steps) = args.steps {
-            for (phase, per_step) in seconds_per_step(&bench, &backend, steps.max(1))? {
+            for (phase, per_step) in seconds_per_step(&bench, &backend, steps.max(1), args.warmup)? {
                 results.push(result_row(&backend.name, phase, per_step, batches, &cfg, x, format!("{steps} batches")));
             }
             continue;
