@@ -209,6 +209,8 @@ fn out_of_range_numbers_are_usage_errors_not_panics() {
         vec!["synth", "--rows", "1000000000000", "--anomaly-rate", "0.1"],
         vec!["synth", "--anomaly-rate", "2"],
         vec!["bench", "--epochs", "18446744073709551615"],
+        vec!["bench", "--steps", "2", "--warmup", "0"],
+        vec!["bench", "--warmup", "2"],
         vec!["eval", &data, "--checkpoints", "99999999999"],
     ] {
         let o = run(&args);
