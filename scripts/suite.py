@@ -86,17 +86,20 @@ def run(a):
         seeds = a.seeds or seeds
         common = [path, "--protocol", protocol, "--seeds", seeds] + (["--dataset", dataset] if dataset else [])
         jobs = []
+
+        def classical(methods, out):
+            """scripts/classical.py's job for these methods on this table's rows."""
+            cmd = [VENV_PY, os.path.join(HERE, "classical.py")] + common + ["--name", name, "--methods", methods, "--da3d", a.da3d, "--json", out]
+            return out, cmd
+
         if a.only in (None, "da3d"):
             out = os.path.join(a.out, f"{label(a)}-{name}.json")
             if a.api == "cli":
-                cmd = [a.da3d, "eval"] + common + ["--contamination", "0", "--methods", a.method, "--quiet", "--out", out]
+                jobs.append((out, [a.da3d, "eval"] + common + ["--contamination", "0", "--methods", a.method, "--quiet", "--out", out]))
             else:
-                cmd = [VENV_PY, os.path.join(HERE, "classical.py")] + common + ["--name", name, "--methods", label(a), "--da3d", a.da3d, "--json", out]
-            jobs.append((out, cmd))
+                jobs.append(classical(label(a), out))
         if a.only in (None, "classical"):
-            out = os.path.join(a.out, f"classical-{name}.json")
-            cmd = [VENV_PY, os.path.join(HERE, "classical.py")] + common + ["--name", name, "--methods", ",".join(CLASSICAL), "--da3d", a.da3d, "--json", out]
-            jobs.append((out, cmd))
+            jobs.append(classical(",".join(CLASSICAL), os.path.join(a.out, f"classical-{name}.json")))
         for out, cmd in jobs:
             if os.path.exists(out) and not a.force:
                 print(f"{name}: {os.path.basename(out)} exists (--force to run again)", file=sys.stderr)
