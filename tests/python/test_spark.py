@@ -25,7 +25,7 @@ def spark():
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the executors' Python: this venv, with da3d
     from pyspark.sql import SparkSession
 
-    session = (
+    local = (
         SparkSession.builder.master("local[2]")
         .appName("da3d-test")
         .config("spark.ui.enabled", "false")
@@ -33,9 +33,9 @@ def spark():
         .config("spark.sql.shuffle.partitions", "4")
         .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    local.sparkContext.setLogLevel("ERROR")
+    yield local
+    local.stop()
 
 
 @pytest.fixture(scope="module")
