@@ -8,7 +8,7 @@ rows; the labels only score the result.
 
 Usage: research/generalise_study.py PROBE_ROOT [--variants a,b] [--tables t1,t2]   (the bench venv)
   PROBE_ROOT/TABLE/sSEED/  from  cargo run -p da3d --example terms_probe -- FILE PROTOCOL SEED DIR
-  research/generalise_study.py probe PROBE_ROOT   trains the probes the suite lacks (scripts/suite.py's tables)
+  research/generalise_study.py probe PROBE_ROOT [--seeds 0,1,2]   trains the probes the suite lacks (scripts/suite.py's tables)
 Prints per variant the mean ROC AUC and AP over the tables, the tables where it is below kNN by
 more than .01, and per table the variants' ROC AUC.
 """
@@ -167,14 +167,17 @@ VARIANTS = {
 }
 
 
-def probe(root):
-    """Train the probes the suite's tables lack (one default ensemble per table and seed)."""
+def probe(root, only_seeds=None):
+    """Train the probes the suite's tables lack (one default ensemble per table and seed; only
+    the seeds in `only_seeds` where given)."""
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/da3d-target"))
     exe = os.path.join(target, "debug", "examples", "terms_probe")
     for name, (path, dataset, protocol, seeds) in TABLES.items():
         if name in ("census", "nslkdd"):
             continue
         for s in seeds.split(","):
+            if only_seeds is not None and s not in only_seeds:
+                continue
             out = os.path.join(root, name, f"s{s}")
             if os.path.exists(os.path.join(out, "shape.json")):
                 continue
@@ -186,7 +189,7 @@ def probe(root):
 def main():
     args = sys.argv[1:]
     if args and args[0] == "probe":
-        probe(args[1])
+        probe(args[1], args[args.index("--seeds") + 1].split(",") if "--seeds" in args else None)
         return
     root = args[0]
     only = None
