@@ -19,6 +19,20 @@ pub(crate) fn on_flex(device: &Device) -> bool {
     device.clone().without_autodiff() == Device::flex()
 }
 
+/// Whether `device` is one of burn's GPU (cubecl) devices and this build has the model crate's
+/// kernels for it (the `wgpu` feature, without burn's kernel fusion).
+pub(crate) fn on_cube_kernels(device: &Device) -> bool {
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    {
+        matches!(device.clone().without_autodiff().as_dispatch(), burn::backend::DispatchDevice::Cube(_))
+    }
+    #[cfg(not(all(feature = "wgpu", not(feature = "fusion"))))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 thread_local! {
     /// One generator per thread: a trainer seeds it when a member starts and is the only one to
     /// draw from it on its thread, so trainings on several threads keep their own streams.

@@ -21,6 +21,14 @@ pub(crate) fn draws_host_mask(dropout: &Dropout, device: &Device) -> bool {
     dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && on_flex(device)
 }
 
+/// Whether dropout is active while training and a hidden layer may draw its mask itself
+/// (`fused::dense_selu_dropout`): on the CPU backend (the host mask) and on the GPU with the
+/// model crate's kernels (a mask hashed on the device from the host generator's seed).
+pub(crate) fn fuses_with_layer(dropout: &Dropout, device: &Device) -> bool {
+    draws_host_mask(dropout, device)
+        || (dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && super::cpu::on_cube_kernels(device))
+}
+
 /// Apply `dropout` to `x` (`[batch, width]` → same shape): identity outside training.
 pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     let device = x.device();

@@ -42,7 +42,8 @@ pub enum WeightNorm {
 
 /// SELU. On the CPU backend one fused operation (`fused::selu_flex`); elsewhere the composite.
 pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if super::cpu::on_flex(&x.device()) { super::fused::selu_flex(x) } else { selu_composite(x) }
+    let device = x.device();
+    if super::cpu::on_flex(&device) || super::cpu::on_cube_kernels(&device) { super::fused::selu_flex(x) } else { selu_composite(x) }
 }
 
 /// SELU with the exponential taken of `min(x, 0)` only. burn's `activation::selu` takes `exp(x)`
@@ -159,14 +160,15 @@ impl Mlp {
     }
 
     /// A hidden layer, its SELU and its dropout as one operation (`fused::dense_selu_dropout`)
-    /// where that gives the composite's numbers: training on the CPU backend, plain weights.
+    /// while training with dropout and plain weights, on the CPU backend (the composite's
+    /// numbers) and on the GPU with the model crate's kernels (`fused::cube`).
     /// `x`: `[batch, d_in]` → `[batch, d_out]`; `None` elsewhere.
     fn fused_hidden_layer(&self, layer: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
         let device = x.device();
         let bias = layer.bias.as_ref()?;
         if self.activation != Activation::Selu
             || self.weight_norm != WeightNorm::None
-            || !super::dropout::draws_host_mask(&self.dropout, &device)
+            || !super::dropout::fuses_with_layer(&self.dropout, &device)
         {
             return None;
         }
@@ -196,9 +198,23 @@ fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
         let column = |x: Vec<f32>, n: usize| Tensor::<2>::from_data(TensorData::new(x, [n, 1]), &device);
         (column(u, d_out), column(v, d_in))
     } else {
-        device_power_iteration(w.clone().detach())
+        gpu_power_iteration(w.clone().detach()).unwrap_or_else(|| device_power_iteration(w.clone().detach()))
     };
     v.transpose().matmul(w.matmul(u)).reshape([1])
+}
+
+/// The power iteration of `spectral_norm` in one kernel launch on a GPU device with the model
+/// crate's kernels (`fused::cube`), for weights the kernel holds; `None` elsewhere.
+fn gpu_power_iteration(fixed: Tensor<2>) -> Option<(Tensor<2>, Tensor<2>)> {
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    {
+        let [d_in, d_out] = fixed.dims();
+        if super::cpu::on_cube_kernels(&fixed.device()) && d_in.max(d_out) <= super::fused::POWER_MAX_WIDTH {
+            return Some(super::fused::power_iteration_tensors(fixed, POWER_ITERATIONS));
+        }
+    }
+    let _ = fixed;
+    None
 }
 
 /// The power iteration of `spectral_norm` as tensor operations on the device: unit `u`
@@ -316,5 +332,35 @@ mod tests {
         let b = Tensor::<2>::from_floats([[0.31, -0.2]], &device);
         let d: f32 = (mlp.forward(a) - mlp.forward(b)).abs().sum().into_scalar::<f32>();
         assert!(d <= 0.01 * 1.76f32.powi(2) + 1e-6, "{d}");
+    }
+
+    /// The power iteration in one GPU launch gives the host's unit vectors (f64 there, f32 on the
+    /// device) and so the same spectral norm, for a small, a tall and a wide weight; the widest
+    /// the kernel does not hold takes the composite.
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    #[test]
+    fn the_gpu_power_iteration_gives_the_hosts_vectors() {
+        use burn::tensor::Distribution;
+        let Some(gpu) = crate::model::fused::test_wgpu_device() else { return };
+        let cpu = Device::flex();
+        cpu.seed(11);
+        for (d_in, d_out) in [(5, 3), (154, 77), (300, 1000)] {
+            let w = Tensor::<2>::random([d_in, d_out], Distribution::Normal(0.0, 0.1), &cpu);
+            let host: Vec<f32> = w.to_data().try_to_vec::<f32>().unwrap();
+            let (hu, hv) = host_power_iteration(&host, d_in, d_out);
+            let (gu, gv) = gpu_power_iteration(Tensor::from_data(w.to_data(), &gpu.clone().autodiff())).expect("held by the kernel");
+            for (what, h, g) in [("u", hu, gu), ("v", hv, gv)] {
+                let g: Vec<f32> = g.into_data().try_to_vec::<f32>().unwrap();
+                assert_eq!(h.len(), g.len(), "{d_in}×{d_out} {what}");
+                for (i, (a, b)) in h.iter().zip(&g).enumerate() {
+                    assert!((a - b).abs() <= 1e-4, "{d_in}×{d_out} {what}[{i}]: {a} vs {b}");
+                }
+            }
+            let sigma = |device: &Device| spectral_norm(Tensor::from_data(w.to_data(), device)).into_scalar::<f32>();
+            let (on_cpu, on_gpu) = (sigma(&cpu), sigma(&gpu));
+            assert!((on_cpu - on_gpu).abs() <= 1e-4 * on_cpu, "{d_in}×{d_out}: σ {on_cpu} vs {on_gpu}");
+        }
+        let wide = Tensor::<2>::zeros([2, crate::model::fused::POWER_MAX_WIDTH + 1], &gpu);
+        assert!(gpu_power_iteration(wide).is_none());
     }
 }

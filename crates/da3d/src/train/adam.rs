@@ -1,6 +1,8 @@
-//! Adam with each parameter's update fused into one pass on the CPU backend (thirteen operations
-//! per parameter tensor as burn's composite): the moments and the update in one pass, in the same
-//! f32 order of operations as burn's `Adam`, so the updates are the same numbers.
+//! Adam with each parameter's update fused into one pass (thirteen operations per parameter tensor
+//! as burn's composite): the moments and the update in one pass, in the same f32 order of
+//! operations as burn's `Adam`, so the updates are the same numbers. On the CPU backend a loop;
+//! on burn's GPU backends (cubecl: wgpu, WebGPU, CUDA; the `wgpu` feature, without burn's kernel
+//! fusion) one kernel launch per parameter tensor instead of a dozen.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
@@ -13,7 +15,7 @@ use crate::model::fused::dense;
 use crate::model::fused::{PARALLEL_CHUNK, PARALLEL_ELEMENTS};
 
 /// Adam's update of one parameter tensor in one pass.
-#[backend_extension(Flex)]
+#[backend_extension(Flex, Cube: cfg(all(feature = "wgpu", not(feature = "fusion"))))]
 pub trait AdamOps: Backend {
     /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m·c / (√v + ε'))`, element-wise
     /// (all four tensors of one shape). Returns `(p, m, v)`.
@@ -61,6 +63,96 @@ impl AdamOps for Flex {
         }
         adam_pass(ps, m1s, m2s, g, lr, beta_1, beta_2, correction, epsilon);
         (param, m1, m2)
+    }
+}
+
+/// The kernel on burn's GPU backends: one launch per parameter tensor.
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod cube {
+    use burn::tensor::DType;
+    use burn_cubecl::CubeBackend;
+    use burn_cubecl::kernel::into_contiguous;
+    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+    use burn_cubecl::tensor::CubeTensor;
+    use cubecl::{calculate_cube_count_elemwise, prelude::*};
+
+    use super::AdamOps;
+
+    /// [`adam_pass`](super::adam_pass) on one value per unit: the same f32 operations in the same
+    /// order. `one_minus_beta_*` are computed on the host as the CPU pass computes them.
+    #[cube(launch)]
+    #[allow(clippy::too_many_arguments)]
+    fn adam_kernel(
+        param: &Tensor<f32>,
+        grad: &Tensor<f32>,
+        moment_1: &Tensor<f32>,
+        moment_2: &Tensor<f32>,
+        param_out: &mut Tensor<f32>,
+        moment_1_out: &mut Tensor<f32>,
+        moment_2_out: &mut Tensor<f32>,
+        lr: f32,
+        beta_1: f32,
+        beta_2: f32,
+        one_minus_beta_1: f32,
+        one_minus_beta_2: f32,
+        correction: f32,
+        epsilon: f32,
+    ) {
+        let i = ABSOLUTE_POS;
+        if i >= param_out.len() {
+            terminate!();
+        }
+        let g = grad[i];
+        let m = moment_1[i] * beta_1 + g * one_minus_beta_1;
+        let v = moment_2[i] * beta_2 + (g * g) * one_minus_beta_2;
+        moment_1_out[i] = m;
+        moment_2_out[i] = v;
+        param_out[i] = param[i] - (m * correction) / (f32::sqrt(v) + epsilon) * lr;
+    }
+
+    impl AdamOps for CubeBackend {
+        fn adam_update(
+            param: CubeTensor,
+            grad: CubeTensor,
+            moment_1: CubeTensor,
+            moment_2: CubeTensor,
+            lr: f32,
+            beta_1: f32,
+            beta_2: f32,
+            correction: f32,
+            epsilon: f32,
+        ) -> (CubeTensor, CubeTensor, CubeTensor) {
+            assert_eq!(param.dtype, DType::F32, "the fused Adam updates f32 parameters");
+            let (param, grad, moment_1, moment_2) =
+                (into_contiguous(param), into_contiguous(grad), into_contiguous(moment_1), into_contiguous(moment_2));
+            let (client, device) = (param.client.clone(), param.device.clone());
+            let shape = param.meta.shape().clone();
+            let n = shape.num_elements();
+            let out = || empty_device_contiguous_dtype(client.clone(), device.clone(), shape.clone(), DType::F32);
+            let (param_out, moment_1_out, moment_2_out) = (out(), out(), out());
+            let cube_dim = CubeDim::new(&client, n);
+            let cube_count = calculate_cube_count_elemwise(&client, n, cube_dim);
+            adam_kernel::launch(
+                &client,
+                cube_count,
+                cube_dim,
+                param.into_tensor_arg(),
+                grad.into_tensor_arg(),
+                moment_1.into_tensor_arg(),
+                moment_2.into_tensor_arg(),
+                param_out.clone().into_tensor_arg(),
+                moment_1_out.clone().into_tensor_arg(),
+                moment_2_out.clone().into_tensor_arg(),
+                lr,
+                beta_1,
+                beta_2,
+                1.0 - beta_1,
+                1.0 - beta_2,
+                correction,
+                epsilon,
+            );
+            (param_out, moment_1_out, moment_2_out)
+        }
     }
 }
 
@@ -160,6 +252,39 @@ mod tests {
                 }
             }
             assert_eq!(a.num_params(), b.num_params());
+        }
+    }
+
+    /// The GPU kernel against burn's Adam on the wgpu device (Mesa's lavapipe in CI, where
+    /// `DA3D_REQUIRE_WGPU=1`): the same updates within float tolerance over five steps.
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    #[test]
+    fn fused_adam_on_the_gpu_gives_burns_adam_updates() {
+        let Some(device) = crate::model::fused::test_wgpu_device() else { return };
+        assert!(crate::model::cpu::on_cube_kernels(&device), "the wgpu device takes the fused kernel");
+        let ad = device.autodiff();
+        ad.seed(5);
+        for (d_in, d_out) in [(7, 4), (300, 300)] {
+            let start = LinearConfig::new(d_in, d_out).init(&ad);
+            let initial = values(start.weight.val());
+            let mut burn_adam = AdamConfig::new().with_epsilon(1e-7).init();
+            let mut fused: ModuleOptimizer = FusedAdam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }.into();
+            let (mut a, mut b) = (start.clone(), start);
+            for step in 0..5 {
+                let x = Tensor::<2>::random([16, d_in], Distribution::Normal(0.0, 1.0), &ad);
+                let ga = GradientsParams::from_grads(a.forward(x.clone()).square().mean().backward(), &a);
+                let gb = GradientsParams::from_grads(b.forward(x).square().mean().backward(), &b);
+                a = burn_adam.step(1e-2, a, ga);
+                b = fused.step(1e-2, b, gb);
+                for (wa, wb) in [(values(a.weight.val()), values(b.weight.val())), (values(a.bias.clone().unwrap().val()), values(b.bias.clone().unwrap().val()))] {
+                    assert_eq!(wa.len(), wb.len());
+                    for (p, q) in wa.iter().zip(&wb) {
+                        assert!((p - q).abs() <= 1e-6, "{d_in}×{d_out}, step {step}: {p} vs {q}");
+                    }
+                }
+                // The update moved the weights (a kernel that wrote nothing would leave them).
+                assert_ne!(values(b.weight.val()), initial, "{d_in}×{d_out}, step {step}");
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use super::adam::FusedAdam;
 use super::losses;
 use crate::config::{Lipschitz, ValidConfig};
 use crate::data::Matrix;
-use crate::model::cpu::on_flex;
+use crate::model::cpu::{on_cube_kernels, on_flex};
 use crate::model::{Critic, NetworksConfig};
 use crate::rng::HostRng;
 
@@ -97,14 +97,15 @@ impl Shared {
 
     /// An Adam optimiser with the config's settings (`clipped`: with the Lipschitz device's
     /// gradient clipping, for the critics and the generator); fused into one pass per parameter
-    /// on the CPU, burn's own elsewhere (same numbers).
+    /// on the CPU and one kernel per parameter on the GPU (the `wgpu` feature), burn's own elsewhere (same
+    /// numbers).
     pub(super) fn adam(&self, clipped: bool) -> ModuleOptimizer {
         let o = &self.config.optimizer;
         let clip = match self.config.losses.lipschitz {
             Lipschitz::GradNormClip(c) if clipped => Some(GradientClippingConfig::Norm(c)),
             _ => None,
         };
-        if on_flex(&self.device) {
+        if on_flex(&self.device) || on_cube_kernels(&self.device) {
             let optim = ModuleOptimizer::from(FusedAdam { beta_1: o.beta_1, beta_2: o.beta_2, epsilon: o.epsilon });
             match clip {
                 Some(c) => optim.with_grad_clipping(c.init()),

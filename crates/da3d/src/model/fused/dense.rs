@@ -34,7 +34,7 @@ pub(crate) fn dense_selu_dropout(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1
 }
 
 /// A dense layer, SELU and dropout as one operation.
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Flex, Autodiff, Cube: cfg(all(feature = "wgpu", not(feature = "fusion"))))]
 pub trait DenseSeluOps: Backend {
     /// `selu(x·W + b) ⊙ mask`: `x` `[rows, d_in]`, `weight` `[d_in, d_out]`, `bias` `[d_out]` →
     /// `[rows, d_out]`; the mask (`[rows, d_out]`, `1 / keep` or 0) drawn from this thread's

@@ -1,4 +1,5 @@
-//! Fused kernels for the CPU backend (`flex`), through burn's backend extensions.
+//! Fused kernels for the CPU backend (`flex`) and burn's GPU backends (`cube`: the `wgpu`
+//! feature, without burn's kernel fusion), through burn's backend extensions.
 //!
 //! The networks are tiny, so a CPU training step costs what burn spends per operation (dispatch,
 //! autodiff bookkeeping, one allocation per result) as much as arithmetic. The composites that
@@ -14,10 +15,15 @@
 //!
 //! Adam's fused update is the optimiser's (`train::adam`). Native builds split the passes over
 //! large tensors across the pool's threads (element-wise, so the numbers do not depend on the
-//! split). Only the CPU device takes these paths (`cpu::on_flex`); GPU devices (wgpu, WebGPU) keep
-//! burn's composites, which their kernel fusion serves.
+//! split). GPU devices take the same operations as kernels (`cube`: one launch for a layer's
+//! bias, SELU and dropout, one for their backward, one each way for SELU; `cpu::on_cube_kernels`);
+//! a build with burn's kernel fusion keeps burn's composites there, which the fusion serves.
 
 mod bce;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod cube;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+pub(crate) use cube::{POWER_MAX_WIDTH, power_iteration_tensors};
 mod dense;
 mod selu;
 
@@ -38,6 +44,30 @@ pub(crate) const PARALLEL_CHUNK: usize = 1 << 14;
 #[cfg(test)]
 pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// The wgpu device for the GPU kernels' tests (Mesa's lavapipe in CI, where
+/// `DA3D_REQUIRE_WGPU=1`), or `None` to skip where there is no adapter and `DA3D_ALLOW_SKIP=1`
+/// (without it a missing adapter fails the test).
+#[cfg(all(test, feature = "wgpu", not(feature = "fusion")))]
+pub(crate) fn test_wgpu_device() -> Option<burn::tensor::Device> {
+    // The runtime registers once per process: every test shares the first one's answer.
+    static DEVICE: std::sync::OnceLock<Result<burn::tensor::Device, String>> = std::sync::OnceLock::new();
+    let found = DEVICE.get_or_init(|| match std::panic::catch_unwind(|| burn::tensor::Device::wgpu_options().init()) {
+        Ok(Ok(device)) => Ok(device),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("wgpu panicked looking for an adapter".into()),
+    });
+    match found {
+        Ok(device) => Some(device.clone()),
+        Err(why) => {
+            let allowed = std::env::var("DA3D_ALLOW_SKIP").as_deref() == Ok("1")
+                && std::env::var("DA3D_REQUIRE_WGPU").as_deref() != Ok("1");
+            assert!(allowed, "no wgpu adapter (DA3D_ALLOW_SKIP=1 without DA3D_REQUIRE_WGPU=1 skips): {why}");
+            eprintln!("SKIPPED (DA3D_ALLOW_SKIP=1): no wgpu adapter here ({why})");
+            None
+        }
+    }
 }
 
 /// A contiguous tensor from offset 0 (a copy only when the layout needs one).

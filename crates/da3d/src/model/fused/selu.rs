@@ -21,7 +21,7 @@ pub(crate) fn selu_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// SELU as one operation.
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Flex, Autodiff, Cube: cfg(all(feature = "wgpu", not(feature = "fusion"))))]
 pub trait SeluOps: Backend {
     /// `γ·x` for `x > 0`, `γα·(eˣ − 1)` otherwise; any shape.
     fn selu(x: FloatTensor<Self>) -> FloatTensor<Self>;
