@@ -15,6 +15,7 @@ more than .01, and per table the variants' ROC AUC.
 import glob, json, os, subprocess, sys
 
 import numpy as np
+from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
@@ -56,7 +57,7 @@ def load(d):
     n, m, w, c = shape["train_rows"], shape["test_rows"], shape["inputs"], shape["code"]
     f = lambda name, *s: np.fromfile(os.path.join(d, name), dtype="<f4").reshape(*s).astype(np.float64)
     return {
-        "shape": shape,
+        "shape": shape, "seed": int(os.path.basename(d).lstrip("s")),
         "xtr": f("train.f32", n, w), "xte": f("test.f32", m, w),
         "y": np.fromfile(os.path.join(d, "test_labels.u8"), dtype=np.uint8),
         "ttr": f("tails_train.f32", shape["members"], n), "tte": f("tails_test.f32", shape["members"], m),
@@ -86,9 +87,23 @@ def terms(p):
     t["R5"] = z(*knn_logs(p["rtr"], p["rte"], [5])[5])
     t["X1"] = z(*max_tail(p["xtr"], p["xte"]))
     t["RX"] = z(*max_tail(p["rtr"], p["rte"]))
+    t["LR20"] = z(*local_ratio(p["xtr"], p["xte"], 20))
+    forest = IsolationForest(n_estimators=100, random_state=p["seed"]).fit(p["xtr"])
+    t["IF"] = z(-forest.score_samples(p["xtr"]), -forest.score_samples(p["xte"]))
     sh = p["shape"]
     t["w"] = round(0.25 + 0.75 * min(1.0, 2.0 * (sh["inputs"] - sh["columns"]) / sh["inputs"]), 2)
     return t
+
+
+def local_ratio(xtr, xte, k):
+    """ln of the mean distance to the k nearest training rows, less the mean of the same over
+    those k rows (training rows leaving themselves out): a density ratio, LOF's idea in logs."""
+    k = min(k, len(xtr) - 2)
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(xtr)
+    dtr, itr = nn.kneighbors(None, n_neighbors=k)
+    dte, ite = nn.kneighbors(xte, n_neighbors=k)
+    ltr, lte = np.log(dtr.mean(1) + FLOOR), np.log(dte.mean(1) + FLOOR)
+    return ltr - ltr[itr].mean(1), lte - ltr[ite].mean(1)
 
 
 def max_tail(xtr, xte):
@@ -163,6 +178,14 @@ VARIANTS = {
     "w T + M5 + 0.5 X1": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.5 * t["X1"][1],
     "w T + M5 + 0.25 RX": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["RX"][1],
     "X1": lambda t: t["X1"][1],
+    "IF": lambda t: t["IF"][1],
+    "w T + M5 + 0.125 IF": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.125 * t["IF"][1],
+    "w T + M5 + 0.25 IF": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["IF"][1],
+    "w T + M5 + 0.375 IF": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.375 * t["IF"][1],
+    "w T + M5 + 0.5 IF": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.5 * t["IF"][1],
+    "LR20": lambda t: t["LR20"][1],
+    "w T + M5 + 0.25 LR20": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["LR20"][1],
+    "w T + M5 + 0.25 IF + 0.25 LR20": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["IF"][1] + 0.25 * t["LR20"][1],
     "M5 + 0.25 T + 0.75 max(T, 0)": lambda t: t["M5"][1] + 0.25 * t["T"][1] + 0.75 * np.maximum(t["T"][1], 0),
 }
 
