@@ -3,7 +3,10 @@
 # `da3d bench` of the GPU backend (wgpu) against the CPU backend on bench/compare.sh's three shapes
 # (Mammography, the 77-input NSL-KDD width, the 503-input Census width), for each build of da3d given
 # (burn's kernel `fusion` and `autotune` features on and off), then one training of NSL-KDD with the
-# default (`robust`, its full step budget, seed 0) on the GPU. Every figure goes to $OUT as it comes.
+# default (`robust`, its full step budget, seed 0) on the GPU. Every figure goes to $OUT as it comes;
+# at the end $OUT/summary.md puts steps per second per phase and shape beside the same machine's
+# CPU (every core) and projects the `paper` schedules' hours from them (NSL-KDD: 500 AAE, 50
+# pretraining and 500 DA³D epochs of 250 batches; Census: the same epochs of 878 batches).
 #
 # Usage: OUT=dir DA3D_BINS="base=path/to/da3d fa=path/to/da3d-fusion-autotune ..." scripts/gpu-bench.sh
 #   DA3D_BINS  name=binary pairs; the first also runs the CPU rows and, unless NSL_BIN is set, the
@@ -75,3 +78,33 @@ for pair in $bins; do
     bench "${pair%%=*}" "${pair#*=}" wgpu census
 done
 rm -rf "$work"
+# 5. The summary: steps per second per phase, GPU against this machine's CPU, and projections.
+python3 - "$out" "$threads" > "$out/summary.md" <<'PY'
+import glob, json, os, sys
+out, threads = sys.argv[1], sys.argv[2]
+rates = {}  # (build, backend, shape) -> {phase: steps/s}
+for f in sorted(glob.glob(os.path.join(out, "bench-*.json"))):
+    name, backend, shape = os.path.basename(f)[len("bench-"):-len(".json")].split("-", 2)
+    try:
+        rows = json.load(open(f))["results"]
+    except (ValueError, KeyError, OSError):
+        continue
+    rates[(name, backend, shape)] = {r["phase"]: r["steps_per_second"] for r in rows}
+phases = ("aae", "pretrain", "da3d")
+# batches an epoch at batch 256: NSL-KDD 63,969 training rows, Census 224,602
+schedule = {"wide": ("NSL-KDD", 250), "census": ("Census", 878)}
+cpu_name = f"cpu{threads}"
+print("| shape | build | AAE steps/s | pretraining | DA³D | against the CPU (AAE / pre / DA³D) | `paper` schedule |")
+print("|---|---|---|---|---|---|---|")
+for (name, backend, shape), r in sorted(rates.items(), key=lambda kv: (kv[0][2], kv[0][1] != "cpu", kv[0][0])):
+    cpu = rates.get((cpu_name, "cpu", shape), {})
+    ratio = " / ".join(f"{r[p] / cpu[p]:.2f}×" if p in r and cpu.get(p) else "–" for p in phases)
+    proj = "–"
+    if shape in schedule and all(r.get(p) for p in phases):
+        label, batches = schedule[shape]
+        hours = (500 * batches / r["aae"] + 50 * batches / r["pretrain"] + 500 * batches / r["da3d"]) / 3600
+        proj = f"{label} {hours:.2f} h"
+    cells = " | ".join(f"{r[p]:.1f}" if p in r else "–" for p in phases)
+    print(f"| {shape} | {name} {backend} | {cells} | {ratio if backend != 'cpu' else ''} | {proj} |")
+PY
+cat "$out/summary.md"
