@@ -160,19 +160,22 @@ impl Mlp {
     }
 
     /// A hidden layer, its SELU and its dropout as one operation (`fused::dense_selu_dropout`)
-    /// while training with dropout and plain weights, on the CPU backend (the composite's
-    /// numbers) and on the GPU with the model crate's kernels (`fused::cube`).
+    /// while training with dropout: plain weights on the CPU backend (the composite's numbers),
+    /// plain or normalised ones on the GPU with the model crate's kernels (`fused::cube`).
     /// `x`: `[batch, d_in]` → `[batch, d_out]`; `None` elsewhere.
     fn fused_hidden_layer(&self, layer: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
         let device = x.device();
         let bias = layer.bias.as_ref()?;
-        if self.activation != Activation::Selu
-            || self.weight_norm != WeightNorm::None
-            || !super::dropout::fuses_with_layer(&self.dropout, &device)
-        {
+        if self.activation != Activation::Selu || !super::dropout::fuses_with_layer(&self.dropout, &device) {
             return None;
         }
-        Some(super::fused::dense_selu_dropout(x.clone(), layer.weight.val(), bias.val(), 1.0 - self.dropout.prob))
+        let weight = match self.weight_norm {
+            WeightNorm::None => layer.weight.val(),
+            // A normalised weight on the GPU only (the CPU keeps the composite there).
+            norm if super::cpu::on_cube_kernels(&device) => normalised_weight(layer, norm),
+            _ => return None,
+        };
+        Some(super::fused::dense_selu_dropout(x.clone(), weight, bias.val(), 1.0 - self.dropout.prob))
     }
 }
 
@@ -260,15 +263,23 @@ fn host_power_iteration(w: &[f32], d_in: usize, d_out: usize) -> (Vec<f32>, Vec<
     (to_f32(u), to_f32(v))
 }
 
-/// A linear layer with its weight normalised. `[batch, in]` → `[batch, out]`.
-fn normalised_linear(layer: &Linear, x: Tensor<2>, norm: WeightNorm) -> Tensor<2> {
+/// A layer's weight divided by its norm (`[in, out]`; the weight itself for `WeightNorm::None`).
+fn normalised_weight(layer: &Linear, norm: WeightNorm) -> Tensor<2> {
     let w = layer.weight.val();
     let scale = match norm {
         WeightNorm::FrobeniusBound => w.clone().square().sum().sqrt().clamp_min(1.0),
         WeightNorm::Spectral => spectral_norm(w.clone()).clamp_min(1e-6),
-        WeightNorm::None => return layer.forward(x),
+        WeightNorm::None => return w,
     };
-    let y = x.matmul(w / scale.unsqueeze::<2>());
+    w / scale.unsqueeze::<2>()
+}
+
+/// A linear layer with its weight normalised. `[batch, in]` → `[batch, out]`.
+fn normalised_linear(layer: &Linear, x: Tensor<2>, norm: WeightNorm) -> Tensor<2> {
+    if norm == WeightNorm::None {
+        return layer.forward(x);
+    }
+    let y = x.matmul(normalised_weight(layer, norm));
     match &layer.bias {
         Some(b) => y + b.val().unsqueeze::<2>(),
         None => y,
@@ -362,5 +373,52 @@ mod tests {
         }
         let wide = Tensor::<2>::zeros([2, crate::model::fused::POWER_MAX_WIDTH + 1], &gpu);
         assert!(gpu_power_iteration(wide).is_none());
+    }
+
+    /// A spectrally normalised hidden layer through the fused GPU layer (what a critic's or the
+    /// latent discriminator's layer takes while training on the GPU) gives the CPU composite's
+    /// output and its weight and bias gradients, through the norm, within float tolerance (no
+    /// dropout here, so that both see the same numbers).
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    #[test]
+    fn a_normalised_layer_through_the_gpu_kernels_gives_the_cpus_gradients() {
+        use burn::tensor::Distribution;
+        let Some(gpu) = crate::model::fused::test_wgpu_device() else { return };
+        let cpu = Device::flex();
+        cpu.seed(13);
+        let layer = LinearConfig::new(30, 20).init(&cpu.clone().autodiff());
+        let x = Tensor::<2>::random([64, 30], Distribution::Normal(0.0, 1.0), &cpu);
+        let mut results = Vec::new();
+        for device in [cpu.clone().autodiff(), gpu.clone().autodiff()] {
+            let layer = Linear {
+                weight: burn::module::Param::from_tensor(Tensor::from_data(layer.weight.val().to_data(), &device).require_grad()),
+                bias: Some(burn::module::Param::from_tensor(
+                    Tensor::from_data(layer.bias.as_ref().unwrap().val().to_data(), &device).require_grad(),
+                )),
+            };
+            let x = Tensor::<2>::from_data(x.to_data(), &device);
+            let y = if device.clone().without_autodiff() == Device::flex() {
+                selu(normalised_linear(&layer, x, WeightNorm::Spectral))
+            } else {
+                let w = normalised_weight(&layer, WeightNorm::Spectral);
+                super::super::fused::dense_selu_dropout(x, w, layer.bias.as_ref().unwrap().val(), 1.0)
+            };
+            let grads = (y.clone() * y.clone()).sum().backward();
+            let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+            results.push((
+                vec(y.inner()),
+                vec(layer.weight.grad(&grads).unwrap()),
+                layer.bias.as_ref().unwrap().grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap(),
+            ));
+        }
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{what}[{i}]: {p} vs {q}");
+            }
+        };
+        close(&results[0].0, &results[1].0, "output");
+        close(&results[0].1, &results[1].1, "weight gradient");
+        close(&results[0].2, &results[1].2, "bias gradient");
     }
 }
