@@ -5,8 +5,9 @@
 //! burn's `Dropout` samples a Bernoulli tensor through the backend's generator; on `flex` that is
 //! ChaCha per element plus two multiplications, 22 % of a CPU training step. On the CPU the mask
 //! is drawn here instead (xoshiro256**, 16-bit draws, already scaled by `1 / keep`) and applied
-//! with one multiplication. Other devices (wgpu) keep burn's sampling on the device, where a host
-//! mask would cost an upload per layer.
+//! with one multiplication. GPU devices with the model crate's kernels (`on_cube_kernels`) take
+//! one seed per fused layer from the same generator and hash the mask on the device (a host mask
+//! would cost an upload per layer); elsewhere on a GPU, burn's sampling on the device.
 
 use std::cell::RefCell;
 

@@ -1,5 +1,6 @@
 //! Dropout with its masks drawn by the host generator of `cpu` on the CPU backend; burn's own
-//! sampling on the device elsewhere.
+//! sampling on the device elsewhere, except in the hidden layers the GPU kernels fuse
+//! (`fuses_with_layer`), whose masks are hashed on the device from that generator's seeds.
 
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
