@@ -397,7 +397,7 @@ mod tests {
                 )),
             };
             let x = Tensor::<2>::from_data(x.to_data(), &device);
-            let y = if device.clone().without_autodiff() == Device::flex() {
+            let y = if crate::model::cpu::on_flex(&device) {
                 selu(normalised_linear(&layer, x, WeightNorm::Spectral))
             } else {
                 let w = normalised_weight(&layer, WeightNorm::Spectral);
@@ -411,14 +411,9 @@ mod tests {
                 layer.bias.as_ref().unwrap().grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap(),
             ));
         }
-        let close = |a: &[f32], b: &[f32], what: &str| {
-            assert_eq!(a.len(), b.len());
-            for (i, (p, q)) in a.iter().zip(b).enumerate() {
-                assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{what}[{i}]: {p} vs {q}");
-            }
-        };
-        close(&results[0].0, &results[1].0, "output");
-        close(&results[0].1, &results[1].1, "weight gradient");
-        close(&results[0].2, &results[1].2, "bias gradient");
+        use crate::model::fused::assert_close;
+        assert_close(&results[0].0, &results[1].0, "output");
+        assert_close(&results[0].1, &results[1].1, "weight gradient");
+        assert_close(&results[0].2, &results[1].2, "bias gradient");
     }
 }

@@ -72,11 +72,11 @@ mod cube {
     use burn::tensor::DType;
     use burn_cubecl::CubeBackend;
     use burn_cubecl::kernel::into_contiguous;
-    use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
     use burn_cubecl::tensor::CubeTensor;
-    use cubecl::{calculate_cube_count_elemwise, prelude::*};
+    use cubecl::prelude::*;
 
     use super::AdamOps;
+    use crate::model::fused::{empty_like, grid};
 
     /// [`adam_pass`](super::adam_pass) on one value per unit: the same f32 operations in the same
     /// order. `one_minus_beta_*` are computed on the host as the CPU pass computes them.
@@ -125,13 +125,9 @@ mod cube {
             assert_eq!(param.dtype, DType::F32, "the fused Adam updates f32 parameters");
             let (param, grad, moment_1, moment_2) =
                 (into_contiguous(param), into_contiguous(grad), into_contiguous(moment_1), into_contiguous(moment_2));
-            let (client, device) = (param.client.clone(), param.device.clone());
-            let shape = param.meta.shape().clone();
-            let n = shape.num_elements();
-            let out = || empty_device_contiguous_dtype(client.clone(), device.clone(), shape.clone(), DType::F32);
-            let (param_out, moment_1_out, moment_2_out) = (out(), out(), out());
-            let cube_dim = CubeDim::new(&client, n);
-            let cube_count = calculate_cube_count_elemwise(&client, n, cube_dim);
+            let client = param.client.clone();
+            let (param_out, moment_1_out, moment_2_out) = (empty_like(&param), empty_like(&param), empty_like(&param));
+            let (cube_count, cube_dim) = grid(&param);
             adam_kernel::launch(
                 &client,
                 cube_count,
@@ -229,39 +225,10 @@ mod tests {
 
     use crate::model::fused::values;
 
-    #[test]
-    fn fused_adam_gives_burns_adam_updates() {
-        let ad = Device::flex().autodiff();
-        ad.seed(5);
-        // (The second layer's 90,000 weights take the pass split over threads.)
-        for (d_in, d_out) in [(7, 4), (300, 300)] {
-            let start = LinearConfig::new(d_in, d_out).init(&ad);
-            let config = AdamConfig::new().with_epsilon(1e-7);
-            let mut burn_adam = config.init();
-            let mut fused: ModuleOptimizer = FusedAdam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }.into();
-            let (mut a, mut b) = (start.clone(), start);
-            for step in 0..5 {
-                let x = Tensor::<2>::random([16, d_in], Distribution::Normal(0.0, 1.0), &ad);
-                let ga = GradientsParams::from_grads(a.forward(x.clone()).square().mean().backward(), &a);
-                let gb = GradientsParams::from_grads(b.forward(x).square().mean().backward(), &b);
-                a = burn_adam.step(1e-2, a, ga);
-                b = fused.step(1e-2, b, gb);
-                let (wa, wb) = (values(a.weight.val()), values(b.weight.val()));
-                for (p, q) in wa.iter().zip(&wb) {
-                    assert!((p - q).abs() <= 1e-6, "{d_in}×{d_out}, step {step}: {p} vs {q}");
-                }
-            }
-            assert_eq!(a.num_params(), b.num_params());
-        }
-    }
-
-    /// The GPU kernel against burn's Adam on the wgpu device (Mesa's lavapipe in CI, where
-    /// `DA3D_REQUIRE_WGPU=1`): the same updates within float tolerance over five steps.
-    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
-    #[test]
-    fn fused_adam_on_the_gpu_gives_burns_adam_updates() {
-        let Some(device) = crate::model::fused::test_wgpu_device() else { return };
-        assert!(crate::model::cpu::on_cube_kernels(&device), "the wgpu device takes the fused kernel");
+    /// Five steps of the fused Adam against burn's `Adam` on `device` from the same layer and
+    /// batches: weights and biases within 1e-6 after every step, and moved by it. The second
+    /// layer's 90,000 weights take the CPU pass split over threads.
+    fn gives_burns_adam_updates(device: Device) {
         let ad = device.autodiff();
         ad.seed(5);
         for (d_in, d_out) in [(7, 4), (300, 300)] {
@@ -276,7 +243,8 @@ mod tests {
                 let gb = GradientsParams::from_grads(b.forward(x).square().mean().backward(), &b);
                 a = burn_adam.step(1e-2, a, ga);
                 b = fused.step(1e-2, b, gb);
-                for (wa, wb) in [(values(a.weight.val()), values(b.weight.val())), (values(a.bias.clone().unwrap().val()), values(b.bias.clone().unwrap().val()))] {
+                let bias = |l: &burn::nn::Linear| values(l.bias.clone().unwrap().val());
+                for (wa, wb) in [(values(a.weight.val()), values(b.weight.val())), (bias(&a), bias(&b))] {
                     assert_eq!(wa.len(), wb.len());
                     for (p, q) in wa.iter().zip(&wb) {
                         assert!((p - q).abs() <= 1e-6, "{d_in}×{d_out}, step {step}: {p} vs {q}");
@@ -285,6 +253,22 @@ mod tests {
                 // The update moved the weights (a kernel that wrote nothing would leave them).
                 assert_ne!(values(b.weight.val()), initial, "{d_in}×{d_out}, step {step}");
             }
+            assert_eq!(a.num_params(), b.num_params());
         }
+    }
+
+    #[test]
+    fn fused_adam_gives_burns_adam_updates() {
+        gives_burns_adam_updates(Device::flex());
+    }
+
+    /// The GPU kernel against burn's Adam on the wgpu device (Mesa's lavapipe in CI, where
+    /// `DA3D_REQUIRE_WGPU=1`).
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    #[test]
+    fn fused_adam_on_the_gpu_gives_burns_adam_updates() {
+        let Some(device) = crate::model::fused::test_wgpu_device() else { return };
+        assert!(crate::model::cpu::on_cube_kernels(&device), "the wgpu device takes the fused kernel");
+        gives_burns_adam_updates(device);
     }
 }

@@ -190,13 +190,13 @@ fn power_iteration_kernel(
         if k % 2 == 0 {
             let mut i = t;
             while i < d_in {
-                v[i] = v[i] / norm;
+                v[i] /= norm;
                 i += step;
             }
         } else {
             let mut c = t;
             while c < d_out {
-                u[c] = u[c] / norm;
+                u[c] /= norm;
                 c += step;
             }
         }
@@ -258,15 +258,17 @@ pub(crate) fn power_iteration_tensors(weight: BurnTensor<2>, iterations: usize) 
     (BurnTensor::from_dispatch(u), BurnTensor::from_dispatch(v))
 }
 
-/// A new contiguous f32 tensor shaped like `like`, and the launch grid for one unit per value.
-fn output_like(like: &CubeTensor) -> (CubeTensor, CubeCount, CubeDim) {
-    assert_eq!(like.dtype, DType::F32, "the fused GPU layers compute in f32");
-    let shape = like.meta.shape().clone();
-    let n = shape.num_elements();
-    let out = empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, DType::F32);
+/// A new contiguous f32 tensor shaped like `like` (an f32 tensor: the GPU kernels compute in f32).
+pub(crate) fn empty_like(like: &CubeTensor) -> CubeTensor {
+    assert_eq!(like.dtype, DType::F32, "the model crate's GPU kernels compute in f32");
+    empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), like.meta.shape().clone(), DType::F32)
+}
+
+/// The launch grid of an element-wise kernel over `like`: one unit per value.
+pub(crate) fn grid(like: &CubeTensor) -> (CubeCount, CubeDim) {
+    let n = like.meta.num_elements();
     let cube_dim = CubeDim::new(&like.client, n);
-    let cube_count = calculate_cube_count_elemwise(&like.client, n, cube_dim);
-    (out, cube_count, cube_dim)
+    (calculate_cube_count_elemwise(&like.client, n, cube_dim), cube_dim)
 }
 
 /// SELU's `γ` and `γα` in f32, as the CPU's pass rounds them.
@@ -284,9 +286,8 @@ impl DenseSeluOps for CubeBackend {
         let mut rng = take_mask_rng();
         let seed = rng.next_u64();
         put_back_mask_rng(rng);
-        let (output, cube_count, cube_dim) = output_like(&product);
-        let (selu_output, _, _) = output_like(&product);
-        let (mask, _, _) = output_like(&product);
+        let (output, selu_output, mask) = (empty_like(&product), empty_like(&product), empty_like(&product));
+        let (cube_count, cube_dim) = grid(&product);
         let client = product.client.clone();
         bias_selu_dropout_kernel::launch(
             &client,
@@ -309,7 +310,7 @@ impl DenseSeluOps for CubeBackend {
 
     fn selu_dropout_backward(selu_output: CubeTensor, mask: CubeTensor, grad: CubeTensor) -> CubeTensor {
         let (selu_output, mask, grad) = (into_contiguous(selu_output), into_contiguous(mask), into_contiguous(grad));
-        let (output, cube_count, cube_dim) = output_like(&grad);
+        let (output, (cube_count, cube_dim)) = (empty_like(&grad), grid(&grad));
         let client = grad.client.clone();
         selu_dropout_backward_kernel::launch(
             &client,
@@ -337,7 +338,7 @@ impl DenseSeluOps for CubeBackend {
 impl SeluOps for CubeBackend {
     fn selu(x: CubeTensor) -> CubeTensor {
         let x = into_contiguous(x);
-        let (output, cube_count, cube_dim) = output_like(&x);
+        let (output, (cube_count, cube_dim)) = (empty_like(&x), grid(&x));
         let client = x.client.clone();
         selu_kernel::launch(&client, cube_count, cube_dim, x.into_tensor_arg(), output.clone().into_tensor_arg(), GAMMA, GAMMA_ALPHA);
         output
@@ -345,7 +346,7 @@ impl SeluOps for CubeBackend {
 
     fn selu_backward(output: CubeTensor, grad: CubeTensor) -> CubeTensor {
         let (output, grad) = (into_contiguous(output), into_contiguous(grad));
-        let (result, cube_count, cube_dim) = output_like(&grad);
+        let (result, (cube_count, cube_dim)) = (empty_like(&grad), grid(&grad));
         let client = grad.client.clone();
         selu_backward_kernel::launch(
             &client,
@@ -366,16 +367,7 @@ mod tests {
     use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
     use crate::model::cpu::{on_cube_kernels, seed_dropout_masks};
-    use crate::model::fused::{dense_selu_dropout, selu_flex, test_wgpu_device, values};
-
-    /// Within 1e-4 relative: the device sums a product's terms in another order (77–256 terms
-    /// here); a wrong kernel misses by far more.
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{what}[{i}]: {p} vs {q}");
-        }
-    }
+    use crate::model::fused::{assert_close, dense_selu_dropout, selu_flex, test_wgpu_device, values};
 
     /// The same values on `device` (from the host, so both devices see the same numbers).
     fn on(t: &Tensor<2>, device: &Device) -> Tensor<2> {
@@ -411,7 +403,7 @@ mod tests {
                 ]);
             }
             for (k, what) in ["output", "selu", "input gradient", "weight gradient", "bias gradient"].iter().enumerate() {
-                close(&grads[0][k], &grads[1][k], &format!("{rows}×{d_in}→{d_out} {what}"));
+                assert_close(&grads[0][k], &grads[1][k], &format!("{rows}×{d_in}→{d_out} {what}"));
             }
         }
     }

@@ -23,7 +23,7 @@ mod bce;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod cube;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
-pub(crate) use cube::{POWER_MAX_WIDTH, power_iteration_tensors};
+pub(crate) use cube::{POWER_MAX_WIDTH, empty_like, grid, power_iteration_tensors};
 mod dense;
 mod selu;
 
@@ -67,6 +67,17 @@ pub(crate) fn test_wgpu_device() -> Option<burn::tensor::Device> {
             eprintln!("SKIPPED (DA3D_ALLOW_SKIP=1): no wgpu adapter here ({why})");
             None
         }
+    }
+}
+
+/// `a` and `b` within 1e-4 relative, for the GPU kernels' tests against the CPU: the device sums
+/// a product's terms in another order (tens to hundreds of terms there); a wrong kernel misses
+/// by far more.
+#[cfg(all(test, feature = "wgpu", not(feature = "fusion")))]
+pub(crate) fn assert_close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (i, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{what}[{i}]: {p} vs {q}");
     }
 }
 
