@@ -19,21 +19,25 @@ fn host_mask(rows: usize, cols: usize, keep: f64) -> Vec<f32> {
 /// Whether dropout is active and its mask is drawn on the host: training (autodiff) on the CPU
 /// backend.
 pub(crate) fn draws_host_mask(dropout: &Dropout, device: &Device) -> bool {
-    dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && on_flex(device)
+    is_active(dropout, device) && on_flex(device)
+}
+
+/// Whether `dropout` drops anything here: a positive probability, training, on an autodiff device.
+pub(crate) fn is_active(dropout: &Dropout, device: &Device) -> bool {
+    dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff()
 }
 
 /// Whether dropout is active while training and a hidden layer may draw its mask itself
 /// (`fused::dense_selu_dropout`): on the CPU backend (the host mask) and on the GPU with the
 /// model crate's kernels (a mask hashed on the device from the host generator's seed).
 pub(crate) fn fuses_with_layer(dropout: &Dropout, device: &Device) -> bool {
-    draws_host_mask(dropout, device)
-        || (dropout.prob != 0.0 && dropout.training.is_enabled() && device.is_autodiff() && super::cpu::on_cube_kernels(device))
+    draws_host_mask(dropout, device) || (is_active(dropout, device) && super::cpu::on_cube_kernels(device))
 }
 
 /// Apply `dropout` to `x` (`[batch, width]` → same shape): identity outside training.
 pub(crate) fn apply(dropout: &Dropout, x: Tensor<2>) -> Tensor<2> {
     let device = x.device();
-    if dropout.prob == 0.0 || !dropout.training.is_enabled() || !device.is_autodiff() {
+    if !is_active(dropout, &device) {
         return x;
     }
     if !on_flex(&device) {

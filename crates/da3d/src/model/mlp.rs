@@ -137,17 +137,14 @@ impl Mlp {
     fn run(&self, mut x: Tensor<2>, mut hidden: Option<&mut Vec<Tensor<2>>>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            if i < last
-                && hidden.is_none()
-                && let Some(y) = self.fused_hidden_layer(layer, &x)
-            {
+            if i < last && let Some(y) = self.fused_hidden_layer(layer, &x, hidden.is_some()) {
+                if let Some(h) = hidden.as_deref_mut() {
+                    h.push(y.clone());
+                }
                 x = y;
                 continue;
             }
-            x = match self.weight_norm {
-                WeightNorm::None => layer.forward(x),
-                norm => normalised_linear(layer, x, norm),
-            };
+            x = normalised_linear(layer, x, self.weight_norm);
             if i < last {
                 x = self.activation.apply(x);
                 if let Some(h) = hidden.as_deref_mut() {
@@ -161,21 +158,31 @@ impl Mlp {
 
     /// A hidden layer, its SELU and its dropout as one operation (`fused::dense_selu_dropout`)
     /// while training with dropout: plain weights on the CPU backend (the composite's numbers),
-    /// plain or normalised ones on the GPU with the model crate's kernels (`fused::cube`).
+    /// plain or normalised ones on the GPU with the model crate's kernels (`fused::cube`). On
+    /// that GPU also without dropout (frozen or scoring networks), with a mask of ones, and then
+    /// also where the hidden activations are read (`wants_hidden`: the output is SELU's).
     /// `x`: `[batch, d_in]` → `[batch, d_out]`; `None` elsewhere.
-    fn fused_hidden_layer(&self, layer: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+    fn fused_hidden_layer(&self, layer: &Linear, x: &Tensor<2>, wants_hidden: bool) -> Option<Tensor<2>> {
         let device = x.device();
         let bias = layer.bias.as_ref()?;
-        if self.activation != Activation::Selu || !super::dropout::fuses_with_layer(&self.dropout, &device) {
+        if self.activation != Activation::Selu {
             return None;
         }
+        let on_gpu = super::cpu::on_cube_kernels(&device);
+        let keep = if !wants_hidden && super::dropout::fuses_with_layer(&self.dropout, &device) {
+            1.0 - self.dropout.prob
+        } else if on_gpu && !super::dropout::is_active(&self.dropout, &device) {
+            1.0
+        } else {
+            return None;
+        };
         let weight = match self.weight_norm {
             WeightNorm::None => layer.weight.val(),
             // A normalised weight on the GPU only (the CPU keeps the composite there).
-            norm if super::cpu::on_cube_kernels(&device) => normalised_weight(layer, norm),
+            norm if on_gpu => normalised_weight(layer, norm),
             _ => return None,
         };
-        Some(super::fused::dense_selu_dropout(x.clone(), weight, bias.val(), 1.0 - self.dropout.prob))
+        Some(super::fused::dense_selu_dropout(x.clone(), weight, bias.val(), keep))
     }
 }
 
@@ -191,7 +198,9 @@ fn unit(v: Tensor<2>) -> Tensor<2> {
 /// fixed start, then `vᵀ W u` with gradients through `W`. Returns a one-element tensor.
 ///
 /// On the CPU backend the iteration runs on the host (the weight is already in memory): ~45 tiny
-/// tensor operations per layer and pass become a loop over a few thousand numbers.
+/// tensor operations per layer and pass become a loop over a few thousand numbers. (GPU devices
+/// with the model crate's kernels take the whole normalised weight in one launch:
+/// [`gpu_spectral_normalised`].)
 fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
     let [d_in, d_out] = w.dims();
     let device = w.device();
@@ -201,22 +210,22 @@ fn spectral_norm(w: Tensor<2>) -> Tensor<1> {
         let column = |x: Vec<f32>, n: usize| Tensor::<2>::from_data(TensorData::new(x, [n, 1]), &device);
         (column(u, d_out), column(v, d_in))
     } else {
-        gpu_power_iteration(w.clone().detach()).unwrap_or_else(|| device_power_iteration(w.clone().detach()))
+        device_power_iteration(w.clone().detach())
     };
     v.transpose().matmul(w.matmul(u)).reshape([1])
 }
 
-/// The power iteration of `spectral_norm` in one kernel launch on a GPU device with the model
-/// crate's kernels (`fused::cube`), for weights the kernel holds; `None` elsewhere.
-fn gpu_power_iteration(fixed: Tensor<2>) -> Option<(Tensor<2>, Tensor<2>)> {
+/// `W / max(σ(W), 1e-6)` in one kernel launch each way on a GPU device with the model crate's
+/// kernels (`fused::spectral`), for weights the kernel holds; `None` elsewhere.
+fn gpu_spectral_normalised(w: &Tensor<2>) -> Option<Tensor<2>> {
     #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
     {
-        let [d_in, d_out] = fixed.dims();
-        if super::cpu::on_cube_kernels(&fixed.device()) && d_in.max(d_out) <= super::fused::POWER_MAX_WIDTH {
-            return Some(super::fused::power_iteration_tensors(fixed, POWER_ITERATIONS));
+        let [d_in, d_out] = w.dims();
+        if super::cpu::on_cube_kernels(&w.device()) && d_in.max(d_out) <= super::fused::SPECTRAL_MAX_WIDTH {
+            return Some(super::fused::spectral_normalised(w.clone(), POWER_ITERATIONS));
         }
     }
-    let _ = fixed;
+    let _ = w;
     None
 }
 
@@ -268,14 +277,25 @@ fn normalised_weight(layer: &Linear, norm: WeightNorm) -> Tensor<2> {
     let w = layer.weight.val();
     let scale = match norm {
         WeightNorm::FrobeniusBound => w.clone().square().sum().sqrt().clamp_min(1.0),
-        WeightNorm::Spectral => spectral_norm(w.clone()).clamp_min(1e-6),
+        WeightNorm::Spectral => match gpu_spectral_normalised(&w) {
+            Some(normalised) => return normalised,
+            None => spectral_norm(w.clone()).clamp_min(1e-6),
+        },
         WeightNorm::None => return w,
     };
     w / scale.unsqueeze::<2>()
 }
 
-/// A linear layer with its weight normalised. `[batch, in]` → `[batch, out]`.
+/// A linear layer with its weight normalised (burn's `Linear` for `WeightNorm::None`); on a GPU
+/// device with the model crate's kernels one operation each way (`fused::dense_linear`).
+/// `[batch, in]` → `[batch, out]`.
 fn normalised_linear(layer: &Linear, x: Tensor<2>, norm: WeightNorm) -> Tensor<2> {
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    if super::cpu::on_cube_kernels(&x.device())
+        && let Some(bias) = &layer.bias
+    {
+        return super::fused::dense_linear(x, normalised_weight(layer, norm), bias.val());
+    }
     if norm == WeightNorm::None {
         return layer.forward(x);
     }
@@ -345,34 +365,37 @@ mod tests {
         assert!(d <= 0.01 * 1.76f32.powi(2) + 1e-6, "{d}");
     }
 
-    /// The power iteration in one GPU launch gives the host's unit vectors (f64 there, f32 on the
-    /// device) and so the same spectral norm, for a small, a tall and a wide weight; the widest
-    /// the kernel does not hold takes the composite.
+    /// The normalised weight in one GPU launch (and its gradient in one) gives the CPU
+    /// composite's `W / σ` and the composite's gradient through σ, within float tolerance, for a
+    /// small, a tall and a wide weight; the widest the kernel does not hold takes the composite.
     #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
     #[test]
-    fn the_gpu_power_iteration_gives_the_hosts_vectors() {
+    fn the_gpu_normalised_weight_gives_the_cpus_values_and_gradient() {
         use burn::tensor::Distribution;
         let Some(gpu) = crate::model::fused::test_wgpu_device() else { return };
         let cpu = Device::flex();
         cpu.seed(11);
         for (d_in, d_out) in [(5, 3), (154, 77), (300, 1000)] {
             let w = Tensor::<2>::random([d_in, d_out], Distribution::Normal(0.0, 0.1), &cpu);
-            let host: Vec<f32> = w.to_data().try_to_vec::<f32>().unwrap();
-            let (hu, hv) = host_power_iteration(&host, d_in, d_out);
-            let (gu, gv) = gpu_power_iteration(Tensor::from_data(w.to_data(), &gpu.clone().autodiff())).expect("held by the kernel");
-            for (what, h, g) in [("u", hu, gu), ("v", hv, gv)] {
-                let g: Vec<f32> = g.into_data().try_to_vec::<f32>().unwrap();
-                assert_eq!(h.len(), g.len(), "{d_in}×{d_out} {what}");
-                for (i, (a, b)) in h.iter().zip(&g).enumerate() {
-                    assert!((a - b).abs() <= 1e-4, "{d_in}×{d_out} {what}[{i}]: {a} vs {b}");
-                }
+            let upstream = Tensor::<2>::random([d_in, d_out], Distribution::Normal(0.0, 1.0), &cpu);
+            let mut results = Vec::new();
+            for device in [cpu.clone().autodiff(), gpu.clone().autodiff()] {
+                let w = Tensor::<2>::from_data(w.to_data(), &device).require_grad();
+                let normalised = if crate::model::cpu::on_flex(&device) {
+                    w.clone() / spectral_norm(w.clone()).clamp_min(1e-6).unsqueeze::<2>()
+                } else {
+                    gpu_spectral_normalised(&w).expect("held by the kernel")
+                };
+                let grads = (normalised.clone() * Tensor::from_data(upstream.to_data(), &device)).sum().backward();
+                let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+                results.push((vec(normalised.inner()), vec(w.grad(&grads).unwrap())));
             }
-            let sigma = |device: &Device| spectral_norm(Tensor::from_data(w.to_data(), device)).into_scalar::<f32>();
-            let (on_cpu, on_gpu) = (sigma(&cpu), sigma(&gpu));
-            assert!((on_cpu - on_gpu).abs() <= 1e-4 * on_cpu, "{d_in}×{d_out}: σ {on_cpu} vs {on_gpu}");
+            use crate::model::fused::assert_close;
+            assert_close(&results[0].0, &results[1].0, &format!("{d_in}×{d_out} W / σ"));
+            assert_close(&results[0].1, &results[1].1, &format!("{d_in}×{d_out} gradient"));
         }
-        let wide = Tensor::<2>::zeros([2, crate::model::fused::POWER_MAX_WIDTH + 1], &gpu);
-        assert!(gpu_power_iteration(wide).is_none());
+        let wide = Tensor::<2>::zeros([2, crate::model::fused::SPECTRAL_MAX_WIDTH + 1], &gpu);
+        assert!(gpu_spectral_normalised(&wide).is_none());
     }
 
     /// A spectrally normalised hidden layer through the fused GPU layer (what a critic's or the

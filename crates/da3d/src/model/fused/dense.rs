@@ -7,6 +7,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor, TensorData};
@@ -47,17 +48,31 @@ pub trait DenseSeluOps: Backend {
         bias: FloatTensor<Self>,
         keep: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-    /// The gradient of `x·W + b` from SELU's output, the mask and the output gradient:
-    /// `(grad · mask) · γ` where SELU's output is positive, else `(grad · mask) · (y + γα)`.
-    fn selu_dropout_backward(
+    /// The gradients of the input, the weight and the bias (`[rows, d_in]`, `[d_in, d_out]`,
+    /// `[d_out]`) from the output's, SELU's output and the mask: through `G'`, the gradient of
+    /// `x·W + b`, `(grad · mask) · γ` where SELU's output is positive, else `(grad · mask) · (y + γα)`;
+    /// then `G'·Wᵀ`, `xᵀ·G'` and `Σ_rows G'` (burn's `Linear` backward).
+    fn dense_selu_dropout_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        selu_output: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// The input's gradient alone (fixed weights).
+    fn dense_selu_dropout_input_backward(
+        weight: FloatTensor<Self>,
         selu_output: FloatTensor<Self>,
         mask: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
-    /// `grad · Wᵀ` (burn's `linear_x_backward`): `[rows, d_out]`, `[d_in, d_out]` → `[rows, d_in]`.
-    fn dense_input_backward(weight: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// `xᵀ · grad` (burn's `linear_weight_backward`): `[rows, d_in]`, `[rows, d_out]` → `[d_in, d_out]`.
-    fn dense_weight_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The weight's and the bias' gradients alone (a fixed input).
+    fn dense_selu_dropout_parameters_backward(
+        x: FloatTensor<Self>,
+        selu_output: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 impl DenseSeluOps for Flex {
@@ -110,33 +125,59 @@ impl DenseSeluOps for Flex {
         (FlexTensor::from_data(TensorData::new(out, shape)), selu, mask)
     }
 
-    fn selu_dropout_backward(selu_output: FlexTensor, mask: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        let n = grad.layout().num_elements();
-        let (s, m, mut g) = (dense(selu_output), dense(mask), dense(grad));
-        let (s, m) = (&s.storage::<f32>()[..n], &m.storage::<f32>()[..n]);
-        let gs = &mut g.storage_mut::<f32>()[..n];
-        #[cfg(not(target_arch = "wasm32"))]
-        if n >= PARALLEL_ELEMENTS {
-            use rayon::prelude::*;
-            gs.par_chunks_mut(PARALLEL_CHUNK)
-                .zip(s.par_chunks(PARALLEL_CHUNK))
-                .zip(m.par_chunks(PARALLEL_CHUNK))
-                .for_each(|((g, s), m)| selu_mask_backward(s, m, g));
-            return g;
-        }
-        selu_mask_backward(s, m, gs);
-        g
+    fn dense_selu_dropout_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        selu_output: FlexTensor,
+        mask: FlexTensor,
+        grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let grad = selu_dropout_grad(selu_output, mask, grad);
+        (input_grad(&weight, &grad), weight_grad(&x, &grad), Flex::linear_bias_backward(grad))
     }
 
-    fn dense_input_backward(weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        // burn's `linear_x_backward`: `grad · Wᵀ`, Wᵀ a transposed view.
-        matmul(&grad, &weight.transpose(0, 1))
+    fn dense_selu_dropout_input_backward(weight: FlexTensor, selu_output: FlexTensor, mask: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        input_grad(&weight, &selu_dropout_grad(selu_output, mask, grad))
     }
 
-    fn dense_weight_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        // burn's `linear_weight_backward`: `xᵀ · grad`, xᵀ a transposed view.
-        matmul(&x.transpose(0, 1), &grad)
+    fn dense_selu_dropout_parameters_backward(
+        x: FlexTensor,
+        selu_output: FlexTensor,
+        mask: FlexTensor,
+        grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor) {
+        let grad = selu_dropout_grad(selu_output, mask, grad);
+        (weight_grad(&x, &grad), Flex::linear_bias_backward(grad))
     }
+}
+
+/// The gradient of `x·W + b` from SELU's output, the mask and the output gradient (one pass).
+fn selu_dropout_grad(selu_output: FlexTensor, mask: FlexTensor, grad: FlexTensor) -> FlexTensor {
+    let n = grad.layout().num_elements();
+    let (s, m, mut g) = (dense(selu_output), dense(mask), dense(grad));
+    let (s, m) = (&s.storage::<f32>()[..n], &m.storage::<f32>()[..n]);
+    let gs = &mut g.storage_mut::<f32>()[..n];
+    #[cfg(not(target_arch = "wasm32"))]
+    if n >= PARALLEL_ELEMENTS {
+        use rayon::prelude::*;
+        gs.par_chunks_mut(PARALLEL_CHUNK)
+            .zip(s.par_chunks(PARALLEL_CHUNK))
+            .zip(m.par_chunks(PARALLEL_CHUNK))
+            .for_each(|((g, s), m)| selu_mask_backward(s, m, g));
+        return g;
+    }
+    selu_mask_backward(s, m, gs);
+    g
+}
+
+/// burn's `linear_x_backward`: `grad · Wᵀ`, Wᵀ a transposed view.
+fn input_grad(weight: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+    matmul(grad, &weight.clone().transpose(0, 1))
+}
+
+/// burn's `linear_weight_backward`: `xᵀ · grad`, xᵀ a transposed view.
+fn weight_grad(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+    matmul(&x.clone().transpose(0, 1), grad)
 }
 
 /// `[m, k] · [k, n]` of two 2-D f32 tensors (any strides) into a new `[m, n]` tensor: the same
@@ -250,25 +291,39 @@ impl<B: Backend + DenseSeluOps, C: CheckpointStrategy> DenseSeluOps for Autodiff
                 let (x_state, weight_state, selu, mask) = ops.state;
                 let x = x_state.map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id));
                 let weight = weight_state.map(|id| checkpointer.retrieve_node_output::<FloatTensor<B>>(id));
-                // The gradient of `x·W + b`; from there on the products of burn's `Linear`
-                // backward and its bias gradient.
-                let grad = B::selu_dropout_backward(selu, mask, grad);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::dense_input_backward(weight.expect("checkpointed"), grad.clone()));
+                // The gradients the graph asks for, in one operation.
+                let (input, parameters) = match (node_x.is_some(), node_weight.is_some() || node_bias.is_some()) {
+                    (true, true) => {
+                        let (x, weight) = (x.expect("checkpointed"), weight.expect("checkpointed"));
+                        let (dx, dw, db) = B::dense_selu_dropout_backward(x, weight, selu, mask, grad);
+                        (Some(dx), Some((dw, db)))
+                    }
+                    (true, false) => {
+                        (Some(B::dense_selu_dropout_input_backward(weight.expect("checkpointed"), selu, mask, grad)), None)
+                    }
+                    (false, true) => {
+                        (None, Some(B::dense_selu_dropout_parameters_backward(x.expect("checkpointed"), selu, mask, grad)))
+                    }
+                    (false, false) => (None, None),
+                };
+                if let (Some(node), Some(dx)) = (node_x, input) {
+                    grads.register::<B>(node.id, dx);
                 }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, B::dense_weight_backward(x.expect("checkpointed"), grad.clone()));
-                }
-                if let Some(node) = node_bias {
-                    grads.register::<B>(node.id, B::linear_bias_backward(grad));
+                if let Some((dw, db)) = parameters {
+                    if let Some(node) = node_weight {
+                        grads.register::<B>(node.id, dw);
+                    }
+                    if let Some(node) = node_bias {
+                        grads.register::<B>(node.id, db);
+                    }
                 }
             }
         }
 
-        let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
+        let (x_tracked, parameters_tracked) = (x.is_tracked(), weight.is_tracked() || bias.is_tracked());
         match DenseSeluDropout.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
-                let x_state = weight_tracked.then(|| prep.checkpoint(&x));
+                let x_state = parameters_tracked.then(|| prep.checkpoint(&x));
                 let weight_state = x_tracked.then(|| prep.checkpoint(&weight));
                 let (out, selu, mask) =
                     B::dense_selu_dropout_parts(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), keep);
@@ -294,23 +349,34 @@ impl<B: Backend + DenseSeluOps, C: CheckpointStrategy> DenseSeluOps for Autodiff
     }
 
     /// Only backward passes call this, on the inner backend.
-    fn dense_input_backward(_weight: FloatTensor<Self>, _grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        unreachable!("dense_input_backward runs on the inner backend")
+    fn dense_selu_dropout_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _selu_output: FloatTensor<Self>,
+        _mask: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("dense_selu_dropout_backward runs on the inner backend")
     }
 
     /// Only backward passes call this, on the inner backend.
-    fn dense_weight_backward(_x: FloatTensor<Self>, _grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        unreachable!("dense_weight_backward runs on the inner backend")
+    fn dense_selu_dropout_input_backward(
+        _weight: FloatTensor<Self>,
+        _selu_output: FloatTensor<Self>,
+        _mask: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        unreachable!("dense_selu_dropout_input_backward runs on the inner backend")
     }
 
-    /// Only backward passes call this, on the inner backend; it is not differentiated again.
-    fn selu_dropout_backward(
-        selu_output: FloatTensor<Self>,
-        mask: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let g = B::selu_dropout_backward(selu_output.into_primitive(), mask.into_primitive(), grad.into_primitive());
-        <FloatTensor<Self>>::new(g)
+    /// Only backward passes call this, on the inner backend.
+    fn dense_selu_dropout_parameters_backward(
+        _x: FloatTensor<Self>,
+        _selu_output: FloatTensor<Self>,
+        _mask: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("dense_selu_dropout_parameters_backward runs on the inner backend")
     }
 }
 

@@ -23,8 +23,16 @@ mod bce;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod cube;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
-pub(crate) use cube::{POWER_MAX_WIDTH, empty_like, grid, power_iteration_tensors};
+pub(crate) use cube::{empty_like, grid};
 mod dense;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod linear;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+pub(crate) use linear::dense_linear;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod spectral;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+pub(crate) use spectral::{MAX_WIDTH as SPECTRAL_MAX_WIDTH, spectral_normalised};
 mod selu;
 
 use burn::backend::flex::FlexTensor;
