@@ -4,9 +4,11 @@ use burn::tensor::{Tensor, activation};
 
 /// Numerically stable binary cross-entropy on logits, mean over all elements:
 /// `max(z, 0) − z·t + log(1 + exp(−|z|))`.
-/// One fused operation on the CPU backend (`model::fused`).
+/// One fused operation on the CPU backend and on GPU devices with the model crate's kernels
+/// (`model::fused`).
 pub fn bce_with_logits<const D: usize>(logits: Tensor<D>, targets: Tensor<D>) -> Tensor<1> {
-    if crate::model::cpu::on_flex(&logits.device()) {
+    let device = logits.device();
+    if crate::model::cpu::on_flex(&device) || crate::model::cpu::on_cube_kernels(&device) {
         return crate::model::fused::bce_with_logits_flex(logits, targets).mean();
     }
     let relu = activation::relu(logits.clone());

@@ -1,4 +1,6 @@
-//! Binary cross-entropy on logits as one operation on the CPU backend, loss and gradient.
+//! Binary cross-entropy on logits as one operation, loss and gradient: a pass on the CPU
+//! backend, a kernel launch on burn's GPU backends (the `wgpu` feature, without burn's kernel
+//! fusion) instead of some ten element-wise kernels each way.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -13,7 +15,7 @@ use burn::tensor::Tensor;
 use super::dense;
 
 /// Binary cross-entropy on logits as one operation.
-#[backend_extension(Flex, Autodiff)]
+#[backend_extension(Flex, Autodiff, Cube: cfg(all(feature = "wgpu", not(feature = "fusion"))))]
 pub trait BceOps: Backend {
     /// Element-wise `max(z, 0) − z·t + ln(1 + e^−|z|)` of `logits` `z` and `targets` `t` (same
     /// shapes). The targets are constants: no gradient flows to them.
@@ -26,7 +28,8 @@ pub trait BceOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Element-wise BCE on logits, `[.., ..]` → same shape; flex devices only.
+/// Element-wise BCE on logits, `[.., ..]` → same shape; the CPU backend and GPU devices with the
+/// model crate's kernels only.
 pub(crate) fn bce_with_logits_flex<const D: usize>(logits: Tensor<D>, targets: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as BceOps>::bce_with_logits(logits.into_dispatch(), targets.into_dispatch()))
 }
@@ -52,6 +55,78 @@ impl BceOps for Flex {
             *g *= sigmoid - t;
         }
         grad
+    }
+}
+
+/// The kernels on burn's GPU backends: one launch each way.
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod cube {
+    use burn_cubecl::CubeBackend;
+    use burn_cubecl::kernel::into_contiguous;
+    use burn_cubecl::tensor::CubeTensor;
+    use cubecl::prelude::*;
+
+    use super::BceOps;
+    use crate::model::fused::{empty_like, grid};
+
+    /// `max(z, 0) − z·t + ln(1 + e^−|z|)`, one value per unit.
+    #[cube(launch)]
+    fn bce_kernel(logits: &Tensor<f32>, targets: &Tensor<f32>, output: &mut Tensor<f32>) {
+        let i = ABSOLUTE_POS;
+        if i >= output.len() {
+            terminate!();
+        }
+        let (z, t) = (logits[i], targets[i]);
+        output[i] = f32::max(z, 0.0f32) - z * t + f32::log1p(f32::exp(-f32::abs(z)));
+    }
+
+    /// `grad · (σ(z) − t)`, σ from `e^−|z|` on either side of zero (as the CPU pass).
+    #[cube(launch)]
+    fn bce_backward_kernel(logits: &Tensor<f32>, targets: &Tensor<f32>, grad: &Tensor<f32>, output: &mut Tensor<f32>) {
+        let i = ABSOLUTE_POS;
+        if i >= output.len() {
+            terminate!();
+        }
+        let z = logits[i];
+        let e = f32::exp(-f32::abs(z));
+        let mut sigmoid = e / (1.0f32 + e);
+        if z >= 0.0f32 {
+            sigmoid = 1.0f32 / (1.0f32 + e);
+        }
+        output[i] = grad[i] * (sigmoid - targets[i]);
+    }
+
+    impl BceOps for CubeBackend {
+        fn bce_with_logits(logits: CubeTensor, targets: CubeTensor) -> CubeTensor {
+            let (logits, targets) = (into_contiguous(logits), into_contiguous(targets));
+            let (output, (cube_count, cube_dim)) = (empty_like(&logits), grid(&logits));
+            let client = logits.client.clone();
+            bce_kernel::launch(
+                &client,
+                cube_count,
+                cube_dim,
+                logits.into_tensor_arg(),
+                targets.into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+            );
+            output
+        }
+
+        fn bce_with_logits_backward(logits: CubeTensor, targets: CubeTensor, grad: CubeTensor) -> CubeTensor {
+            let (logits, targets, grad) = (into_contiguous(logits), into_contiguous(targets), into_contiguous(grad));
+            let (output, (cube_count, cube_dim)) = (empty_like(&grad), grid(&grad));
+            let client = grad.client.clone();
+            bce_backward_kernel::launch(
+                &client,
+                cube_count,
+                cube_dim,
+                logits.into_tensor_arg(),
+                targets.into_tensor_arg(),
+                grad.into_tensor_arg(),
+                output.clone().into_tensor_arg(),
+            );
+            output
+        }
     }
 }
 
@@ -118,5 +193,28 @@ mod tests {
         for (a, b) in values(g_fused).iter().zip(values(g_reference)) {
             assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
         }
+    }
+
+    /// The GPU's kernels give the CPU pass's loss and gradient within float tolerance, for logits
+    /// far on both sides of zero.
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    #[test]
+    fn the_gpu_bce_gives_the_cpus_loss_and_gradient() {
+        let Some(gpu) = crate::model::fused::test_wgpu_device() else { return };
+        let cpu = Device::flex();
+        cpu.seed(6);
+        let z = Tensor::<2>::random([300, 7], Distribution::Normal(0.0, 6.0), &cpu);
+        let t = Tensor::<2>::random([300, 7], Distribution::Uniform(0.0, 1.0), &cpu).round();
+        let upstream = Tensor::<2>::random([300, 7], Distribution::Normal(0.0, 1.0), &cpu);
+        let mut results = Vec::new();
+        for device in [cpu.autodiff(), gpu.autodiff()] {
+            let on = |x: &Tensor<2>| Tensor::<2>::from_data(x.to_data(), &device);
+            let z = on(&z).require_grad();
+            let loss = bce_with_logits_flex(z.clone(), on(&t));
+            let g = (loss.clone() * on(&upstream)).sum().backward();
+            results.push((values(loss.inner()), values(z.grad(&g).unwrap())));
+        }
+        crate::model::fused::assert_close(&results[0].0, &results[1].0, "loss");
+        crate::model::fused::assert_close(&results[0].1, &results[1].1, "gradient");
     }
 }

@@ -15,9 +15,12 @@
 //!
 //! Adam's fused update is the optimiser's (`train::adam`). Native builds split the passes over
 //! large tensors across the pool's threads (element-wise, so the numbers do not depend on the
-//! split). GPU devices take the same operations as kernels (`cube`: one launch for a layer's
-//! bias, SELU and dropout, one for their backward, one each way for SELU; `cpu::on_cube_kernels`);
-//! a build with burn's kernel fusion keeps burn's composites there, which the fusion serves.
+//! split). GPU devices take the same operations as kernels (`cpu::on_cube_kernels`): `cube`, a
+//! layer's tiled product with its bias, SELU and dropout in one launch and its backward in two
+//! (the input's gradient; the weight's and the bias'), with or without dropout, and SELU alone
+//! in one each way; `linear`, an output layer the same way without an activation; `spectral`, a
+//! spectrally normalised weight in one launch each way; `bce`'s kernels. A build with burn's
+//! kernel fusion keeps burn's composites there, which the fusion serves.
 
 mod bce;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
