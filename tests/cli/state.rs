@@ -85,3 +85,31 @@ fn a_state_folder_needs_the_cpu_and_the_same_threads() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("whose members trained in worker processes"), "{}", stderr(&o));
 }
+
+/// A run removes its own state once its model is written, and only its own: another run's state
+/// in the same folder (an `eval` of another seed, say) stays, and so does the folder.
+#[test]
+fn a_finished_run_leaves_other_runs_states_in_its_folder() {
+    let dir = Dir::new("state-shared");
+    let data = fixture(&dir);
+    for threads in ["1", "2"] {
+        let state = dir.0.join(format!("shared-{threads}"));
+        std::fs::create_dir_all(&state).unwrap();
+        let other = state.join("paper-s2-c0.01-da3d.state");
+        std::fs::write(&other, b"another run's state").unwrap();
+        let model = dir.path(&format!("m-{threads}.da3d"));
+        let state_arg = state.display().to_string();
+        let args = [
+            "train", &data, "-o", &model, "--method", "da3d", "--threads", threads, "--members", "2", "--epochs-aae", "2",
+            "--epochs-pretrain", "1", "--epochs", "2", "--batch-size", "64", "--quiet", "--state-dir", &state_arg,
+            "--state-every", "1",
+        ];
+        let o = run(&args);
+        assert!(o.status.success(), "threads {threads}: {}", stderr(&o));
+        assert!(Path::new(&model).exists());
+        let left: Vec<String> =
+            std::fs::read_dir(&state).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(left, vec!["paper-s2-c0.01-da3d.state".to_string()], "threads {threads}: only the other run's state stays");
+        assert_eq!(std::fs::read(&other).unwrap(), b"another run's state");
+    }
+}

@@ -213,7 +213,7 @@ pub fn train(path: &Path, output: &Path, data_args: &DataArgs, args: &TrainArgs,
     let bytes = model.to_bytes()?;
     write_atomic(output, |w| Ok(w.write_all(&bytes)?))?;
     if let Some(s) = &state {
-        s.remove_all();
+        s.remove_own();
         say(format!("removed the training state in {}", s.dir.display()));
     }
     say(format!(

@@ -203,6 +203,10 @@ pub fn train_and_finish(mut fit: Fit, threads: usize, on_cpu: bool, silence: Dur
     }
     if let Some(s) = state_dir {
         state::check_kind(s, &s.file("member-0"))?;
+        // The workers write them; this run removes them once its model is written.
+        for member in 1..members {
+            s.expect(&format!("member-{member}"));
+        }
     }
     let _saving = state_dir.map(|_| cleanup::saves_on_stop());
     let per_member = fit.trainer().progress().steps_total / members;

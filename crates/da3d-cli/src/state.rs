@@ -3,10 +3,12 @@
 //! SIGINT or SIGTERM — and the same command run again going on from it. A run that goes on from
 //! its state trains the same numbers as one that never stopped (`Trainer::checkpoint`): the
 //! bundle is the same, byte for byte. A state of another version, config or data is refused,
-//! saying which. CPU backend only.
+//! saying which. Once the result is written the run removes its own state files only: other
+//! runs (another seed's `eval`) may save theirs in the same folder. CPU backend only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -23,28 +25,49 @@ use crate::files::write_atomic;
 pub struct StateDir {
     pub dir: PathBuf,
     pub every: Duration,
+    /// This run's state files and folders (named through [`file`](Self::file),
+    /// [`expect`](Self::expect) and [`subdir`](Self::subdir)): what
+    /// [`remove_own`](Self::remove_own) removes. Other runs may keep theirs in the same folder.
+    own: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl StateDir {
     /// `dir` (created if missing), saving every `every`.
     pub fn new(dir: &Path, every: Duration) -> Result<StateDir> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the state folder {}", dir.display()))?;
-        Ok(StateDir { dir: dir.to_path_buf(), every })
+        Ok(StateDir { dir: dir.to_path_buf(), every, own: Arc::default() })
+    }
+
+    /// `name` in the folder, as this run's.
+    fn claim(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        if !own.contains(&path) {
+            own.push(path.clone());
+        }
+        path
     }
 
     /// The state file of one trainer of the run (`name`: which one, e.g. `member-2`).
     pub fn file(&self, name: &str) -> StateFile {
-        StateFile { path: self.dir.join(format!("{name}.state")), every: self.every, last: Instant::now() }
+        StateFile { path: self.claim(&format!("{name}.state")), every: self.every, last: Instant::now() }
     }
 
-    /// Remove the run's state files once its result is written.
-    pub fn remove_all(&self) {
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for e in entries.flatten() {
-                if e.path().extension().is_some_and(|x| x == "state") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
+    /// A state file of this run that another process writes (a member worker's `name`).
+    pub fn expect(&self, name: &str) {
+        self.claim(&format!("{name}.state"));
+    }
+
+    /// A folder of this run's for a part of it with its own states (an ensemble's members).
+    pub fn subdir(&self, name: &str) -> Result<StateDir> {
+        StateDir::new(&self.claim(name), self.every)
+    }
+
+    /// Remove the run's own state files and folders once its result is written, and the folder
+    /// if nothing else is left in it (another run's states stay).
+    pub fn remove_own(&self) {
+        for path in self.own.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
         }
         let _ = std::fs::remove_dir(&self.dir);
     }

@@ -190,7 +190,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let report = report_json(args.path, dataset, &backend_name, args.seeds, args.train, started, &runs);
     print_report(&report, dataset, &runs, args.contaminations, &method_names, args.json)?;
     if let Some(s) = &state {
-        s.remove_all();
+        s.remove_own();
     }
     eprintln!("eval took {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
@@ -371,7 +371,7 @@ impl Cells<'_> {
         let mut rep = self.reporter(format!("{} s{seed} c{contamination}", preset.name()));
         let on_cpu = self.backend.device == burn::tensor::Device::flex();
         let state = match &self.state {
-            Some(s) => Some(StateDir::new(&s.dir.join(format!("{}-s{seed}-c{contamination}", preset.name())), s.every)?),
+            Some(s) => Some(s.subdir(&format!("{}-s{seed}-c{contamination}", preset.name()))?),
             None => None,
         };
         let outcome = crate::members::train_and_finish(fit, threads, on_cpu, self.args.silence, &mut rep, state.as_ref())?;
