@@ -49,12 +49,18 @@ fn layer_grad(
 ) -> f32 {
     let mut d = grad[i];
     if activate {
-        let y = selu_output[i];
-        let g = d * mask[i];
-        d = g * gamma;
-        if y <= 0.0f32 {
-            d = g * (y + gamma_alpha);
-        }
+        d = selu_grad(selu_output[i], d * mask[i], gamma, gamma_alpha);
+    }
+    d
+}
+
+/// SELU's backward from its output `y` and the output gradient `g`: `g · γ` where `y > 0`, else
+/// `g · (y + γα)` (`y + γα = γα·eˣ` for `x ≤ 0`).
+#[cube]
+fn selu_grad(y: f32, g: f32, gamma: f32, gamma_alpha: f32) -> f32 {
+    let mut d = g * gamma;
+    if y <= 0.0f32 {
+        d = g * (y + gamma_alpha);
     }
     d
 }
@@ -235,6 +241,7 @@ fn column_sums(partial: f32, shared: &mut Shared<[f32]>, bias_grad: &mut Tensor<
         bias_grad[col] = total;
     }
 }
+
 /// SELU forward: `γ·x` for `x > 0`, `γα·(eˣ − 1)` otherwise.
 #[cube(launch)]
 fn selu_kernel(input: &Tensor<f32>, output: &mut Tensor<f32>, gamma: f32, gamma_alpha: f32) {
@@ -242,12 +249,7 @@ fn selu_kernel(input: &Tensor<f32>, output: &mut Tensor<f32>, gamma: f32, gamma_
     if i >= output.len() {
         terminate!();
     }
-    let s = input[i];
-    let mut y = gamma * s;
-    if s <= 0.0f32 {
-        y = gamma_alpha * (f32::exp(s) - 1.0f32);
-    }
-    output[i] = y;
+    output[i] = selu_value(input[i], gamma, gamma_alpha);
 }
 
 /// SELU backward from its output: `grad · γ` where `y > 0`, else `grad · (y + γα)`.
@@ -257,19 +259,13 @@ fn selu_backward_kernel(selu_output: &Tensor<f32>, grad: &Tensor<f32>, output: &
     if i >= output.len() {
         terminate!();
     }
-    let y = selu_output[i];
-    let g = grad[i];
-    let mut d = g * gamma;
-    if y <= 0.0f32 {
-        d = g * (y + gamma_alpha);
-    }
-    output[i] = d;
+    output[i] = selu_grad(selu_output[i], grad[i], gamma, gamma_alpha);
 }
 
 /// A new contiguous f32 tensor shaped like `like` (an f32 tensor: the GPU kernels compute in f32).
 pub(crate) fn empty_like(like: &CubeTensor) -> CubeTensor {
     assert_eq!(like.dtype, DType::F32, "the model crate's GPU kernels compute in f32");
-    empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), like.meta.shape().clone(), DType::F32)
+    empty_on(like, like.meta.shape())
 }
 
 /// The launch grid of an element-wise kernel over `like`: one unit per value.
