@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 
 use super::shared::{Shared, Slot};
 use crate::model::{Aae, Alarm, Critic, Generator};
-use super::losses::{bce_with_logits, latent_discriminator_loss};
+use super::losses::{bce_with_logits, latent_discriminator_loss, mean};
 
 /// The detector networks before their phases: initial weights, not trained yet.
 pub(super) struct DetectorNets {
@@ -54,33 +54,30 @@ impl AaeStage {
     pub fn step(&mut self, sh: &Shared, x: Tensor<2>) -> Tensor<1> {
         let b = x.dims()[0];
         let code = sh.networks_config.aae.d_code;
-        let lr = sh.lr();
 
         let codes = self.aae.encode(x.clone());
         let logits = self.aae.decoder.forward_logits(codes.clone());
         let reconstruction = bce_with_logits(logits, x.clone());
         let grads = GradientsParams::from_grads(reconstruction.backward(), &*self.aae);
         let opt = &mut self.aae_optim;
-        self.aae.update(|m| opt.step(lr, m, grads));
+        self.aae.update(|m| sh.optimise(opt, m, grads));
 
         // Latent discriminator: large outputs for encoder codes ("fake"), small for N(0, I).
         let prior = sh.normal([b, code], 0.0, 1.0);
         let out = self.latent_discriminator.forward(Tensor::cat(vec![codes.detach(), prior], 0));
-        let fake = out.clone().slice([0..b]).mean();
-        let real = out.slice([b..2 * b]).mean();
-        let disc_loss = latent_discriminator_loss(fake, real);
+        let disc_loss = latent_discriminator_loss(out, b);
         let grads = GradientsParams::from_grads(disc_loss.backward(), &*self.latent_discriminator);
         let opt = &mut self.latent_discriminator_optim;
-        self.latent_discriminator.update(|m| opt.step(lr, m, grads));
+        self.latent_discriminator.update(|m| sh.optimise(opt, m, grads));
         self.latent_discriminator.update(|m| sh.clip_weights(m));
 
         // Encoder regularisation: make codes look like the prior (small discriminator output).
         let frozen_disc = (*self.latent_discriminator).clone().no_grad();
-        let encoder_loss = frozen_disc.forward(self.aae.encode(x)).mean();
+        let encoder_loss = mean(frozen_disc.forward(self.aae.encode(x)));
         let grads = GradientsParams::from_grads(encoder_loss.backward(), &self.aae.encoder);
         let opt = &mut self.encoder_optim;
         self.aae.update(|mut m| {
-            m.encoder = opt.step(lr, m.encoder, grads);
+            m.encoder = sh.optimise(opt, m.encoder, grads);
             m
         });
 

@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use super::aae::{AaeStage, DetectorNets};
-use super::losses::{alarm_loss, critic_loss, generator_critic_objective, generator_loss};
+use super::losses::{alarm_loss, critic_loss, generator_critic_objective, generator_loss, mean};
 use super::shared::{POOL_STREAM, Shared, Slot};
 use crate::config::{AlarmObjective, Method};
 use crate::tensors::in_batches;
@@ -201,9 +201,8 @@ impl DetectorStage {
         let targets = sh.targets(b, parts);
         let loss = alarm_loss(logits, targets, parts);
         let grads = GradientsParams::from_grads(loss.backward(), &*self.alarm);
-        let lr = sh.lr();
         let opt = &mut self.alarm_optim;
-        self.alarm.update(|m| opt.step(lr, m, grads));
+        self.alarm.update(|m| sh.optimise(opt, m, grads));
         (loss.detach(), codes)
     }
 
@@ -228,7 +227,6 @@ impl DetectorStage {
     /// [`EpochLosses::Da3d`](super::EpochLosses::Da3d) `[8]`.
     pub fn da3d_step(&mut self, sh: &mut Shared, rows: &[usize]) -> Tensor<1> {
         let b = rows.len();
-        let lr = sh.lr();
         let mode = sh.config.architecture.alarm_input;
         let g = sh.networks_config.generator.d_noise;
 
@@ -238,18 +236,18 @@ impl DetectorStage {
         let noise = sh.normal([2 * b, g], 0.0, 1.0);
         let generated = self.generator.forward(noise);
         let acts = alarm_input_codes(&self.aae.frozen, generated.clone().slice([0..b]), mode);
-        let alarm_fixed = (*self.alarm).clone().no_grad();
-        let alarm_logits = alarm_fixed.forward(acts);
+        // The frozen copies live for one statement: a network's update writes its buffers in place
+        // on the GPU unless a copy still holds them.
+        let alarm_logits = (*self.alarm).clone().no_grad().forward(acts);
         let objective_alarm = match sh.config.losses.alarm_objective {
-            AlarmObjective::Probability => activation::sigmoid(alarm_logits).mean(),
-            AlarmObjective::Logit => alarm_logits.mean(),
+            AlarmObjective::Probability => mean(activation::sigmoid(alarm_logits)),
+            AlarmObjective::Logit => mean(alarm_logits),
         };
-        let critic_fixed = (*self.critic).clone().no_grad();
-        let objective_critic = generator_critic_objective(critic_fixed.forward(generated.slice([b..2 * b])));
+        let objective_critic = generator_critic_objective((*self.critic).clone().no_grad().forward(generated.slice([b..2 * b])));
         let generator_loss = generator_loss(objective_alarm.clone(), objective_critic.clone());
         let grads = GradientsParams::from_grads(generator_loss.backward(), &*self.generator);
         let opt = &mut self.generator_optim;
-        self.generator.update(|m| opt.step(lr, m, grads));
+        self.generator.update(|m| sh.optimise(opt, m, grads));
 
         // Critic: small on generated and normal codes, large on N(0, σ²) noise.
         let noise = sh.normal([b, g], 0.0, 1.0);
@@ -262,7 +260,7 @@ impl DetectorStage {
         let critic_loss = critic_loss(m_gen.clone(), m_normal.clone(), m_noise.clone(), sh.config.losses.critic_weights);
         let grads = GradientsParams::from_grads(critic_loss.backward(), &*self.critic);
         let opt = &mut self.critic_optim;
-        self.critic.update(|m| opt.step(lr, m, grads));
+        self.critic.update(|m| sh.optimise(opt, m, grads));
         self.critic.update(|m| sh.clip_weights(m));
 
         Tensor::cat(

@@ -5,20 +5,44 @@ use burn::tensor::{Tensor, activation};
 /// Numerically stable binary cross-entropy on logits, mean over all elements:
 /// `max(z, 0) − z·t + log(1 + exp(−|z|))`.
 /// One fused operation on the CPU backend and on GPU devices with the model crate's kernels
-/// (`model::fused`).
+/// (`model::fused`; the mean too on the GPU).
 pub fn bce_with_logits<const D: usize>(logits: Tensor<D>, targets: Tensor<D>) -> Tensor<1> {
     let device = logits.device();
     if crate::model::cpu::on_flex(&device) || crate::model::cpu::on_cube_kernels(&device) {
-        return crate::model::fused::bce_with_logits_flex(logits, targets).mean();
+        return mean(crate::model::fused::bce_with_logits_flex(logits, targets));
     }
     let relu = activation::relu(logits.clone());
     let neg_abs = logits.clone().abs().neg();
     (relu - logits * targets + neg_abs.exp().log1p()).mean()
 }
 
-/// The latent discriminator's loss (WGAN critic, SPEC): small outputs for the prior's samples
-/// ("real"), large for the encoder's codes: `mean(d(prior)) − mean(d(codes))`. `[1]`.
-pub fn latent_discriminator_loss(mean_on_codes: Tensor<1>, mean_on_prior: Tensor<1>) -> Tensor<1> {
+/// `Σ_g weights[g] · mean(g-th of weights.len() equal row blocks of x)` as one operation on GPU
+/// devices with the model crate's kernels (`model::fused::group_means`); `None` elsewhere,
+/// where the callers' composites run.
+fn fused_group_means<const D: usize>(x: &Tensor<D>, weights: &[f32]) -> Option<Tensor<1>> {
+    #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+    if crate::model::cpu::on_cube_kernels(&x.device()) {
+        return Some(crate::model::fused::group_means(x.clone(), weights));
+    }
+    let _ = (x, weights);
+    None
+}
+
+/// The mean of all of `x`'s values, `[1]` (one launch each way on the GPU).
+pub fn mean<const D: usize>(x: Tensor<D>) -> Tensor<1> {
+    fused_group_means(&x, &[1.0]).unwrap_or_else(|| x.mean())
+}
+
+/// The latent discriminator's loss (WGAN critic, SPEC) from its outputs `[2b, 1]` on the
+/// encoder's codes (the first `b` rows) and on the prior's samples (the rest): small outputs for
+/// the prior's samples ("real"), large for the codes: `mean(d(prior)) − mean(d(codes))`. `[1]`.
+pub fn latent_discriminator_loss(out: Tensor<2>, b: usize) -> Tensor<1> {
+    assert_eq!(out.dims()[0], 2 * b, "the discriminator's outputs on b codes and b samples");
+    if let Some(loss) = fused_group_means(&out, &[-1.0, 1.0]) {
+        return loss;
+    }
+    let mean_on_codes = out.clone().slice([0..b]).mean();
+    let mean_on_prior = out.slice([b..2 * b]).mean();
     mean_on_prior - mean_on_codes
 }
 
@@ -32,7 +56,7 @@ pub fn critic_loss(mean_generated: Tensor<1>, mean_normal: Tensor<1>, mean_noise
 /// Objective 2 of the generator (SPEC): toward the critic's noise, i.e. large critic outputs on
 /// generated codes: `−mean(c(h~))`. `critic_out`: `[b, 1]` → `[1]`.
 pub fn generator_critic_objective(critic_out: Tensor<2>) -> Tensor<1> {
-    critic_out.mean().neg()
+    fused_group_means(&critic_out, &[-1.0]).unwrap_or_else(|| critic_out.mean().neg())
 }
 
 /// The generator's loss (SPEC): objective 1 (the alarm's output on generated codes: small = the
@@ -92,7 +116,8 @@ mod tests {
 
     #[test]
     fn latent_discriminator_loss_is_prior_minus_codes() {
-        assert_eq!(value(latent_discriminator_loss(scalar(2.0), scalar(0.5))), -1.5);
+        let out = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 3.0, 0.25, 0.75], [4, 1]), &Device::flex());
+        assert_eq!(value(latent_discriminator_loss(out, 2)), -1.5);
     }
 
     #[test]

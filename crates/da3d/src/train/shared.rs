@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use super::adam::FusedAdam;
@@ -119,6 +119,14 @@ impl Shared {
                 .with_grad_clipping(clip)
                 .init()
         }
+    }
+
+    /// One optimiser step of `module` with its gradients. The GPU's fused Adam may hold a
+    /// layer's weight update back to launch it with the bias; this runs whatever it held.
+    pub(super) fn optimise<M: Module>(&self, optimizer: &mut ModuleOptimizer, module: M, grads: GradientsParams) -> M {
+        let module = optimizer.step(self.lr(), module, grads);
+        super::adam::finish_step();
+        module
     }
 
     pub(super) fn clip_weights(&self, critic: Critic) -> Critic {

@@ -19,7 +19,8 @@
 //! layer's tiled product with its bias, SELU and dropout in one launch and its backward in two
 //! (the input's gradient; the weight's and the bias'), with or without dropout, and SELU alone
 //! in one each way; `linear`, an output layer the same way without an activation; `spectral`, a
-//! spectrally normalised weight in one launch each way; `bce`'s kernels. A build with burn's
+//! spectrally normalised weight in one launch each way; `bce`'s kernels; `means`, a loss's
+//! weighted means of groups of rows in one launch each way. A build with burn's
 //! kernel fusion keeps burn's composites there, which the fusion serves.
 
 mod bce;
@@ -32,6 +33,10 @@ mod dense;
 mod linear;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 pub(crate) use linear::dense_linear;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+mod means;
+#[cfg(all(feature = "wgpu", not(feature = "fusion")))]
+pub(crate) use means::group_means;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod spectral;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]

@@ -29,7 +29,7 @@ const LEAST_SIGMA: f32 = 1e-6;
 
 /// The sum of every unit's `value` over the cube, in every unit (through `partial`).
 #[cube]
-fn cube_sum(value: f32, partial: &mut Shared<[f32]>) -> f32 {
+pub(super) fn cube_sum(value: f32, partial: &mut Shared<[f32]>) -> f32 {
     let t = UNIT_POS_X as usize;
     partial[t] = value;
     sync_cube();
