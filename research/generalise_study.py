@@ -88,6 +88,8 @@ def terms(p):
     t["X1"] = z(*max_tail(p["xtr"], p["xte"]))
     t["RX"] = z(*max_tail(p["rtr"], p["rte"]))
     t["LR20"] = z(*local_ratio(p["xtr"], p["xte"], 20))
+    ratio, t["dup"] = density_ratio(p["xtr"], p["xte"], 10)
+    t["R10"] = z(*ratio)
     forest = IsolationForest(n_estimators=100, random_state=p["seed"]).fit(p["xtr"])
     t["IF"] = z(-forest.score_samples(p["xtr"]), -forest.score_samples(p["xte"]))
     sh = p["shape"]
@@ -104,6 +106,21 @@ def local_ratio(xtr, xte, k):
     dte, ite = nn.kneighbors(xte, n_neighbors=k)
     ltr, lte = np.log(dtr.mean(1) + FLOOR), np.log(dte.mean(1) + FLOOR)
     return ltr - ltr[itr].mean(1), lte - ltr[ite].mean(1)
+
+
+def density_ratio(xtr, xte, k):
+    """The default's density ratio (`detector::neighbours::DensityRatio`): ln of the mean distance
+    to the k nearest training rows (plus f, the median of the training rows' own) less ln of the
+    mean of the same over those rows (plus f), training rows leaving themselves out; and the share
+    of training rows with an exact copy (the default leaves the ratio out at 0.1 or more)."""
+    k = min(k, len(xtr) - 2)
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(xtr)
+    dtr, itr = nn.kneighbors(None, n_neighbors=k)
+    dte, ite = nn.kneighbors(xte, n_neighbors=k)
+    mtr, mte = dtr.mean(1), dte.mean(1)
+    f = np.median(mtr) + FLOOR
+    ratio = (np.log(mtr + f) - np.log(mtr[itr].mean(1) + f), np.log(mte + f) - np.log(mtr[ite].mean(1) + f))
+    return ratio, float((dtr[:, 0] == 0).mean())
 
 
 def max_tail(xtr, xte):
@@ -131,8 +148,24 @@ def ecdf_nll(train, test):
     return -np.log((above + 1) / (n + 1))
 
 
+def gated(t):
+    """1 where the default keeps the density ratio (fewer than 10 % of the training rows copied)."""
+    return 1.0 if t["dup"] < 0.1 else 0.0
+
+
 VARIANTS = {
-    "w T + M5 (the default)": lambda t: t["w"] * t["T"][1] + t["M5"][1],
+    "w T + M5 + 0.25 R10 (the default)": lambda t: t["w"] * t["T"][1] + t["M5"][1] + gated(t) * 0.25 * t["R10"][1],
+    "kNN (N5)": lambda t: t["N5"][1],
+    "T alone": lambda t: t["T"][1],
+    "M5 alone": lambda t: t["M5"][1],
+    "R10 alone": lambda t: t["R10"][1],
+    "w T + M5 (the previous default)": lambda t: t["w"] * t["T"][1] + t["M5"][1],
+    "M5 + 0.25 R10": lambda t: t["M5"][1] + gated(t) * 0.25 * t["R10"][1],
+    "w T + 0.25 R10": lambda t: t["w"] * t["T"][1] + gated(t) * 0.25 * t["R10"][1],
+    "w T + M5 + 0.25 R10; never left out": lambda t: t["w"] * t["T"][1] + t["M5"][1] + 0.25 * t["R10"][1],
+    "w T + M5 + 0.125 R10": lambda t: t["w"] * t["T"][1] + t["M5"][1] + gated(t) * 0.125 * t["R10"][1],
+    "w T + M5 + 0.375 R10": lambda t: t["w"] * t["T"][1] + t["M5"][1] + gated(t) * 0.375 * t["R10"][1],
+    "w T + M5 + 0.5 R10": lambda t: t["w"] * t["T"][1] + t["M5"][1] + gated(t) * 0.5 * t["R10"][1],
     "T + N5 (the previous default)": lambda t: t["T"][1] + t["N5"][1],
     "T (the tails alone)": lambda t: t["T"][1],
     "kNN (N5)": lambda t: t["N5"][1],

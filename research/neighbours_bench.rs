@@ -20,7 +20,7 @@ fn main() {
     let labels: Vec<u8> = std::fs::read(format!("{}/test_labels.u8", a[1])).unwrap();
     for n in a[2].split(',').map(|n| n.parse::<usize>().unwrap()) {
         let started = std::time::Instant::now();
-        let (fitted, _) = Neighbours::fit_keeping(&train, 5, da3d::config::NeighbourDistance::Kth, 0, n).unwrap();
+        let (fitted, _) = Neighbours::fit_keeping(&train, 5, da3d::config::NeighbourDistance::Kth, 0.0, 0, n).unwrap();
         let fit = started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
         let terms = fitted.terms(&test).unwrap();

@@ -249,7 +249,16 @@ pub fn info(path: &Path, json: bool) -> Result<()> {
         println!("ensemble:     {} members, score {:?}", c.ensemble.members, c.ensemble.scoring);
     }
     if let Some(n) = &h.neighbours {
-        println!("neighbours:   distance to the {}-th nearest of {} training rows", n.k, n.rows());
+        let read = match n.distance {
+            da3d::config::NeighbourDistance::Kth => format!("distance to the {}-th nearest", n.k),
+            da3d::config::NeighbourDistance::MeanOfK => format!("mean distance to the {} nearest", n.k),
+        };
+        let ratio = match &n.ratio {
+            Some(r) => format!("; density ratio of the {} nearest at weight {}", r.k, r.weight),
+            None if c.ensemble.density_ratio > 0.0 => "; no density ratio (the training rows repeat exactly)".into(),
+            None => String::new(),
+        };
+        println!("neighbours:   {read} of {} training rows{ratio}", n.rows());
     }
     println!("method:       {}", c.method.name());
     println!("seed:         {}", c.seed);

@@ -668,6 +668,7 @@ fn explanations_of_the_default_score_split_all_its_terms() {
         neighbours: 5,
         neighbours_distance: da3d::config::NeighbourDistance::MeanOfK,
         tails_weight: 0.25,
+        density_ratio: 0.25,
     });
 }
 

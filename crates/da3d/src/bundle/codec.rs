@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::TestMetrics;
 use crate::config::NeighbourDistance;
 use crate::detector::Neighbours;
-use crate::detector::neighbours::MAX_REFERENCE_VALUES;
+use crate::detector::neighbours::{DensityRatio, MAX_REFERENCE_VALUES};
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -137,6 +137,19 @@ struct StoredNeighbours {
     width: usize,
     reference: ReferenceRows,
     log_distance: (f32, f32),
+    /// Absent before format 8, and where the training rows left it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ratio: Option<StoredRatio>,
+}
+
+/// The neighbours term's density ratio as the header stores it.
+#[derive(Serialize, Deserialize)]
+struct StoredRatio {
+    k: usize,
+    own: ReferenceRows,
+    floor: f32,
+    moments: (f32, f32),
+    weight: f32,
 }
 
 /// `#[serde(with)]` for the header's `Option<Neighbours>`.
@@ -151,13 +164,23 @@ pub(super) mod neighbours {
                 width: n.width,
                 reference: ReferenceRows(n.reference.clone()),
                 log_distance: n.log_distance,
+                ratio: n.ratio.as_ref().map(|r| StoredRatio {
+                    k: r.k,
+                    own: ReferenceRows(r.own.clone()),
+                    floor: r.floor,
+                    moments: r.moments,
+                    weight: r.weight,
+                }),
             })
             .serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Neighbours>, D::Error> {
         let stored = Option::<StoredNeighbours>::deserialize(d)?;
-        Ok(stored.map(|s| Neighbours::from_parts(s.k, s.distance, s.width, s.reference.0, s.log_distance)))
+        Ok(stored.map(|s| {
+            let ratio = s.ratio.map(|r| DensityRatio { k: r.k, own: r.own.0, floor: r.floor, moments: r.moments, weight: r.weight });
+            Neighbours::from_parts(s.k, s.distance, s.width, s.reference.0, s.log_distance, ratio)
+        }))
     }
 }
 
@@ -311,7 +334,7 @@ mod tests {
         let one_hot: Vec<f32> = (0..100_000).map(|i| (i % 7 == 0) as u8 as f32).collect();
         assert!(deflate(&one_hot).len() < 10_000);
         let train = Matrix::new(4, 2, vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-        let (n, _) = Neighbours::fit(&train, 1, NeighbourDistance::Kth, 0).unwrap();
+        let (n, _) = Neighbours::fit(&train, 1, NeighbourDistance::Kth, 0.0, 0).unwrap();
         let json = neighbours_json(&n);
         assert_eq!(json["reference"], serde_json::json!(encode(&deflate(&n.reference))));
         assert_eq!(read_neighbours(json.clone()).unwrap(), n);
@@ -339,6 +362,31 @@ mod tests {
         }));
         let e = read_neighbours(short).unwrap_err();
         assert!(e.contains("3 bytes are not whole f32 values"), "{e}");
+    }
+
+    /// The density ratio is stored beside the reference rows (its reference rows' own distances
+    /// as their bytes) and read back whole; a term without one stores none.
+    #[test]
+    fn the_density_ratio_is_stored_with_the_term() {
+        let rows = 40;
+        let train = Matrix::new(rows, 2, (0..rows * 2).map(|i| ((i * 37) % 101) as f32 / 101.0).collect());
+        let (n, _) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.25, 0).unwrap();
+        let ratio = n.ratio.clone().expect("distinct rows keep the ratio");
+        let json = neighbours_json(&n);
+        assert_eq!(json["ratio"]["own"], serde_json::json!(encode(&deflate(&ratio.own))));
+        assert_eq!(json["ratio"]["weight"], serde_json::json!(0.25));
+        let back = read_neighbours(json.clone()).unwrap();
+        assert_eq!(back, n);
+        back.check(2).unwrap();
+        let x = Matrix::new(2, 2, vec![0.5, 0.5, 2.0, -1.0]);
+        assert_eq!(back.terms(&x).unwrap(), n.terms(&x).unwrap());
+        let (plain, _) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.0, 0).unwrap();
+        assert!(neighbours_json(&plain).get("ratio").is_none());
+        // A stored ratio that does not fit the reference rows is refused by check().
+        let mut short = json;
+        short["ratio"]["own"] = serde_json::json!(encode(&deflate(&ratio.own[1..])));
+        let e = read_neighbours(short).unwrap().check(2).unwrap_err().to_string();
+        assert!(e.contains("holds 39 distances, but the term has 40 reference rows"), "{e}");
     }
 
     /// A deflate bomb (a few kilobytes that inflate to gigabytes) stops at the cap, and an array

@@ -46,8 +46,9 @@ pub use frame::MAGIC;
 
 /// The newest format this build reads and writes (2: ensembles, 3: the neighbours term, 4: the
 /// residual tails term, 5: reference rows as bytes, the tails term alone, 6: the autoencoders
-/// alone, 7: the tails term's weight and the mean distance to the nearest rows).
-pub const FORMAT_VERSION: u32 = 7;
+/// alone, 7: the tails term's weight and the mean distance to the nearest rows, 8: the
+/// neighbours term's density ratio).
+pub const FORMAT_VERSION: u32 = 8;
 
 /// Whether a model of `config` needs its members' autoencoders alone: its score reads no alarm
 /// and its schedule trains none (so no generator or critic either; the latent discriminator only
@@ -71,6 +72,12 @@ fn tails_format(scoring: Scoring) -> Option<u32> {
 /// quarter weight, the mean distance to the `k` nearest.
 fn needs_format_7(config: &TrainingConfig) -> bool {
     config.ensemble.scoring == Scoring::ScaledTails || !config.ensemble.neighbours_distance.is_kth()
+}
+
+/// Whether `config` asks for the neighbours term's density ratio (format 8: format 7's layout
+/// with the ratio in the header).
+fn needs_format_8(config: &TrainingConfig) -> bool {
+    config.ensemble.density_ratio > 0.0
 }
 
 /// Whether a bundle of format `version` stores the members' autoencoders alone: format 6 always,
@@ -225,13 +232,14 @@ impl Model {
         // burn draws a random id per parameter: the bundle numbers them instead, so that one
         // training (resumed from a checkpoint or not) writes one file, byte for byte.
         let members: Vec<Networks> = self.members.iter().enumerate().map(|(k, m)| numbered(m.clone(), k)).collect();
-        let newest = needs_format_7(&self.header.config);
+        let newest = needs_format_7(&self.header.config) || needs_format_8(&self.header.config);
+        let newest_version = if needs_format_8(&self.header.config) { 8 } else { 7 };
         let (version, weights) = match (members.as_slice(), &self.header.neighbours) {
             (members, _) if reads_autoencoders_alone(&self.header.config) => {
                 let autoencoders: Vec<Aae> = members.iter().map(|m| m.aae.clone()).collect();
-                (if newest { 7 } else { 6 }, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
+                (if newest { newest_version } else { 6 }, autoencoders.into_record().into_bytes().map_err(|e| serialise(e.to_string()))?)
             }
-            (members, _) if newest => (7, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
+            (members, _) if newest => (newest_version, members.to_vec().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             ([single], None) if tails.is_none() => (1, single.clone().into_record().into_bytes().map_err(|e| serialise(e.to_string()))?),
             (members, neighbours) => {
                 let version = if neighbours.is_some() { 5 } else { tails.unwrap_or(2) };

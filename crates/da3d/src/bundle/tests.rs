@@ -25,6 +25,26 @@ fn the_seed_bundle_loads_unchanged() {
     assert!(Model::from_bytes(&edited(|_| {}), &Device::flex()).is_ok());
 }
 
+/// Every `robust` and `quick` model loads: the networks it does not store stay within three
+/// quarters of the bound on what loading builds beside the stored autoencoders, at any width
+/// (`robust` models of some 260 to 3,000 inputs were refused under a bound of 2^24).
+#[test]
+fn the_defaults_unstored_networks_stay_within_the_bound_at_any_width() {
+    use crate::config::{DataShape, Preset, TrainingConfig};
+    for preset in [Preset::Robust, Preset::Quick] {
+        for inputs in [2, 6, 20, 50, 77, 100, 150, 200, 256, 300, 400, 500, 600, 1_000, 1_500, 2_000, 3_000, 10_000, 50_000] {
+            let config = TrainingConfig::preset_for_data(preset, DataShape::numeric(inputs, 1_000), None);
+            let networks = config.networks(inputs);
+            let members = config.ensemble.members as u64;
+            let (stored, unstored) = (networks.aae_parameter_count() * members, (networks.parameter_count() - networks.aae_parameter_count()) * members);
+            assert!(
+                unstored <= (stored * validate::UNSTORED_PER_STORED).max(validate::UNSTORED_PARAMETERS) * 3 / 4,
+                "{preset:?}, {inputs} inputs: {unstored} unstored against {stored} stored"
+            );
+        }
+    }
+}
+
 #[test]
 fn huge_stored_networks_are_refused_before_allocating() {
     // Consistent config and networks, two alarm layers of 60,000 units (within the width
@@ -195,6 +215,18 @@ fn a_neighbours_term_needs_format_3_reference_rows_of_the_input_width_and_its_co
 fn stored_networks_must_match_the_stored_config() {
     let bytes = edited(|h| h["networks"]["alarm"]["dropout"] = serde_json::json!(1.2));
     assert!(load_error(&bytes).contains("the stored networks do not match the stored config"));
+}
+
+#[test]
+fn the_density_ratio_needs_format_8() {
+    let bytes: &[u8] = include_bytes!("../../fuzz/regression/bundle_loader/valid-tiny.da3d");
+    let (_, header, weights) = split(bytes).unwrap();
+    let mut h: Value = serde_json::from_slice(header).unwrap();
+    h["config"]["ensemble"] = serde_json::json!({"members": 1, "scoring": "scaled-tails", "neighbours": 5, "density_ratio": 0.25});
+    let e = load_error(&frame(7, &serde_json::to_vec(&h).unwrap(), weights));
+    assert!(e.contains("format 8 does"), "{e}");
+    let e = load_error(&frame(9, &serde_json::to_vec(&h).unwrap(), weights));
+    assert!(e.contains("newer da3d"), "{e}");
 }
 
 #[test]

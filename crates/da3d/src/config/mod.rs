@@ -287,6 +287,17 @@ pub struct Ensemble {
     /// (1 for the other scores).
     #[serde(default = "unit_weight", skip_serializing_if = "is_unit_weight")]
     pub tails_weight: f32,
+    /// The weight of the neighbours term's density ratio ([`DensityRatio`](crate::detector::neighbours::DensityRatio):
+    /// `ln` of a row's mean distance to its 10 nearest training rows less that of those rows,
+    /// standardised), left out where many training rows repeat exactly; 0 = none (`robust` and
+    /// `quick` a quarter; bundle format 8). Part of the neighbours term: `neighbours` 0 turns
+    /// both off.
+    #[serde(default, skip_serializing_if = "is_zero_weight")]
+    pub density_ratio: f32,
+}
+
+fn is_zero_weight(w: &f32) -> bool {
+    *w == 0.0
 }
 
 fn unit_weight() -> f32 {
@@ -304,12 +315,22 @@ fn is_zero(n: &usize) -> bool {
 impl Default for Ensemble {
     /// One model scored by its alarm: the paper.
     fn default() -> Self {
-        Ensemble { members: 1, scoring: Scoring::Alarm, neighbours: 0, neighbours_distance: NeighbourDistance::Kth, tails_weight: 1.0 }
+        Ensemble {
+            members: 1,
+            scoring: Scoring::Alarm,
+            neighbours: 0,
+            neighbours_distance: NeighbourDistance::Kth,
+            tails_weight: 1.0,
+            density_ratio: 0.0,
+        }
     }
 }
 
 /// Most neighbours the neighbours term may count.
 pub const MAX_NEIGHBOURS: usize = 100;
+
+/// The largest weight of the density ratio.
+pub const MAX_DENSITY_RATIO: f32 = 4.0;
 
 /// Most ensemble members.
 pub const MAX_MEMBERS: usize = 64;

@@ -55,6 +55,9 @@ pub fn robust_tails_weight(shape: DataShape) -> f32 {
 /// The neighbour whose distance the `robust` and `quick` scores add (PyOD's kNN default; chosen
 /// once, not per table: docs/results.md).
 pub const ROBUST_NEIGHBOURS: usize = 5;
+/// `robust`'s and `quick`'s weight of the neighbours term's density ratio (chosen on the suite's
+/// tables together: docs/results.md, "Why each part is there").
+pub const ROBUST_DENSITY_RATIO: f32 = 0.25;
 
 /// The layer widths the preprint (`paper`) and the authors' code (`reference`) give a named data
 /// set, and the reference code's batch size.
@@ -303,6 +306,7 @@ impl TrainingConfig {
             neighbours: ROBUST_NEIGHBOURS,
             neighbours_distance: NeighbourDistance::MeanOfK,
             tails_weight: robust_tails_weight(shape),
+            density_ratio: ROBUST_DENSITY_RATIO,
         };
         c
     }
@@ -377,7 +381,14 @@ mod tests {
         assert_eq!(small.dataset, None);
         assert_eq!(
             small.ensemble,
-            Ensemble { members: ROBUST_MEMBERS, scoring: Scoring::ScaledTails, neighbours: ROBUST_NEIGHBOURS, neighbours_distance: NeighbourDistance::MeanOfK, tails_weight: 0.25 }
+            Ensemble {
+                members: ROBUST_MEMBERS,
+                scoring: Scoring::ScaledTails,
+                neighbours: ROBUST_NEIGHBOURS,
+                neighbours_distance: NeighbourDistance::MeanOfK,
+                tails_weight: 0.25,
+                density_ratio: ROBUST_DENSITY_RATIO,
+            }
         );
         // One-hot inputs raise the tails term's weight: to the whole at half the inputs (the
         // paper's NSL-KDD encoding, 122 inputs of 41 columns; Census), .95 for this NSL-KDD file's 77.

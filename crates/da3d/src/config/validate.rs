@@ -4,7 +4,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::{Lipschitz, MAX_MEMBERS, MAX_NEIGHBOURS, Method, Scoring, TrainingConfig};
+use super::{Lipschitz, MAX_DENSITY_RATIO, MAX_MEMBERS, MAX_NEIGHBOURS, Method, Scoring, TrainingConfig};
 use crate::error::{Error, Result};
 
 /// Most epochs of one phase.
@@ -203,6 +203,10 @@ impl TrainingConfig {
             }
         } else if w != 1.0 {
             return Err(Error::config("ensemble.tails_weight", format!("{w}: the weight applies to the score scaled-tails only")));
+        }
+        let r = self.ensemble.density_ratio;
+        if !(r.is_finite() && (0.0..=MAX_DENSITY_RATIO).contains(&r)) {
+            return Err(Error::config("ensemble.density_ratio", format!("{r} is outside [0, {MAX_DENSITY_RATIO}]")));
         }
         if self.method == Method::SimpleGenerator && l.simple_generator_pool == 0 {
             return Err(Error::config("losses.simple_generator_pool", "must be at least 1"));

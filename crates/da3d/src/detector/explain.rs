@@ -29,7 +29,8 @@ impl Detector {
     /// `ln Σ_j −ln p_j`, the neighbours term `½ ln Σ_j (x_j − n_j)²`, each over its standard
     /// deviation on the training rows); an input's part is, over those terms, the term's weight
     /// times the input's fraction of the term's sum: how much the score moves per relative change
-    /// of that input's parts. The alarm's logit is not split (it reads hidden activations).
+    /// of that input's parts. The alarm's logit is not split (it reads hidden activations), nor
+    /// the neighbours term's density ratio (it sets the row's distance against its neighbours').
     /// Without scales: the members' mean squared residual.
     fn contributions_of(&self, z: &[f32], x: &[f32]) -> Result<Vec<f32>> {
         let (d, members) = (self.width(), self.members.len());

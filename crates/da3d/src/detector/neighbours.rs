@@ -17,6 +17,14 @@
 //! no spread at all (every row duplicated `k` times, two rows), the term counts in natural-log
 //! units ([`DEGENERATE_SPREAD`]): a row `e` times farther than the training rows' neighbours
 //! scores one more, never millions from a floor.
+//!
+//! **The density ratio** ([`DensityRatio`]; `robust` and `quick`, bundle format 8): where a row's
+//! neighbours lie close together, a distance that is ordinary elsewhere is not. The ratio is `ln`
+//! of the row's mean distance to its [`DENSITY_RATIO_K`] nearest reference rows less `ln` of the
+//! mean of the same over those neighbours (LOF's idea in logs), standardised on the training rows
+//! and added at its weight. Where many training rows repeat exactly ([`MAX_DUPLICATE_SHARE`]),
+//! their neighbour distances are zero and the ratio measures the copies, not the density: the
+//! term leaves it out (Mammography, BreastW; docs/results.md).
 
 use rand::seq::index::sample;
 use rand::{SeedableRng, rngs::StdRng};
@@ -42,6 +50,12 @@ pub(crate) fn spread_or_unit(std: f32) -> f32 {
     if std >= DEGENERATE_SPREAD { std } else { 1.0 }
 }
 
+/// The neighbours the density ratio reads.
+pub const DENSITY_RATIO_K: usize = 10;
+/// The share of training rows with an exact copy among the other training rows at or above which
+/// the term leaves the density ratio out.
+pub const MAX_DUPLICATE_SHARE: f64 = 0.1;
+
 /// Mixed into the model's seed for the choice of reference rows.
 const REFERENCE_SEED: u64 = 0x6e65_6967_6862_6f75; // "neighbou"
 
@@ -60,14 +74,52 @@ pub struct Neighbours {
     pub reference: Vec<f32>,
     /// Mean and standard deviation of `ln(distance + 1e-12)` over the training rows.
     pub log_distance: (f32, f32),
+    /// The density ratio beside the distance, where the config asks for one and the training
+    /// rows allow it.
+    pub ratio: Option<DensityRatio>,
     /// The search structure over `reference`, built on first use (not stored).
     index: std::sync::OnceLock<SearchIndex>,
 }
 
 impl PartialEq for Neighbours {
     fn eq(&self, other: &Self) -> bool {
-        (self.k, self.distance, self.width, &self.reference, self.log_distance)
-            == (other.k, other.distance, other.width, &other.reference, other.log_distance)
+        (self.k, self.distance, self.width, &self.reference, self.log_distance, &self.ratio)
+            == (other.k, other.distance, other.width, &other.reference, other.log_distance, &other.ratio)
+    }
+}
+
+/// The density ratio of the neighbours term: `ln(m(x) + f) − ln(mean_{j ∈ N(x)} m_j + f)`, with
+/// `m(x)` the mean distance from `x` to its `k` nearest reference rows `N(x)`, `m_j` the same for
+/// reference row `j` (leaving itself out) and `f` the median of the `m_j`; standardised by its
+/// mean and standard deviation over the training rows (each leaving itself out), at `weight`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DensityRatio {
+    /// Neighbours read ([`DENSITY_RATIO_K`], fewer on tables of fewer rows).
+    pub k: usize,
+    /// `m_j` of every reference row.
+    pub own: Vec<f32>,
+    /// `f`, added to mean distances before their logarithm: the median of `own`.
+    pub floor: f32,
+    /// Mean and standard deviation of the ratio over the training rows.
+    pub moments: (f32, f32),
+    /// Its weight in the score.
+    pub weight: f32,
+}
+
+impl DensityRatio {
+    /// The unstandardised ratio of a row whose nearest reference rows are `nearest` (squared
+    /// distances with positions, ascending; at least `k`).
+    fn of(&self, nearest: &[(f32, usize)]) -> f64 {
+        let read = &nearest[..self.k];
+        let mean = read.iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64;
+        let around = read.iter().map(|&(_, p)| self.own[p] as f64).sum::<f64>() / self.k as f64;
+        let floor = self.floor as f64;
+        (mean + floor).ln() - (around + floor).ln()
+    }
+
+    /// The ratio's weighted, standardised part of the term.
+    fn term(&self, ratio: f64) -> f32 {
+        self.weight * ((ratio as f32 - self.moments.0) / self.moments.1)
     }
 }
 
@@ -150,14 +202,22 @@ pub fn reference_rows(rows: usize, width: usize) -> usize {
 
 impl Neighbours {
     /// Fit on the training rows: choose the reference rows (seeded), measure the training rows'
-    /// log distances (each leaving itself out) and their mean and spread. Also returns those
-    /// log distances, one per training row (the training rows' own term, for the threshold).
-    pub fn fit(train: &Matrix, k: usize, distance: NeighbourDistance, seed: u64) -> Result<(Neighbours, Vec<f32>)> {
-        Self::fit_keeping(train, k, distance, seed, reference_rows(train.rows, train.cols))
+    /// log distances (each leaving itself out) and their mean and spread, and the density ratio
+    /// at `ratio_weight` (0: none) where the rows allow it. Also returns the training rows' own
+    /// terms, standardised ([`terms`](Self::terms) of each leaving itself out, for the threshold).
+    pub fn fit(train: &Matrix, k: usize, distance: NeighbourDistance, ratio_weight: f32, seed: u64) -> Result<(Neighbours, Vec<f32>)> {
+        Self::fit_keeping(train, k, distance, ratio_weight, seed, reference_rows(train.rows, train.cols))
     }
 
     /// [`fit`](Self::fit) keeping `n` reference rows (at most the training rows, at least 2).
-    pub fn fit_keeping(train: &Matrix, k: usize, distance: NeighbourDistance, seed: u64, n: usize) -> Result<(Neighbours, Vec<f32>)> {
+    pub fn fit_keeping(
+        train: &Matrix,
+        k: usize,
+        distance: NeighbourDistance,
+        ratio_weight: f32,
+        seed: u64,
+        n: usize,
+    ) -> Result<(Neighbours, Vec<f32>)> {
         if k == 0 {
             return Err(Error::config("ensemble.neighbours", "0 turns the neighbours term off; fit needs k ≥ 1"));
         }
@@ -179,18 +239,38 @@ impl Neighbours {
         }
         let k = k.min(n - 1);
         let reference = train.select(&chosen).values;
-        let mut neighbours = Neighbours { k, distance, width: train.cols, reference, log_distance: (0.0, 1.0), index: Default::default() };
-        let logs = neighbours.log_distances(train, |i| position[i]);
-        let count = logs.len() as f64;
-        let mean = logs.iter().map(|&l| l as f64).sum::<f64>() / count;
-        let var = logs.iter().map(|&l| (l as f64 - mean).powi(2)).sum::<f64>() / count;
-        neighbours.log_distance = (mean as f32, spread_or_unit(var.sqrt() as f32));
-        Ok((neighbours, logs))
+        let mut neighbours =
+            Neighbours { k, distance, width: train.cols, reference, log_distance: (0.0, 1.0), ratio: None, index: Default::default() };
+        let ratio_k = DENSITY_RATIO_K.min(n - 1);
+        let depth = if ratio_weight > 0.0 { k.max(ratio_k) } else { k };
+        let nearest = neighbours.map_rows(train, |i| neighbours.nearest(train.row(i), position[i], depth));
+        let logs: Vec<f32> = nearest.iter().map(|near| neighbours.log_distance_from(near)).collect();
+        neighbours.log_distance = moments(logs.iter().map(|&l| l as f64));
+        let duplicated = nearest.iter().filter(|near| near[0].0 == 0.0).count() as f64 / train.rows as f64;
+        if ratio_weight > 0.0 && duplicated < MAX_DUPLICATE_SHARE {
+            let mean_of = |near: &[(f32, usize)]| (near[..ratio_k].iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / ratio_k as f64) as f32;
+            let own: Vec<f32> = chosen.iter().map(|&i| mean_of(&nearest[i])).collect();
+            let mut sorted = own.clone();
+            sorted.sort_by(f32::total_cmp);
+            let floor = sorted[sorted.len() / 2].max(f32::MIN_POSITIVE);
+            let mut ratio = DensityRatio { k: ratio_k, own, floor, moments: (0.0, 1.0), weight: ratio_weight };
+            ratio.moments = moments(nearest.iter().map(|near| ratio.of(near)));
+            neighbours.ratio = Some(ratio);
+        }
+        let terms = nearest.iter().zip(&logs).map(|(near, &l)| neighbours.term_from(near, l)).collect();
+        Ok((neighbours, terms))
     }
 
     /// A term read back from its stored parts (a bundle); [`check`](Self::check) it before use.
-    pub fn from_parts(k: usize, distance: NeighbourDistance, width: usize, reference: Vec<f32>, log_distance: (f32, f32)) -> Self {
-        Neighbours { k, distance, width, reference, log_distance, index: Default::default() }
+    pub fn from_parts(
+        k: usize,
+        distance: NeighbourDistance,
+        width: usize,
+        reference: Vec<f32>,
+        log_distance: (f32, f32),
+        ratio: Option<DensityRatio>,
+    ) -> Self {
+        Neighbours { k, distance, width, reference, log_distance, ratio, index: Default::default() }
     }
 
     /// Reference rows.
@@ -198,22 +278,34 @@ impl Neighbours {
         self.reference.len() / self.width.max(1)
     }
 
-    /// `ln(distance + 1e-12)` from `row` to its `k`-th nearest reference row, the reference row at
-    /// `skip` left out.
-    fn log_distance_of(&self, row: &[f32], skip: Option<usize>) -> f32 {
-        let nearest = self.nearest(row, skip);
+    /// `ln(distance + 1e-12)` of a row whose nearest reference rows are `nearest` (at least `k`):
+    /// the `k`-th one's distance, or the mean of the `k` nearest.
+    fn log_distance_from(&self, nearest: &[(f32, usize)]) -> f32 {
         let distance = match self.distance {
             NeighbourDistance::Kth => (nearest[self.k - 1].0 as f64).sqrt(),
-            NeighbourDistance::MeanOfK => nearest.iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64,
+            NeighbourDistance::MeanOfK => nearest[..self.k].iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64,
         };
         (distance + DISTANCE_FLOOR).ln() as f32
     }
 
-    /// [`log_distance_of`](Self::log_distance_of) every row of `x` (row `i` leaving out the
-    /// reference row at `skip(i)`), on every thread of the pool where the target has threads.
-    fn log_distances(&self, x: &Matrix, skip: impl Fn(usize) -> Option<usize> + Sync) -> Vec<f32> {
+    /// The standardised term of a row whose nearest reference rows are `nearest` (as deep as
+    /// [`depth`](Self::depth)) and whose log distance is `log_distance`.
+    fn term_from(&self, nearest: &[(f32, usize)], log_distance: f32) -> f32 {
+        let term = self.standardise(log_distance);
+        match &self.ratio {
+            Some(r) => term + r.term(r.of(nearest)),
+            None => term,
+        }
+    }
+
+    /// The nearest reference rows a row's term reads.
+    fn depth(&self) -> usize {
+        self.ratio.as_ref().map_or(self.k, |r| self.k.max(r.k))
+    }
+
+    /// `one(i)` for every row `i` of `x`, on every thread of the pool where the target has threads.
+    fn map_rows<T: Send>(&self, x: &Matrix, one: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
         self.index();
-        let one = |i: usize| self.log_distance_of(x.row(i), skip(i));
         #[cfg(not(target_arch = "wasm32"))]
         {
             use rayon::prelude::*;
@@ -230,22 +322,22 @@ impl Neighbours {
         self.index.get_or_init(|| SearchIndex::build(&self.reference, self.width))
     }
 
-    /// The squared distances from `row` to its `k` nearest reference rows (the one at `skip`
-    /// left out), ascending, with their positions. Exactly the `k` smallest of the f32 squared
-    /// distances to every reference row (what a scan of all rows gives); rows that cannot be
-    /// among the `k` nearest are skipped by their projections (with a margin for rounding) and
-    /// their distances abandoned part way.
-    fn nearest(&self, row: &[f32], skip: Option<usize>) -> Vec<(f32, usize)> {
+    /// The squared distances from `row` to its `depth` nearest reference rows (the one at
+    /// `skip` left out), ascending, with their positions. Exactly the `depth` smallest of the f32
+    /// squared distances to every reference row (what a scan of all rows gives); rows that cannot
+    /// be among the `depth` nearest are skipped by their projections (with a margin for
+    /// rounding) and their distances abandoned part way.
+    fn nearest(&self, row: &[f32], skip: Option<usize>, depth: usize) -> Vec<(f32, usize)> {
         let index = self.index();
         let query = project(&index.axis, row);
-        // The k smallest squared distances so far with their rows, ascending.
-        let mut nearest = vec![(f32::INFINITY, 0); self.k];
+        // The `depth` smallest squared distances so far with their rows, ascending.
+        let mut nearest = vec![(f32::INFINITY, 0); depth];
         let consider = |nearest: &mut Vec<(f32, usize)>, sorted: usize| {
             let p = index.order[sorted];
             if skip == Some(p) {
                 return;
             }
-            let bound = nearest[self.k - 1].0;
+            let bound = nearest[depth - 1].0;
             let reference = &index.rows[sorted * self.width..(sorted + 1) * self.width];
             if let Some(d) = squared_distance_below(row, reference, bound) {
                 if d < bound {
@@ -275,8 +367,8 @@ impl Neighbours {
                 break;
             }
             // Every row left lies at least `gap` away along the axis: stop once that alone
-            // exceeds the k-th distance so far.
-            let bound = nearest[self.k - 1].0 as f64;
+            // exceeds the `depth`-th distance so far.
+            let bound = nearest[depth - 1].0 as f64;
             let lower = (gap * (1.0 - 2.0 * f64::EPSILON) - slack).max(0.0);
             if lower * lower * (1.0 - rel) - underflow > bound {
                 break;
@@ -296,7 +388,7 @@ impl Neighbours {
     /// `k`-th nearest, or the mean over the `k` nearest): the parts of the squared distance, for
     /// explanations.
     pub fn distance_parts(&self, row: &[f32]) -> Vec<f32> {
-        let nearest = self.nearest(row, None);
+        let nearest = self.nearest(row, None, self.k);
         let read: &[(f32, usize)] = match self.distance {
             NeighbourDistance::Kth => &nearest[self.k - 1..],
             NeighbourDistance::MeanOfK => &nearest,
@@ -311,12 +403,17 @@ impl Neighbours {
         parts
     }
 
-    /// The standardised term of every row of `x`: `(ln(distance + 1e-12) − mean) / std`.
+    /// The standardised term of every row of `x`: `(ln(distance + 1e-12) − mean) / std`, plus
+    /// the density ratio's part where the term has one.
     pub fn terms(&self, x: &Matrix) -> Result<Vec<f32>> {
         if x.cols != self.width {
             return Err(Error::Schema(format!("the data has {} features, the neighbours term expects {}", x.cols, self.width)));
         }
-        Ok(self.log_distances(x, |_| None).into_iter().map(|l| self.standardise(l)).collect())
+        let depth = self.depth();
+        Ok(self.map_rows(x, |i| {
+            let nearest = self.nearest(x.row(i), None, depth);
+            self.term_from(&nearest, self.log_distance_from(&nearest))
+        }))
     }
 
     /// `(log_distance − mean) / std`.
@@ -340,8 +437,31 @@ impl Neighbours {
         if !(mean.is_finite() && std.is_finite() && std > 0.0) || !self.reference.iter().all(|v| v.is_finite()) {
             return Err(Error::Bundle("the neighbours term is not finite".into()));
         }
+        if let Some(r) = &self.ratio {
+            if r.k == 0 || r.k > self.rows() - 1 || r.own.len() != self.rows() {
+                return Err(Error::Bundle(format!(
+                    "the density ratio reads {} neighbours and holds {} distances, but the term has {} reference rows",
+                    r.k,
+                    r.own.len(),
+                    self.rows()
+                )));
+            }
+            let (mean, std) = r.moments;
+            let finite = r.own.iter().all(|v| v.is_finite() && *v >= 0.0) && r.floor.is_finite() && r.floor > 0.0;
+            if !(finite && mean.is_finite() && std.is_finite() && std > 0.0 && r.weight.is_finite() && r.weight > 0.0) {
+                return Err(Error::Bundle("the density ratio is not finite".into()));
+            }
+        }
         Ok(())
     }
+}
+
+/// Mean and standard deviation (or 1: [`spread_or_unit`]) of `values`, in f64.
+fn moments(values: impl Iterator<Item = f64> + Clone) -> (f32, f32) {
+    let count = values.clone().count() as f64;
+    let mean = values.clone().sum::<f64>() / count;
+    let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+    (mean as f32, spread_or_unit(var.sqrt() as f32))
 }
 
 /// `Σ (a_j − b_j)²` in eight independent sums (vectorised; the same order everywhere).
@@ -391,14 +511,15 @@ mod tests {
     fn the_term_is_the_log_distance_to_the_kth_neighbour_each_training_row_leaving_itself_out() {
         let rows = [[0.0, 0.0], [0.1, 0.0], [0.0, 0.3], [0.5, 0.5], [0.9, 0.1], [0.2, 0.2]];
         let train = Matrix::new(6, 2, rows.iter().flatten().copied().collect());
-        let (n, logs) = Neighbours::fit(&train, 2, NeighbourDistance::Kth, 7).unwrap();
+        let (n, terms) = Neighbours::fit(&train, 2, NeighbourDistance::Kth, 0.0, 7).unwrap();
         assert_eq!((n.k, n.rows(), n.width), (2, 6, 2));
-        for (i, r) in rows.iter().enumerate() {
-            let want = ((brute_kth(&rows, *r, 2, Some(i)) as f64) + DISTANCE_FLOOR).ln() as f32;
-            assert!((logs[i] - want).abs() < 1e-5, "row {i}: {} vs {want}", logs[i]);
+        let logs: Vec<f32> = rows.iter().enumerate().map(|(i, r)| ((brute_kth(&rows, *r, 2, Some(i)) as f64) + DISTANCE_FLOOR).ln() as f32).collect();
+        for (i, want) in logs.iter().enumerate() {
+            assert!((terms[i] - n.standardise(*want)).abs() < 1e-5, "row {i}: {} vs {}", terms[i], n.standardise(*want));
         }
         let mean = logs.iter().sum::<f32>() / 6.0;
         assert!((n.log_distance.0 - mean).abs() < 1e-5);
+        assert!(n.ratio.is_none(), "no density ratio at weight 0");
         // A new row: its k-th neighbour among all reference rows, standardised.
         let x = Matrix::new(1, 2, vec![0.05, 0.05]);
         let want = n.standardise(((brute_kth(&rows, [0.05, 0.05], 2, None) as f64 + DISTANCE_FLOOR).ln()) as f32);
@@ -407,7 +528,7 @@ mod tests {
         let far = n.terms(&Matrix::new(1, 2, vec![3.0, 3.0])).unwrap()[0];
         assert!(logs.iter().all(|&l| n.standardise(l) < far));
         // k larger than the rows allow: the farthest other row.
-        let (small, _) = Neighbours::fit(&Matrix::new(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0]), 5, NeighbourDistance::Kth, 0).unwrap();
+        let (small, _) = Neighbours::fit(&Matrix::new(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0]), 5, NeighbourDistance::Kth, 0.0, 0).unwrap();
         assert_eq!(small.k, 2);
         assert!(n.terms(&Matrix::new(1, 3, vec![0.0; 3])).is_err(), "width is checked");
     }
@@ -456,10 +577,10 @@ mod tests {
                 values.copy_within(from..from + width, to);
             }
             let train = Matrix::new(rows, width, values);
-            let (n, logs) = Neighbours::fit(&train, k, NeighbourDistance::Kth, 1).unwrap();
+            let (n, terms) = Neighbours::fit(&train, k, NeighbourDistance::Kth, 0.0, 1).unwrap();
             for i in 0..rows {
-                let want = ((scanned(&n, train.row(i), Some(i)) as f64).sqrt() + DISTANCE_FLOOR).ln() as f32;
-                assert_eq!(logs[i].to_bits(), want.to_bits(), "{rows}×{width}, k = {k}, training row {i}");
+                let want = n.standardise(((scanned(&n, train.row(i), Some(i)) as f64).sqrt() + DISTANCE_FLOOR).ln() as f32);
+                assert_eq!(terms[i].to_bits(), want.to_bits(), "{rows}×{width}, k = {k}, training row {i}");
             }
             // New rows: near, between the clusters, far outside the training range, not finite.
             let mut queries: Vec<Vec<f32>> = (0..200).map(|_| (0..width).map(|_| rng.random::<f32>() * 1.2 - 0.1).collect()).collect();
@@ -485,9 +606,9 @@ mod tests {
         assert_eq!(reference_rows(3_000_000, 2), 2_500_000);
         let rows = 12_000;
         let train = Matrix::new(rows, 1, (0..rows).map(|i| i as f32 / rows as f32).collect());
-        let (a, logs) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 3, 10_000).unwrap();
-        let (b, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 3, 10_000).unwrap();
-        let (c, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 4, 10_000).unwrap();
+        let (a, logs) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 0.0, 3, 10_000).unwrap();
+        let (b, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 0.0, 3, 10_000).unwrap();
+        let (c, _) = Neighbours::fit_keeping(&train, 5, NeighbourDistance::Kth, 0.0, 4, 10_000).unwrap();
         assert_eq!(a.rows(), 10_000);
         assert_eq!(a, b, "the same seed keeps the same rows");
         assert_ne!(a.reference, c.reference, "another seed keeps others");
@@ -498,7 +619,87 @@ mod tests {
 
     #[test]
     fn fit_refuses_what_it_cannot_measure() {
-        assert!(Neighbours::fit(&Matrix::new(1, 2, vec![0.0, 1.0]), 5, NeighbourDistance::Kth, 0).is_err());
-        assert!(Neighbours::fit(&Matrix::new(3, 1, vec![0.0, 1.0, 2.0]), 0, NeighbourDistance::Kth, 0).is_err());
+        assert!(Neighbours::fit(&Matrix::new(1, 2, vec![0.0, 1.0]), 5, NeighbourDistance::Kth, 0.0, 0).is_err());
+        assert!(Neighbours::fit(&Matrix::new(3, 1, vec![0.0, 1.0, 2.0]), 0, NeighbourDistance::Kth, 0.0, 0).is_err());
+    }
+
+    /// Mean distance from `x` to its `k` nearest of `rows` (the row at `skip` left out), and
+    /// their indices, by a scan.
+    fn brute_mean(rows: &[Vec<f32>], x: &[f32], k: usize, skip: Option<usize>) -> (f64, Vec<usize>) {
+        let mut d: Vec<(f64, usize)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != skip)
+            .map(|(i, r)| (r.iter().zip(x).map(|(a, b)| ((a - b) * (a - b)) as f64).sum::<f64>().sqrt(), i))
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0));
+        (d[..k].iter().map(|p| p.0).sum::<f64>() / k as f64, d[..k].iter().map(|p| p.1).collect())
+    }
+
+    #[test]
+    fn the_density_ratio_is_a_rows_mean_distance_against_its_neighbours_own() {
+        use rand::RngExt;
+        let mut rng = StdRng::seed_from_u64(5);
+        // A dense cluster and a sparse one: a row at the dense cluster's edge is as far from its
+        // neighbours as a sparse row is from its own, but only the first is unusual there.
+        let mut rows: Vec<Vec<f32>> = (0..150).map(|_| vec![rng.random::<f32>() * 0.1, rng.random::<f32>() * 0.1]).collect();
+        rows.extend((0..150).map(|_| vec![2.0 + rng.random::<f32>() * 2.0, 2.0 + rng.random::<f32>() * 2.0]));
+        let train = Matrix::new(rows.len(), 2, rows.concat());
+        let (plain, _) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.0, 3).unwrap();
+        let (n, terms) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.5, 3).unwrap();
+        let r = n.ratio.as_ref().expect("no duplicated rows: the ratio is kept");
+        assert_eq!((r.k, r.weight, r.own.len()), (DENSITY_RATIO_K, 0.5, 300));
+        // Every reference row's own mean distance, and the floor their median.
+        let own: Vec<f64> = (0..300).map(|i| brute_mean(&rows, &rows[i], 10, Some(i)).0).collect();
+        for (i, o) in own.iter().enumerate() {
+            assert!((r.own[i] as f64 - o).abs() < 1e-5, "row {i}: {} vs {o}", r.own[i]);
+        }
+        let mut sorted = own.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert!((r.floor as f64 - sorted[150]).abs() < 1e-5);
+        // The training rows' terms: the distance's plus the ratio's, standardised.
+        let ratio_of = |x: &[f32], skip: Option<usize>| {
+            let (m, near) = brute_mean(&rows, x, 10, skip);
+            let around = near.iter().map(|&j| r.own[j] as f64).sum::<f64>() / 10.0;
+            (m + r.floor as f64).ln() - (around + r.floor as f64).ln()
+        };
+        let ratios: Vec<f64> = (0..300).map(|i| ratio_of(&rows[i], Some(i))).collect();
+        let mean = ratios.iter().sum::<f64>() / 300.0;
+        assert!((r.moments.0 as f64 - mean).abs() < 1e-4, "{} vs {mean}", r.moments.0);
+        let (_, plain_terms) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.0, 3).unwrap();
+        for i in 0..300 {
+            let want = plain_terms[i] + 0.5 * ((ratios[i] as f32 - r.moments.0) / r.moments.1);
+            assert!((terms[i] - want).abs() < 1e-4, "training row {i}: {} vs {want}", terms[i]);
+        }
+        // New rows, each as far (0.3) from the nearest cluster: beside the dense cluster the ratio
+        // lifts the row's term above the one beside the sparse cluster; the distance alone does not
+        // tell them apart as much.
+        let x = Matrix::new(2, 2, vec![0.35, 0.05, 4.3, 3.0]);
+        let (with, without) = (n.terms(&x).unwrap(), plain.terms(&x).unwrap());
+        assert!(with[0] - with[1] > without[0] - without[1] + 1.0, "{with:?} vs {without:?}");
+        for i in 0..2 {
+            let want = without[i] + 0.5 * ((ratio_of(x.row(i), None) as f32 - r.moments.0) / r.moments.1);
+            assert!((with[i] - want).abs() < 1e-4, "new row {i}: {} vs {want}", with[i]);
+        }
+        n.check(2).unwrap();
+        // The distance part is the plain term's: the same mean and spread.
+        assert_eq!(n.log_distance, plain.log_distance);
+    }
+
+    #[test]
+    fn the_density_ratio_is_left_out_where_training_rows_repeat() {
+        // Ten rows copied: a fifth of the rows have an exact copy, and the ratio is left out.
+        let mut values: Vec<f32> = (0..100).map(|i| i as f32 * 0.37 % 1.0).collect();
+        for i in 0..10 {
+            values[50 + i] = values[i];
+        }
+        let train = Matrix::new(100, 1, values);
+        let (n, _) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.25, 0).unwrap();
+        assert!(n.ratio.is_none(), "duplicated rows: no ratio");
+        let (plain, _) = Neighbours::fit(&train, 5, NeighbourDistance::MeanOfK, 0.0, 0).unwrap();
+        assert_eq!(n, plain, "the same term as without the ratio");
+        // Below the limit it is kept.
+        let distinct = Matrix::new(100, 1, (0..100).map(|i| (i as f32 * 0.37 % 1.0) + i as f32 * 1e-4).collect());
+        assert!(Neighbours::fit(&distinct, 5, NeighbourDistance::MeanOfK, 0.25, 0).unwrap().0.ratio.is_some());
     }
 }

@@ -112,15 +112,21 @@ impl Fit {
             .map(|d| d.with_tails_weight(self.config.training.ensemble.tails_weight))
     }
 
-    /// The neighbours term on the training rows and their own log distances (each leaving
-    /// itself out), when the config has one; fitted on first use.
+    /// The neighbours term on the training rows and their own terms (each leaving itself out),
+    /// when the config has one; fitted on first use.
     fn neighbours(&self) -> Result<Option<&(Neighbours, Vec<f32>)>> {
         let ensemble = &self.config.training.ensemble;
         if ensemble.neighbours == 0 || !ensemble.scoring.is_standardised() {
             return Ok(None);
         }
         if self.neighbours.get().is_none() {
-            let fitted = Neighbours::fit(&self.data.train, ensemble.neighbours, ensemble.neighbours_distance, self.config.training.seed)?;
+            let fitted = Neighbours::fit(
+                &self.data.train,
+                ensemble.neighbours,
+                ensemble.neighbours_distance,
+                ensemble.density_ratio,
+                self.config.training.seed,
+            )?;
             let _ = self.neighbours.set(fitted);
         }
         Ok(self.neighbours.get())
@@ -129,11 +135,11 @@ impl Fit {
     /// `detector` with the neighbours term, and the training rows' scores with their own term
     /// (a training row does not count itself among its neighbours).
     fn with_neighbours(&self, detector: Detector, train_scores: &mut [f32]) -> Result<(Detector, Option<Neighbours>)> {
-        let Some((n, logs)) = self.neighbours()? else {
+        let Some((n, terms)) = self.neighbours()? else {
             return Ok((detector, None));
         };
-        for (s, l) in train_scores.iter_mut().zip(logs) {
-            *s += n.standardise(*l);
+        for (s, t) in train_scores.iter_mut().zip(terms) {
+            *s += t;
         }
         Ok((detector.with_neighbours(Some(n.clone()))?, Some(n.clone())))
     }
