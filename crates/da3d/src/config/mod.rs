@@ -12,7 +12,7 @@ pub use crate::model::AlarmInput;
 use crate::model::{AaeConfig, Activation, AlarmConfig, CriticConfig, GeneratorConfig, NetworksConfig, OutputActivation, WeightNorm};
 pub use presets::{
     QUICK_MEMBERS, QUICK_STEPS, ROBUST_MAX_EPOCHS, ROBUST_MEMBERS, ROBUST_NEIGHBOURS, ROBUST_STEPS, encoder_rule, robust_code,
-    robust_encoder_rule, robust_tails_weight,
+    robust_density_ratio, robust_encoder_rule, robust_tails_weight,
 };
 pub use validate::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, ThresholdRate, ValidConfig};
 
@@ -290,8 +290,9 @@ pub struct Ensemble {
     /// The weight of the neighbours term's density ratio ([`DensityRatio`](crate::detector::neighbours::DensityRatio):
     /// `ln` of a row's mean distance to its 10 nearest training rows less that of those rows,
     /// standardised), left out where many training rows repeat exactly; 0 = none (`robust` and
-    /// `quick` a quarter; bundle format 8). Part of the neighbours term: `neighbours` 0 turns
-    /// both off.
+    /// `quick`: a quarter on tables of numbers, less with one-hot inputs,
+    /// `config::presets::robust_density_ratio`; bundle format 8). Part of the neighbours term:
+    /// `neighbours` 0 turns both off.
     #[serde(default, skip_serializing_if = "is_zero_weight")]
     pub density_ratio: f32,
 }

@@ -47,16 +47,33 @@ pub const QUICK_MEMBERS: usize = 3;
 /// .95) .953 at a quarter, .962 at .95; on the tables of numbers a quarter is best
 /// (docs/results.md). Two decimals.
 pub fn robust_tails_weight(shape: DataShape) -> f32 {
-    let one_hot = shape.inputs.saturating_sub(shape.columns) as f64 / shape.inputs.max(1) as f64;
-    let w = 0.25 + 0.75 * (2.0 * one_hot).min(1.0);
+    let w = 0.25 + 0.75 * one_hot_share(shape);
     ((w * 100.0).round() / 100.0) as f32
+}
+
+/// The weight of the neighbours term's density ratio in the `robust` and `quick` scores: a
+/// quarter on a table of numbers, falling with the share of one-hot inputs to none where they are
+/// half the inputs or more. A ratio of distances between rows that differ by whole categories
+/// measures their ties, not a density: NSL-KDD .962 → .938 with a quarter (docs/results.md).
+/// Two decimals.
+pub fn robust_density_ratio(shape: DataShape) -> f32 {
+    let w = ROBUST_DENSITY_RATIO as f64 * (1.0 - one_hot_share(shape));
+    ((w * 100.0).round() / 100.0) as f32
+}
+
+/// Twice the share of one-hot inputs (`inputs − columns` of the inputs), at most 1: 0 on a table
+/// of numbers, 1 where one-hot inputs are half the inputs or more.
+fn one_hot_share(shape: DataShape) -> f64 {
+    let one_hot = shape.inputs.saturating_sub(shape.columns) as f64 / shape.inputs.max(1) as f64;
+    (2.0 * one_hot).min(1.0)
 }
 
 /// The neighbour whose distance the `robust` and `quick` scores add (PyOD's kNN default; chosen
 /// once, not per table: docs/results.md).
 pub const ROBUST_NEIGHBOURS: usize = 5;
-/// `robust`'s and `quick`'s weight of the neighbours term's density ratio (chosen on the suite's
-/// tables together: docs/results.md, "Why each part is there").
+/// `robust`'s and `quick`'s weight of the neighbours term's density ratio on a table of numbers
+/// (chosen on the suite's tables together: docs/results.md, "Why each part is there"; less where
+/// inputs are one-hot: [`robust_density_ratio`]).
 pub const ROBUST_DENSITY_RATIO: f32 = 0.25;
 
 /// The layer widths the preprint (`paper`) and the authors' code (`reference`) give a named data
@@ -306,7 +323,7 @@ impl TrainingConfig {
             neighbours: ROBUST_NEIGHBOURS,
             neighbours_distance: NeighbourDistance::MeanOfK,
             tails_weight: robust_tails_weight(shape),
-            density_ratio: ROBUST_DENSITY_RATIO,
+            density_ratio: robust_density_ratio(shape),
         };
         c
     }
@@ -395,6 +412,11 @@ mod tests {
         assert_eq!(robust_tails_weight(DataShape { inputs: 122, columns: 41, rows: 60_000 }), 1.0);
         assert_eq!(robust_tails_weight(DataShape { inputs: 77, columns: 41, rows: 60_000 }), 0.95);
         assert_eq!(robust_tails_weight(DataShape { inputs: 13, columns: 11, rows: 500 }), 0.48);
+        // And lower the density ratio's, to none at half the inputs.
+        assert_eq!(robust_density_ratio(DataShape { inputs: 122, columns: 41, rows: 60_000 }), 0.0);
+        assert_eq!(robust_density_ratio(DataShape { inputs: 77, columns: 41, rows: 60_000 }), 0.02);
+        assert_eq!(robust_density_ratio(DataShape { inputs: 13, columns: 11, rows: 500 }), 0.17);
+        assert_eq!(robust_density_ratio(DataShape { inputs: 30, columns: 30, rows: 500 }), ROBUST_DENSITY_RATIO);
         small.validate().unwrap();
         // `quick`: the same networks and scoring on its own budget.
         let quick = TrainingConfig::preset_for_rows(Preset::Quick, 30, Some(300), None);
