@@ -52,8 +52,8 @@ pub(crate) fn spread_or_unit(std: f32) -> f32 {
 
 /// The neighbours the density ratio reads.
 pub const DENSITY_RATIO_K: usize = 10;
-/// The share of training rows with an exact copy among the other training rows at or above which
-/// the term leaves the density ratio out.
+/// The share of training rows with an exact copy among the reference rows (the others: each row
+/// leaves itself out) at or above which the term leaves the density ratio out.
 pub const MAX_DUPLICATE_SHARE: f64 = 0.1;
 
 /// Mixed into the model's seed for the choice of reference rows.
