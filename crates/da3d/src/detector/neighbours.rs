@@ -110,9 +110,8 @@ impl DensityRatio {
     /// The unstandardised ratio of a row whose nearest reference rows are `nearest` (squared
     /// distances with positions, ascending; at least `k`).
     fn of(&self, nearest: &[(f32, usize)]) -> f64 {
-        let read = &nearest[..self.k];
-        let mean = read.iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64;
-        let around = read.iter().map(|&(_, p)| self.own[p] as f64).sum::<f64>() / self.k as f64;
+        let mean = mean_distance(nearest, self.k);
+        let around = nearest[..self.k].iter().map(|&(_, p)| self.own[p] as f64).sum::<f64>() / self.k as f64;
         let floor = self.floor as f64;
         (mean + floor).ln() - (around + floor).ln()
     }
@@ -247,17 +246,19 @@ impl Neighbours {
         let logs: Vec<f32> = nearest.iter().map(|near| neighbours.log_distance_from(near)).collect();
         neighbours.log_distance = moments(logs.iter().map(|&l| l as f64));
         let duplicated = nearest.iter().filter(|near| near[0].0 == 0.0).count() as f64 / train.rows as f64;
+        let mut ratios = None;
         if ratio_weight > 0.0 && duplicated < MAX_DUPLICATE_SHARE {
-            let mean_of = |near: &[(f32, usize)]| (near[..ratio_k].iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / ratio_k as f64) as f32;
-            let own: Vec<f32> = chosen.iter().map(|&i| mean_of(&nearest[i])).collect();
+            let own: Vec<f32> = chosen.iter().map(|&i| mean_distance(&nearest[i], ratio_k) as f32).collect();
             let mut sorted = own.clone();
             sorted.sort_by(f32::total_cmp);
             let floor = sorted[sorted.len() / 2].max(f32::MIN_POSITIVE);
             let mut ratio = DensityRatio { k: ratio_k, own, floor, moments: (0.0, 1.0), weight: ratio_weight };
-            ratio.moments = moments(nearest.iter().map(|near| ratio.of(near)));
+            let values: Vec<f64> = nearest.iter().map(|near| ratio.of(near)).collect();
+            ratio.moments = moments(values.iter().copied());
             neighbours.ratio = Some(ratio);
+            ratios = Some(values);
         }
-        let terms = nearest.iter().zip(&logs).map(|(near, &l)| neighbours.term_from(near, l)).collect();
+        let terms = logs.iter().enumerate().map(|(i, &l)| neighbours.term_from(l, ratios.as_ref().map(|r| r[i]))).collect();
         Ok((neighbours, terms))
     }
 
@@ -283,18 +284,18 @@ impl Neighbours {
     fn log_distance_from(&self, nearest: &[(f32, usize)]) -> f32 {
         let distance = match self.distance {
             NeighbourDistance::Kth => (nearest[self.k - 1].0 as f64).sqrt(),
-            NeighbourDistance::MeanOfK => nearest[..self.k].iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / self.k as f64,
+            NeighbourDistance::MeanOfK => mean_distance(nearest, self.k),
         };
         (distance + DISTANCE_FLOOR).ln() as f32
     }
 
-    /// The standardised term of a row whose nearest reference rows are `nearest` (as deep as
-    /// [`depth`](Self::depth)) and whose log distance is `log_distance`.
-    fn term_from(&self, nearest: &[(f32, usize)], log_distance: f32) -> f32 {
+    /// The standardised term of a row of log distance `log_distance` and, where the term has
+    /// the density ratio, unstandardised ratio `ratio`.
+    fn term_from(&self, log_distance: f32, ratio: Option<f64>) -> f32 {
         let term = self.standardise(log_distance);
-        match &self.ratio {
-            Some(r) => term + r.term(r.of(nearest)),
-            None => term,
+        match (&self.ratio, ratio) {
+            (Some(r), Some(ratio)) => term + r.term(ratio),
+            _ => term,
         }
     }
 
@@ -412,7 +413,7 @@ impl Neighbours {
         let depth = self.depth();
         Ok(self.map_rows(x, |i| {
             let nearest = self.nearest(x.row(i), None, depth);
-            self.term_from(&nearest, self.log_distance_from(&nearest))
+            self.term_from(self.log_distance_from(&nearest), self.ratio.as_ref().map(|r| r.of(&nearest)))
         }))
     }
 
@@ -454,6 +455,11 @@ impl Neighbours {
         }
         Ok(())
     }
+}
+
+/// The mean distance to the `k` nearest of `nearest` (squared distances, ascending), in f64.
+fn mean_distance(nearest: &[(f32, usize)], k: usize) -> f64 {
+    nearest[..k].iter().map(|&(d, _)| (d as f64).sqrt()).sum::<f64>() / k as f64
 }
 
 /// Mean and standard deviation (or 1: [`spread_or_unit`]) of `values`, in f64.

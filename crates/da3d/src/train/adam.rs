@@ -159,11 +159,10 @@ mod cube {
     use burn_cubecl::CubeBackend;
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::tensor::CubeTensor;
-    use cubecl::calculate_cube_count_elemwise;
     use cubecl::prelude::*;
 
     use super::AdamOps;
-    use crate::model::fused::grid;
+    use crate::model::fused::{grid, grid_over};
 
     /// Storage buffers the layer kernel binds: eight tensors and the launch's scalars. Devices
     /// that allow fewer (WebGPU's default of eight) take the update tensor by tensor.
@@ -366,9 +365,7 @@ mod cube {
                 return (w, wm, wv, b, bm, bv);
             }
             let (weight_grad, bias_grad) = (into_contiguous(weight_grad), into_contiguous(bias_grad));
-            let n = weight.meta.num_elements() + bias.meta.num_elements();
-            let cube_dim = CubeDim::new(&client, n);
-            let cube_count = calculate_cube_count_elemwise(&client, n, cube_dim);
+            let (cube_count, cube_dim) = grid_over(&weight, weight.meta.num_elements() + bias.meta.num_elements());
             adam_layer_kernel::launch(
                 &client,
                 cube_count,

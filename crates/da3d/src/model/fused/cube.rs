@@ -270,7 +270,11 @@ pub(crate) fn empty_like(like: &CubeTensor) -> CubeTensor {
 
 /// The launch grid of an element-wise kernel over `like`: one unit per value.
 pub(crate) fn grid(like: &CubeTensor) -> (CubeCount, CubeDim) {
-    let n = like.meta.num_elements();
+    grid_over(like, like.meta.num_elements())
+}
+
+/// The launch grid of an element-wise kernel over `n` values on `like`'s device.
+pub(crate) fn grid_over(like: &CubeTensor, n: usize) -> (CubeCount, CubeDim) {
     let cube_dim = CubeDim::new(&like.client, n);
     (calculate_cube_count_elemwise(&like.client, n, cube_dim), cube_dim)
 }
@@ -286,7 +290,7 @@ fn tile_grid(rows: usize, cols: usize) -> (CubeCount, CubeDim) {
 }
 
 /// A new contiguous f32 tensor of `shape` on `like`'s device.
-fn empty_on(like: &CubeTensor, shape: &[usize]) -> CubeTensor {
+pub(crate) fn empty_on(like: &CubeTensor, shape: &[usize]) -> CubeTensor {
     empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape.into(), DType::F32)
 }
 

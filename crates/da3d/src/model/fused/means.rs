@@ -13,12 +13,11 @@ use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
 use burn::tensor::{DType, Tensor as BurnTensor};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
 use super::spectral::cube_sum;
-use super::{empty_like, grid};
+use super::{empty_like, empty_on, grid};
 
 /// Units of the forward pass' one cube.
 const UNITS: u32 = 256;
@@ -88,7 +87,7 @@ impl GroupMeansOps for CubeBackend {
         let x = into_contiguous(x);
         assert_eq!(x.dtype, DType::F32, "the model crate's GPU kernels compute in f32");
         let (len, [s_0, s_1, s_2]) = scales(x.meta.num_elements(), groups, [w_0, w_1, w_2]);
-        let output = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), [1].into(), DType::F32);
+        let output = empty_on(&x, &[1]);
         let client = x.client.clone();
         group_means_kernel::launch(
             &client,

@@ -27,7 +27,7 @@ mod bce;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod cube;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
-pub(crate) use cube::{empty_like, grid};
+pub(crate) use cube::{empty_like, empty_on, grid, grid_over};
 mod dense;
 #[cfg(all(feature = "wgpu", not(feature = "fusion")))]
 mod linear;

@@ -10,14 +10,13 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
-use burn::tensor::{DType, Tensor as BurnTensor};
+use burn::tensor::Tensor as BurnTensor;
 use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-use super::empty_like;
+use super::{empty_like, empty_on};
 
 /// Units of the one cube.
 const UNITS: u32 = 256;
@@ -211,8 +210,8 @@ impl SpectralNormOps for CubeBackend {
         let weight = into_contiguous(weight);
         let (d_in, d_out) = (weight.meta.shape()[0], weight.meta.shape()[1]);
         assert!(d_in.max(d_out) <= MAX_WIDTH, "a {d_in}×{d_out} weight is wider than the kernel holds");
-        let (client, device) = (weight.client.clone(), weight.device.clone());
-        let vector = |n: usize| empty_device_contiguous_dtype(client.clone(), device.clone(), [n].into(), DType::F32);
+        let client = weight.client.clone();
+        let vector = |n: usize| empty_on(&weight, &[n]);
         let (normalised, u, v, sigma) = (empty_like(&weight), vector(d_out), vector(d_in), vector(1));
         spectral_normalise_kernel::launch(
             &client,
